@@ -1,0 +1,72 @@
+// Command jocko is the Jocko broker and its admin tool in one binary.
+//
+//	jocko broker [flags]          run a broker
+//	jocko topic create|list|describe|alter|delete ...
+//
+// Every flag can also be set with a JOCKO_ environment variable: --data-dir
+// is JOCKO_DATA_DIR, --log.retention.ms is JOCKO_LOG_RETENTION_MS.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `jocko: a Kafka-compatible distributed commit log
+
+Usage:
+  jocko broker [flags]                 run a broker (zero configuration needed)
+  jocko topic create NAME [flags]      create a topic
+  jocko topic list [flags]             list topics
+  jocko topic describe NAME [flags]    show partitions, leaders and configs
+  jocko topic alter NAME [flags]       add partitions or change configs
+  jocko topic delete NAME [flags]      delete a topic and its data
+
+Run 'jocko COMMAND -h' for the flags of a command.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the exit code: 0 on success,
+// 2 for usage errors, 1 for failures.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "broker":
+		err = runBroker(args[1:], stderr)
+	case "topic":
+		err = runTopic(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		err = usageError{fmt.Sprintf("unknown command %q", args[0])}
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "jocko: %s\nRun 'jocko -h' for usage.\n", ue.msg)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "jocko: %v\n", err)
+		return 1
+	}
+}
+
+// usageError is a mistake on the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }

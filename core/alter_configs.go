@@ -1,0 +1,128 @@
+package core
+
+// AlterConfigs: v0-2
+//
+// Behavior: replaces the whole set of dynamic settings of each resource with
+// the given one (settings left out go back to their inherited value), as
+// Kafka's non-incremental AlterConfigs does. Topic resources are topics;
+// broker resources are "" (the cluster-wide default) or a broker ID. Every
+// value is validated first; read-only broker settings are refused.
+// ValidateOnly checks without changing anything.
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/jocko/jocko/cluster"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(kmsg.AlterConfigs, 0, 2, (*Broker).handleAlterConfigs) }
+
+func (b *Broker) handleAlterConfigs(ctx context.Context, r *request) reply {
+	req := r.msg.(*kmsg.AlterConfigsRequest)
+	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
+	for _, rr := range req.Resources {
+		out := kmsg.NewAlterConfigsResponseResource()
+		out.ResourceType, out.ResourceName = rr.ResourceType, rr.ResourceName
+		set := map[string]string{}
+		for _, c := range rr.Configs {
+			if c.Value != nil {
+				set[c.Name] = *c.Value
+			}
+		}
+		err := b.alterConfigs(ctx, rr.ResourceType, rr.ResourceName, func(map[string]string) (map[string]string, error) {
+			return set, nil
+		}, req.ValidateOnly)
+		out.ErrorCode, out.ErrorMessage = errorCode(err)
+		resp.Resources = append(resp.Resources, out)
+	}
+	return reply{resp: resp}
+}
+
+// alterConfigs computes a resource's new dynamic settings with edit (which
+// gets the current ones), validates them and applies them.
+func (b *Broker) alterConfigs(ctx context.Context, typ kmsg.ConfigResourceType, name string, edit func(cur map[string]string) (map[string]string, error), validateOnly bool) error {
+	st := b.node.State()
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		t, ok := st.Topic(name)
+		if !ok {
+			return codeErr(kerr.UnknownTopicOrPartition.Code, "topic "+name+" does not exist")
+		}
+		next, err := edit(copyMap(t.Configs))
+		if err != nil {
+			return err
+		}
+		for k, v := range next {
+			if err := validateTopicConfig(k, v); err != nil {
+				return codeErr(kerr.InvalidConfig.Code, err.Error())
+			}
+		}
+		if validateOnly {
+			return nil
+		}
+		return b.propose(ctx, cluster.AlterTopicConfigs{Topic: name, Set: next, Replace: true})
+	case kmsg.ConfigResourceTypeBroker:
+		return b.alterBrokerConfigs(ctx, st, name, edit, validateOnly)
+	default:
+		return codeErr(kerr.InvalidRequest.Code, "unsupported resource type "+strconv.Itoa(int(typ)))
+	}
+}
+
+func (b *Broker) alterBrokerConfigs(ctx context.Context, st *cluster.State, name string, edit func(map[string]string) (map[string]string, error), validateOnly bool) error {
+	prefix := ""
+	if name != "" {
+		id, err := strconv.Atoi(name)
+		if _, ok := st.Brokers[int32(id)]; err != nil || !ok {
+			return codeErr(kerr.InvalidRequest.Code, "broker resource name must be empty or a broker ID, got "+strconv.Quote(name))
+		}
+		prefix = brokerKey(int32(id), "")
+	}
+	// A resource owns the plain keys (cluster default) or its "ID:" keys.
+	belongs := func(k string) bool {
+		if prefix == "" {
+			return !strings.Contains(k, ":")
+		}
+		return strings.HasPrefix(k, prefix)
+	}
+	cur, full := map[string]string{}, map[string]string{}
+	for k, v := range st.BrokerConfigs {
+		if belongs(k) {
+			cur[strings.TrimPrefix(k, prefix)] = v
+		} else {
+			full[k] = v
+		}
+	}
+	next, err := edit(cur)
+	if err != nil {
+		return err
+	}
+	for k, v := range next {
+		d, ok := brokerDefs[k]
+		if !ok {
+			return codeErr(kerr.InvalidConfig.Code, "unknown broker config "+strconv.Quote(k))
+		}
+		if !d.dynamic {
+			return codeErr(kerr.InvalidConfig.Code, k+" cannot be changed at run time; set it with a flag and restart")
+		}
+		if err := validateBrokerConfig(k, v); err != nil {
+			return codeErr(kerr.InvalidConfig.Code, err.Error())
+		}
+		full[prefix+k] = v
+	}
+	if validateOnly {
+		return nil
+	}
+	return b.propose(ctx, cluster.AlterBrokerConfigs{Set: full, Replace: true})
+}
+
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,172 @@
+// Package core is the Jocko broker: the connection server, one handler file
+// per Kafka API, partition replicas with their high watermark and producer
+// state, and the reconciler that turns cluster metadata into local logs.
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/jocko/jocko/cluster"
+	jio "github.com/jocko/jocko/io"
+	"golang.org/x/sync/errgroup"
+)
+
+// Broker is one Jocko broker. NewBroker prepares it; Run serves.
+type Broker struct {
+	cfg  Config
+	env  jio.Env
+	log  *slog.Logger
+	node *cluster.Node
+
+	ready chan struct{}
+	addr  string // advertised Kafka address, set by Run before ready
+
+	partsMu sync.RWMutex
+	parts   map[tp]*partition
+
+	reconcileMu sync.Mutex
+	pids        producerIDs
+
+	connsMu sync.Mutex
+	conns   map[net.Conn]struct{}
+	connWG  sync.WaitGroup
+}
+
+// tp names a topic partition.
+type tp struct {
+	topic string
+	part  int32
+}
+
+// NewBroker checks cfg and opens the metadata stores. It starts nothing.
+func NewBroker(cfg Config, env jio.Env) (*Broker, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	env = env.Defaults()
+	log := env.Log.With("node", cfg.NodeID)
+	if err := env.FS.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
+	}
+	nodeEnv := env
+	nodeEnv.Log = log
+	node, err := cluster.NewNode(cluster.Config{
+		NodeID:    cfg.NodeID,
+		RaftAddr:  cfg.RaftAddr,
+		DataDir:   filepath.Join(cfg.DataDir, "__meta"),
+		Env:       nodeEnv,
+		Bootstrap: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("metadata log: %w", err)
+	}
+	b := &Broker{
+		cfg:   cfg,
+		env:   env,
+		log:   log,
+		node:  node,
+		ready: make(chan struct{}),
+		parts: map[tp]*partition{},
+		conns: map[net.Conn]struct{}{},
+	}
+	b.pids.b = b
+	return b, nil
+}
+
+// Ready is closed once the broker serves Kafka requests.
+func (b *Broker) Ready() <-chan struct{} { return b.ready }
+
+// Addr is the Kafka address advertised to clients (valid once Ready).
+func (b *Broker) Addr() string { return b.addr }
+
+// Run serves until ctx is cancelled, then closes connections, partitions and
+// the metadata log, and returns. It returns early with an error if the
+// listener or the metadata log fails.
+func (b *Broker) Run(ctx context.Context) error {
+	ln, err := b.env.Net.Listen(ctx, b.cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", b.cfg.ListenAddr, err)
+	}
+	b.addr = b.cfg.AdvertiseAddr
+	if b.addr == "" {
+		b.addr = ln.Addr().String()
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return b.node.Run(gctx) })
+	g.Go(func() error {
+		<-gctx.Done()
+		ln.Close()
+		b.closeConns()
+		return nil
+	})
+	g.Go(func() error {
+		if err := b.start(gctx); err != nil {
+			return err
+		}
+		close(b.ready)
+		b.log.Info("broker ready", "kafka", b.addr, "raft", b.node.RaftAddr(), "data_dir", b.cfg.DataDir)
+		g.Go(func() error { return b.watchMetadata(gctx) })
+		g.Go(func() error { return b.retentionLoop(gctx) })
+		return b.accept(gctx, ln)
+	})
+	err = g.Wait()
+	b.connWG.Wait()
+	b.closePartitions()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		err = nil
+	}
+	return err
+}
+
+// start waits for the metadata log, registers this broker and opens the
+// partitions it hosts.
+func (b *Broker) start(ctx context.Context) error {
+	select {
+	case <-b.node.Ready():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	host, portStr, _ := net.SplitHostPort(b.addr)
+	port, _ := strconv.Atoi(portStr)
+	me := cluster.Broker{ID: b.cfg.NodeID, Host: host, Port: int32(port), Rack: b.cfg.Rack, RaftAddr: b.node.RaftAddr()}
+	st := b.node.State()
+	if st.ClusterID == "" {
+		id := b.cfg.ClusterID
+		if id == "" {
+			id = newClusterID(b.env.Rand)
+		}
+		if err := b.node.Propose(ctx, cluster.SetClusterID{ID: id}); err != nil {
+			return fmt.Errorf("set cluster id: %w", err)
+		}
+	}
+	if cur, ok := b.node.State().Brokers[me.ID]; !ok || cur != me {
+		if err := b.node.Propose(ctx, cluster.RegisterBroker{Broker: me}); err != nil {
+			return fmt.Errorf("register broker: %w", err)
+		}
+	}
+	return b.reconcile()
+}
+
+func (b *Broker) closePartitions() {
+	b.partsMu.Lock()
+	defer b.partsMu.Unlock()
+	for k, p := range b.parts {
+		p.close()
+		delete(b.parts, k)
+	}
+}
+
+// partition returns the local replica of topic/part, if this broker has it.
+func (b *Broker) partition(topic string, part int32) *partition {
+	b.partsMu.RLock()
+	defer b.partsMu.RUnlock()
+	return b.parts[tp{topic, part}]
+}

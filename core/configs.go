@@ -1,0 +1,177 @@
+package core
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// configDef describes one Kafka configuration: its topic name (empty for
+// broker-only settings), its broker name (the broker-level default a topic
+// inherits, or the broker setting itself), its type, its default, and whether
+// AlterConfigs may change it at run time.
+type configDef struct {
+	topic   string
+	broker  string
+	typ     kmsg.ConfigType
+	def     string
+	dynamic bool
+	check   func(string) error
+	doc     string
+}
+
+const longMax = "9223372036854775807"
+
+// configDefs is the table of every setting Jocko understands. Jocko departs
+// from Kafka's defaults in one place: flush.messages defaults to 1, so an
+// acks=all produce is answered only once its batch is fsynced (group commit
+// keeps that cheap). Setting it higher gives Kafka's page-cache behaviour.
+var configDefs = []configDef{
+	{"cleanup.policy", "log.cleanup.policy", kmsg.ConfigTypeList, "delete", true, oneOfList("delete", "compact"), "delete or compact old segments"},
+	{"compression.type", "compression.type", kmsg.ConfigTypeString, "producer", true, oneOf("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), "stored compression; producer keeps what the producer sent"},
+	{"delete.retention.ms", "log.cleaner.delete.retention.ms", kmsg.ConfigTypeLong, "86400000", true, longAtLeast(0), "how long tombstones are kept on compacted topics"},
+	{"file.delete.delay.ms", "log.segment.delete.delay.ms", kmsg.ConfigTypeLong, "60000", true, longAtLeast(0), "delay before deleting a file"},
+	{"flush.messages", "log.flush.interval.messages", kmsg.ConfigTypeLong, "1", true, longAtLeast(1), "1 (Jocko's default): acks=all waits for fsync; higher: Kafka's page-cache acks with a background fsync"},
+	{"flush.ms", "log.flush.interval.ms", kmsg.ConfigTypeLong, longMax, true, longAtLeast(0), "longest time data stays unsynced when flush.messages > 1"},
+	{"index.interval.bytes", "log.index.interval.bytes", kmsg.ConfigTypeInt, "4096", true, intAtLeast(0), "bytes between offset index entries"},
+	{"max.message.bytes", "message.max.bytes", kmsg.ConfigTypeInt, "1048588", true, intAtLeast(0), "largest record batch accepted"},
+	{"message.timestamp.type", "log.message.timestamp.type", kmsg.ConfigTypeString, "CreateTime", true, oneOf("CreateTime", "LogAppendTime"), "CreateTime or LogAppendTime"},
+	{"message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms", kmsg.ConfigTypeLong, longMax, true, longAtLeast(0), "how far in the past a record timestamp may be"},
+	{"message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", kmsg.ConfigTypeLong, "3600000", true, longAtLeast(0), "how far in the future a record timestamp may be"},
+	{"min.insync.replicas", "min.insync.replicas", kmsg.ConfigTypeInt, "1", true, intAtLeast(1), "in-sync replicas needed to accept acks=all"},
+	{"retention.bytes", "log.retention.bytes", kmsg.ConfigTypeLong, "-1", true, longAtLeast(-1), "partition size at which old segments are deleted; -1: no limit"},
+	{"retention.ms", "log.retention.ms", kmsg.ConfigTypeLong, "604800000", true, longAtLeast(-1), "age at which old segments are deleted; -1: no limit"},
+	{"segment.bytes", "log.segment.bytes", kmsg.ConfigTypeInt, "1073741824", true, intAtLeast(14), "segment file size"},
+	{"segment.index.bytes", "log.index.size.max.bytes", kmsg.ConfigTypeInt, "10485760", true, intAtLeast(8), "index file size"},
+	{"segment.ms", "log.roll.ms", kmsg.ConfigTypeLong, "604800000", true, longAtLeast(1), "age at which a segment is rolled"},
+	{"unclean.leader.election.enable", "unclean.leader.election.enable", kmsg.ConfigTypeBoolean, "false", true, isBool, "elect an out-of-sync replica (may lose data)"},
+	{"min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", kmsg.ConfigTypeDouble, "0.5", true, ratio, "share of a compacted log that is dirty before cleaning"},
+	{"min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", kmsg.ConfigTypeLong, "0", true, longAtLeast(0), "minimum age before a record may be compacted"},
+	{"max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", kmsg.ConfigTypeLong, longMax, true, longAtLeast(1), "maximum age before a record is compacted"},
+	{"", "auto.create.topics.enable", kmsg.ConfigTypeBoolean, "true", false, isBool, "create topics on first Metadata or Produce"},
+	{"", "num.partitions", kmsg.ConfigTypeInt, "1", true, intAtLeast(1), "partitions of an auto-created topic"},
+	{"", "default.replication.factor", kmsg.ConfigTypeInt, "1", true, intAtLeast(1), "replicas of an auto-created topic"},
+	{"", "delete.topic.enable", kmsg.ConfigTypeBoolean, "true", false, isBool, "allow DeleteTopics"},
+	{"", "log.retention.check.interval.ms", kmsg.ConfigTypeLong, "300000", false, longAtLeast(1), "how often retention runs"},
+	{"", "offsets.topic.num.partitions", kmsg.ConfigTypeInt, "50", false, intAtLeast(1), "partitions of __consumer_offsets"},
+	{"", "offsets.topic.replication.factor", kmsg.ConfigTypeShort, "3", false, intAtLeast(1), "replicas of __consumer_offsets (capped at the broker count)"},
+	{"", "offsets.retention.minutes", kmsg.ConfigTypeInt, "10080", true, intAtLeast(1), "how long offsets of an empty group are kept"},
+	{"", "group.initial.rebalance.delay.ms", kmsg.ConfigTypeInt, "3000", false, intAtLeast(0), "wait for more members before the first rebalance"},
+	{"", "group.min.session.timeout.ms", kmsg.ConfigTypeInt, "6000", false, intAtLeast(0), "smallest session timeout a member may ask for"},
+	{"", "group.max.session.timeout.ms", kmsg.ConfigTypeInt, "1800000", false, intAtLeast(0), "largest session timeout a member may ask for"},
+}
+
+var topicDefs, brokerDefs = indexConfigDefs()
+
+func indexConfigDefs() (map[string]*configDef, map[string]*configDef) {
+	t, b := map[string]*configDef{}, map[string]*configDef{}
+	for i := range configDefs {
+		d := &configDefs[i]
+		if d.topic != "" {
+			t[d.topic] = d
+		}
+		b[d.broker] = d
+	}
+	return t, b
+}
+
+// validateTopicConfig checks a topic-level setting.
+func validateTopicConfig(name, value string) error {
+	d, ok := topicDefs[name]
+	if !ok {
+		return fmt.Errorf("unknown topic config %q", name)
+	}
+	if err := d.check(value); err != nil {
+		return fmt.Errorf("topic config %s=%q: %v", name, value, err)
+	}
+	return nil
+}
+
+// validateBrokerConfig checks a broker-level setting.
+func validateBrokerConfig(name, value string) error {
+	d, ok := brokerDefs[name]
+	if !ok {
+		return fmt.Errorf("unknown broker config %q (known: %s)", name, strings.Join(brokerConfigNames(), ", "))
+	}
+	if err := d.check(value); err != nil {
+		return fmt.Errorf("broker config %s=%q: %v", name, value, err)
+	}
+	return nil
+}
+
+func brokerConfigNames() []string {
+	names := make([]string, 0, len(brokerDefs))
+	for n := range brokerDefs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func oneOf(vals ...string) func(string) error {
+	return func(v string) error {
+		for _, w := range vals {
+			if v == w {
+				return nil
+			}
+		}
+		return fmt.Errorf("want one of %s", strings.Join(vals, ", "))
+	}
+}
+
+func oneOfList(vals ...string) func(string) error {
+	one := oneOf(vals...)
+	return func(v string) error {
+		for _, p := range strings.Split(v, ",") {
+			if err := one(strings.TrimSpace(p)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func longAtLeast(min int64) func(string) error {
+	return func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want a whole number")
+		}
+		if n < min {
+			return fmt.Errorf("want at least %d", min)
+		}
+		return nil
+	}
+}
+
+func intAtLeast(min int64) func(string) error {
+	long := longAtLeast(min)
+	return func(v string) error {
+		if err := long(v); err != nil {
+			return err
+		}
+		if n, _ := strconv.ParseInt(v, 10, 64); n > math.MaxInt32 {
+			return fmt.Errorf("want at most %d", math.MaxInt32)
+		}
+		return nil
+	}
+}
+
+func isBool(v string) error {
+	if v != "true" && v != "false" {
+		return fmt.Errorf("want true or false")
+	}
+	return nil
+}
+
+func ratio(v string) error {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 1 {
+		return fmt.Errorf("want a number from 0 to 1")
+	}
+	return nil
+}

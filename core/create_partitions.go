@@ -1,0 +1,73 @@
+package core
+
+// CreatePartitions: v0-3
+//
+// Behavior: grows a topic to Count partitions (never shrinks:
+// INVALID_PARTITIONS), with explicit replica assignments for the new
+// partitions or Kafka's spread over the brokers at the topic's replication
+// factor. ValidateOnly checks without changing anything.
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jocko/jocko/cluster"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(kmsg.CreatePartitions, 0, 3, (*Broker).handleCreatePartitions) }
+
+func (b *Broker) handleCreatePartitions(ctx context.Context, r *request) reply {
+	req := r.msg.(*kmsg.CreatePartitionsRequest)
+	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	for _, rt := range req.Topics {
+		t := kmsg.NewCreatePartitionsResponseTopic()
+		t.Topic = rt.Topic
+		err := b.createPartitions(ctx, rt, req.ValidateOnly)
+		t.ErrorCode, t.ErrorMessage = errorCode(err)
+		resp.Topics = append(resp.Topics, t)
+	}
+	return reply{resp: resp}
+}
+
+func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsRequestTopic, validateOnly bool) error {
+	st := b.node.State()
+	t, ok := st.Topic(rt.Topic)
+	if !ok {
+		return codeErr(kerr.UnknownTopicOrPartition.Code, "topic "+rt.Topic+" does not exist")
+	}
+	have := int32(len(t.Partitions))
+	if rt.Count <= have {
+		return codeErr(kerr.InvalidPartitions.Code, fmt.Sprintf("topic %s has %d partitions; the new count %d must be larger", rt.Topic, have, rt.Count))
+	}
+	add := int(rt.Count - have)
+	var assign [][]int32
+	if rt.Assignment != nil {
+		if len(rt.Assignment) != add {
+			return codeErr(kerr.InvalidReplicaAssignment.Code, fmt.Sprintf("%d assignments given for %d new partitions", len(rt.Assignment), add))
+		}
+		for _, a := range rt.Assignment {
+			assign = append(assign, a.Replicas)
+		}
+		var err error
+		if assign, err = b.assignReplicas(st, topicSpec{assignments: assign}); err != nil {
+			return err
+		}
+	} else {
+		rf := len(t.Partitions[0].Replicas)
+		brokers := sortedBrokerIDs(st)
+		if rf > len(brokers) {
+			return codeErr(kerr.InvalidReplicationFactor.Code, fmt.Sprintf("replication factor %d is larger than the %d available brokers", rf, len(brokers)))
+		}
+		assign = spreadReplicas(brokers, int(have), add, rf, b.env.Rand.IntN(len(brokers)))
+	}
+	if validateOnly {
+		return nil
+	}
+	if err := b.propose(ctx, cluster.CreatePartitions{Topic: rt.Topic, Assignments: assign}); err != nil {
+		return err
+	}
+	b.log.Info("partitions created", "topic", rt.Topic, "count", rt.Count)
+	return nil
+}

@@ -1,0 +1,152 @@
+package core
+
+// Fetch: v4-18
+//
+// Behavior: sessionless (KIP-227 allows a broker to create no session: the
+// response's SessionID is 0 and clients keep sending full fetches); a request
+// naming a session we never created gets FETCH_SESSION_ID_NOT_FOUND. Reads
+// stop at the high watermark (read_committed sees the same, as there are no
+// transactions). MaxBytes and PartitionMaxBytes bound the response, but the
+// first non-empty partition always returns at least one whole batch (KIP-74).
+// When fewer than MinBytes are ready, the answer waits up to MaxWaitMillis
+// for any requested partition's high watermark to move (long poll).
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jocko/jocko/cluster"
+	"github.com/jocko/jocko/storage"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(kmsg.Fetch, 4, 18, (*Broker).handleFetch) }
+
+func (b *Broker) handleFetch(ctx context.Context, r *request) reply {
+	req := r.msg.(*kmsg.FetchRequest)
+	if req.SessionID != 0 || req.SessionEpoch > 0 {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		if req.SessionID == 0 {
+			resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
+		}
+		return reply{resp: resp}
+	}
+	resp, size, parts := b.fetchOnce(req)
+	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
+	if size >= int(req.MinBytes) || wait <= 0 || len(parts) == 0 {
+		return reply{resp: resp}
+	}
+	return reply{wait: func() kmsg.Response { return b.fetchLongPoll(ctx, req, parts, wait) }}
+}
+
+// fetchLongPoll waits for new data on any of parts, re-reading each time,
+// until MinBytes are ready or the wait is over.
+func (b *Broker) fetchLongPoll(ctx context.Context, req *kmsg.FetchRequest, parts []*partition, wait time.Duration) kmsg.Response {
+	w := make(chan struct{}, 1)
+	for _, p := range parts {
+		p.watch(w)
+	}
+	defer func() {
+		for _, p := range parts {
+			p.unwatch(w)
+		}
+	}()
+	timer := b.env.Clock.Timer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-w:
+		case <-timer.C:
+			resp, _, _ := b.fetchOnce(req)
+			return resp
+		case <-ctx.Done():
+			return nil
+		}
+		resp, size, _ := b.fetchOnce(req)
+		if size >= int(req.MinBytes) {
+			return resp
+		}
+	}
+}
+
+// fetchOnce builds a response from what is readable now; it returns the
+// bytes of record data gathered and the local partitions that were asked for.
+func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []*partition) {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	st := b.node.State()
+	budget := int(req.MaxBytes)
+	if req.Version < 3 || budget <= 0 {
+		budget = 1 << 30
+	}
+	size := 0
+	var parts []*partition
+	for _, rt := range req.Topics {
+		t := kmsg.NewFetchResponseTopic()
+		t.Topic, t.TopicID = rt.Topic, rt.TopicID
+		top, known := lookupTopic(st, rt.Topic, rt.TopicID, req.Version >= 13)
+		for _, rp := range rt.Partitions {
+			pr := kmsg.NewFetchResponseTopicPartition()
+			pr.Partition = rp.Partition
+			pr.HighWatermark, pr.LastStableOffset, pr.LogStartOffset = -1, -1, -1
+			if !known {
+				pr.ErrorCode = unknownTopicCode(req.Version >= 13)
+				t.Partitions = append(t.Partitions, pr)
+				continue
+			}
+			p := b.partition(top.Name, rp.Partition)
+			if p == nil {
+				pr.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				t.Partitions = append(t.Partitions, pr)
+				continue
+			}
+			parts = append(parts, p)
+			n := b.fetchPartition(p, rp, budget-size, size == 0, &pr)
+			size += n
+			t.Partitions = append(t.Partitions, pr)
+		}
+		resp.Topics = append(resp.Topics, t)
+	}
+	return resp, size, parts
+}
+
+// fetchPartition reads one partition into pr and returns the bytes read.
+func (b *Broker) fetchPartition(p *partition, rp kmsg.FetchRequestTopicPartition, budget int, first bool, pr *kmsg.FetchResponseTopicPartition) int {
+	if code := p.checkLeaderEpoch(rp.CurrentLeaderEpoch); code != 0 {
+		pr.ErrorCode = code
+		return 0
+	}
+	hw := p.highWatermark()
+	pr.HighWatermark, pr.LastStableOffset, pr.LogStartOffset = hw, hw, p.log.StartOffset()
+	max := int(rp.PartitionMaxBytes)
+	if max <= 0 || (budget < max && !first) {
+		max = budget
+	}
+	if max <= 0 && !first {
+		return 0
+	}
+	data, err := p.read(rp.FetchOffset, max)
+	switch {
+	case errors.Is(err, storage.ErrOffsetOutOfRange):
+		pr.ErrorCode = kerr.OffsetOutOfRange.Code
+		return 0
+	case err != nil:
+		pr.ErrorCode = kerr.KafkaStorageError.Code
+		return 0
+	}
+	if len(data) > max && !first {
+		return 0 // KIP-74: only the first partition may exceed its limit
+	}
+	pr.RecordBatches = data
+	return len(data)
+}
+
+// lookupTopic finds a topic by ID (Fetch v13+, Produce v13) or by name.
+func lookupTopic(st *cluster.State, name string, id [16]byte, byID bool) (*cluster.Topic, bool) {
+	if byID {
+		return st.TopicByID(id)
+	}
+	return st.Topic(name)
+}

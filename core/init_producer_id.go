@@ -1,0 +1,64 @@
+package core
+
+// InitProducerId: v0-5
+//
+// Behavior: idempotent producers (no transactional ID) get a fresh producer
+// ID with epoch 0, from a block of IDs this broker reserved through the
+// metadata log, so IDs never repeat across restarts or brokers. A request
+// that names its current ID and epoch (KIP-360, v3+) also gets a fresh ID,
+// which restarts its sequences. Transactional IDs are not supported yet:
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED says so.
+
+import (
+	"context"
+	"sync"
+
+	"github.com/jocko/jocko/cluster"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(kmsg.InitProducerID, 0, 5, (*Broker).handleInitProducerID) }
+
+func (b *Broker) handleInitProducerID(ctx context.Context, r *request) reply {
+	req := r.msg.(*kmsg.InitProducerIDRequest)
+	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if req.TransactionalID != nil {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return reply{resp: resp}
+	}
+	id, err := b.pids.next(ctx)
+	if err != nil {
+		resp.ErrorCode, _ = errorCode(err)
+		return reply{resp: resp}
+	}
+	resp.ProducerID, resp.ProducerEpoch = id, 0
+	return reply{resp: resp}
+}
+
+// producerIDBlockSize is how many producer IDs a broker reserves at once.
+const producerIDBlockSize = 1000
+
+// producerIDs hands out producer IDs from blocks reserved in the metadata log.
+type producerIDs struct {
+	b        *Broker
+	mu       sync.Mutex
+	next, hi int64 // [next, hi) is what is left of the current block
+}
+
+func (p *producerIDs) next(ctx context.Context) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.next >= p.hi {
+		cmd := cluster.AllocateProducerIDs{BrokerID: p.b.cfg.NodeID, Count: producerIDBlockSize}
+		if err := p.b.node.Propose(ctx, cmd); err != nil {
+			return 0, clusterErr(err)
+		}
+		blk := p.b.node.State().ProducerIDBlocks[p.b.cfg.NodeID]
+		p.next, p.hi = blk.Start, blk.Start+blk.Count
+	}
+	id := p.next
+	p.next++
+	return id, nil
+}

@@ -1,0 +1,251 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/jocko/jocko/storage"
+	"github.com/jocko/jocko/wire"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// errStorage marks a partition whose log failed (a write or an fsync); it
+// refuses reads and writes until the broker restarts and recovers it.
+var errStorage = errors.New("partition storage failed")
+
+// partition is this broker's replica of one topic partition: its log, its
+// high watermark, its idempotent producer table and the flusher that makes
+// appends durable with group commit.
+type partition struct {
+	topic   string
+	index   int32
+	topicID [16]byte
+	log     *storage.Log
+	b       *Broker
+
+	mu        sync.Mutex // serialises appends and the producer table
+	producers producerState
+	unflushed int64 // records appended since the last fsync (page-cache mode)
+
+	leaderEpoch atomic.Int32
+	cfg         atomic.Pointer[topicConfig]
+	hw          atomic.Int64
+
+	notifyMu sync.Mutex
+	notify   chan struct{}              // closed and replaced when the high watermark moves
+	watchers map[chan struct{}]struct{} // long-poll fetches, signalled on the same events
+
+	kick   chan struct{} // wakes the flusher; capacity 1, so kicks coalesce
+	failed atomic.Pointer[error]
+	stop   context.CancelFunc
+	done   chan struct{}
+}
+
+func openPartition(b *Broker, dir, topic string, index int32, id [16]byte, cfg topicConfig, epoch int32) (*partition, error) {
+	lg, err := storage.Open(b.env.FS, dir, cfg.storage, b.env.Clock)
+	if err != nil {
+		return nil, err
+	}
+	p := &partition{
+		topic: topic, index: index, topicID: id, log: lg, b: b,
+		notify: make(chan struct{}),
+		kick:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+	}
+	p.cfg.Store(&cfg)
+	p.leaderEpoch.Store(epoch)
+	p.hw.Store(lg.DurableEnd())
+	if err := p.rebuildProducers(); err != nil {
+		lg.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.stop = cancel
+	go p.flusher(ctx)
+	return p, nil
+}
+
+// rebuildProducers replays the log's idempotent batches into the producer
+// table, so duplicates are still caught after a restart.
+func (p *partition) rebuildProducers() error {
+	return p.log.Batches(p.log.StartOffset(), func(base int64, raw []byte) error {
+		h, err := wire.ParseBatchHeader(raw)
+		if err != nil {
+			return err
+		}
+		if h.ProducerID >= 0 && h.BaseSequence >= 0 {
+			p.producers.record(h.ProducerID, h.ProducerEpoch, producerBatch{
+				firstSeq: h.BaseSequence, lastSeq: lastSeqOf(h.BaseSequence, h.LastOffsetDelta+1),
+				firstOffset: base, lastOffset: base + int64(h.LastOffsetDelta),
+			})
+		}
+		return nil
+	})
+}
+
+func (p *partition) close() {
+	p.stop()
+	<-p.done
+	p.log.Close()
+}
+
+func (p *partition) config() topicConfig { return *p.cfg.Load() }
+
+func (p *partition) setConfig(c topicConfig) {
+	p.cfg.Store(&c)
+	p.log.SetConfig(c.storage)
+}
+
+func (p *partition) err() error {
+	if e := p.failed.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+func (p *partition) fail(err error) {
+	err = fmt.Errorf("%w: %s-%d: %v", errStorage, p.topic, p.index, err)
+	if p.failed.CompareAndSwap(nil, &err) {
+		p.b.log.Error("partition offline", "topic", p.topic, "partition", p.index, "err", err)
+		p.broadcast()
+	}
+}
+
+// highWatermark is the offset below which records are committed: durable on
+// this (single-replica) partition, and so visible to consumers.
+func (p *partition) highWatermark() int64 { return p.hw.Load() }
+
+// advanceHW moves the high watermark forward to hw.
+func (p *partition) advanceHW(hw int64) {
+	for {
+		cur := p.hw.Load()
+		if hw <= cur {
+			return
+		}
+		if p.hw.CompareAndSwap(cur, hw) {
+			p.broadcast()
+			return
+		}
+	}
+}
+
+func (p *partition) broadcast() {
+	p.notifyMu.Lock()
+	close(p.notify)
+	p.notify = make(chan struct{})
+	for w := range p.watchers {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
+	p.notifyMu.Unlock()
+}
+
+// watch signals w (without blocking) at every high-watermark move until
+// unwatch; a fetch waiting on many partitions shares one channel.
+func (p *partition) watch(w chan struct{}) {
+	p.notifyMu.Lock()
+	defer p.notifyMu.Unlock()
+	if p.watchers == nil {
+		p.watchers = map[chan struct{}]struct{}{}
+	}
+	p.watchers[w] = struct{}{}
+}
+
+func (p *partition) unwatch(w chan struct{}) {
+	p.notifyMu.Lock()
+	defer p.notifyMu.Unlock()
+	delete(p.watchers, w)
+}
+
+// changed returns a channel closed at the next high-watermark move.
+func (p *partition) changed() <-chan struct{} {
+	p.notifyMu.Lock()
+	defer p.notifyMu.Unlock()
+	return p.notify
+}
+
+// flusher fsyncs whatever has been appended each time it is kicked. While one
+// fsync runs, later appends pile up and the next fsync covers them all: group
+// commit. In page-cache mode (flush.messages > 1) it also runs every flush.ms.
+func (p *partition) flusher(ctx context.Context) {
+	defer close(p.done)
+	for {
+		var tick <-chan time.Time
+		var t *clock.Timer
+		if ms := p.config().flushMs; !p.config().durable() && ms > 0 && ms < int64(time.Hour*24*365/time.Millisecond) {
+			t = p.b.env.Clock.Timer(time.Duration(ms) * time.Millisecond)
+			tick = t.C
+		}
+		select {
+		case <-ctx.Done():
+			if t != nil {
+				t.Stop()
+			}
+			return
+		case <-p.kick:
+		case <-tick:
+		}
+		if t != nil {
+			t.Stop()
+		}
+		if p.err() != nil {
+			continue
+		}
+		end := p.log.EndOffset()
+		if err := p.log.Sync(end); err != nil {
+			p.fail(err)
+			continue
+		}
+		if p.config().durable() {
+			p.advanceHW(end)
+		}
+	}
+}
+
+func (p *partition) kickFlusher() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// waitHW blocks until the high watermark reaches end, the partition fails,
+// or ctx ends.
+func (p *partition) waitHW(ctx context.Context, end int64) error {
+	for {
+		ch := p.changed()
+		if err := p.err(); err != nil {
+			return err
+		}
+		if p.highWatermark() >= end {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// checkLeaderEpoch compares a client's view of the leader epoch with ours
+// (KIP-320): -1 skips the check.
+func (p *partition) checkLeaderEpoch(epoch int32) int16 {
+	mine := p.leaderEpoch.Load()
+	switch {
+	case epoch < 0 || epoch == mine:
+		return 0
+	case epoch < mine:
+		return kerr.FencedLeaderEpoch.Code
+	default:
+		return kerr.UnknownLeaderEpoch.Code
+	}
+}

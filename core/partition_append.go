@@ -1,0 +1,114 @@
+package core
+
+import (
+	"fmt"
+
+	"github.com/jocko/jocko/storage"
+	"github.com/jocko/jocko/wire"
+)
+
+// appendResult says where a produce landed: the first offset assigned, the
+// end offset to wait for, and the append time when the topic uses
+// LogAppendTime (-1 otherwise).
+type appendResult struct {
+	firstOffset  int64
+	end          int64
+	appendTimeMs int64
+}
+
+// append writes a producer's validated batches. Idempotent batches are
+// checked against the producer table first: a duplicate of a recent batch is
+// not written again and answers with its original offsets.
+func (p *partition) append(batches []byte, hdrs []wire.BatchHeader) (appendResult, error) {
+	if err := p.err(); err != nil {
+		return appendResult{}, err
+	}
+	cfg := p.config()
+	res := appendResult{firstOffset: -1, appendTimeMs: -1}
+	now := p.b.env.Clock.Now().UnixMilli()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pos := 0
+	for _, h := range hdrs {
+		raw := batches[pos : pos+h.Size()]
+		pos += h.Size()
+		if cfg.logAppendTime {
+			wire.SetLogAppendTime(raw, now)
+			res.appendTimeMs = now
+		}
+		first, end, err := p.appendOne(raw, h)
+		if err != nil {
+			return res, err
+		}
+		if res.firstOffset < 0 {
+			res.firstOffset = first
+		}
+		res.end = end
+	}
+	return res, nil
+}
+
+// appendOne appends a single batch; p.mu is held.
+func (p *partition) appendOne(raw []byte, h wire.BatchHeader) (first, end int64, err error) {
+	idem := h.ProducerID >= 0 && h.BaseSequence >= 0
+	var pb producerBatch
+	if idem {
+		pb = producerBatch{firstSeq: h.BaseSequence, lastSeq: lastSeqOf(h.BaseSequence, h.NumRecords)}
+		dup, err := p.producers.check(h.ProducerID, h.ProducerEpoch, pb.firstSeq, pb.lastSeq)
+		if err != nil {
+			return 0, 0, err
+		}
+		if dup != nil {
+			return dup.firstOffset, dup.lastOffset + 1, nil
+		}
+	}
+	info, err := p.log.Append(raw, p.leaderEpoch.Load())
+	if err != nil {
+		p.fail(err)
+		return 0, 0, p.err()
+	}
+	if idem {
+		pb.firstOffset, pb.lastOffset = info.FirstOffset, info.LastOffset
+		p.producers.record(h.ProducerID, h.ProducerEpoch, pb)
+	}
+	p.afterAppend(int64(h.NumRecords), info.LastOffset+1)
+	return info.FirstOffset, info.LastOffset + 1, nil
+}
+
+// afterAppend makes the new records durable and visible: in durable mode the
+// flusher fsyncs and then moves the high watermark; in page-cache mode the
+// high watermark moves now and the flusher runs every flush.messages records.
+func (p *partition) afterAppend(records, end int64) {
+	cfg := p.config()
+	if cfg.durable() {
+		p.kickFlusher()
+		return
+	}
+	p.advanceHW(end)
+	p.unflushed += records
+	if p.unflushed >= cfg.flushMessages {
+		p.unflushed = 0
+		p.kickFlusher()
+	}
+}
+
+// read returns batches from offset up to the high watermark (or the log end
+// for replicas that may read uncommitted data), at most maxBytes but at
+// least one batch.
+func (p *partition) read(offset int64, maxBytes int) ([]byte, error) {
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	hw := p.highWatermark()
+	if offset == hw {
+		return nil, nil
+	}
+	if offset > hw && offset <= p.log.EndOffset() {
+		return nil, nil // not yet committed: nothing to read yet
+	}
+	data, err := p.log.Read(offset, maxBytes, hw)
+	if err != nil && err != storage.ErrOffsetOutOfRange {
+		return nil, fmt.Errorf("read %s-%d at %d: %w", p.topic, p.index, offset, err)
+	}
+	return data, err
+}

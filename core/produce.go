@@ -1,0 +1,194 @@
+package core
+
+// Produce: v3-13 served, v0-13 advertised
+//
+// Behavior: each partition's records are validated (wire.ValidateBatches:
+// magic v2, CRC32C, lengths, counts, timestamps, codecs) before anything is
+// stored; a bad batch gets its Kafka code and nothing of it is written.
+// Idempotent batches are checked against the partition's producer table
+// (duplicates answer with their original offsets). acks=0 gets no response,
+// acks=1 is answered once the batch is in the log, acks=all once the high
+// watermark covers it, which with flush.messages=1 (the default) means
+// fsynced. v0-2 are advertised but rejected, as Kafka 4 does (KAFKA-18659).
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jocko/jocko/wire"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() {
+	register(kmsg.Produce, 3, 13, (*Broker).handleProduce)
+	a := apis[int16(kmsg.Produce)]
+	a.advertisedMin = 0
+	apis[int16(kmsg.Produce)] = a
+}
+
+// produceWait is one partition whose acks=all answer waits for the high
+// watermark to reach end.
+type produceWait struct {
+	p    *partition
+	end  int64
+	resp *kmsg.ProduceResponseTopicPartition
+}
+
+func (b *Broker) handleProduce(ctx context.Context, r *request) reply {
+	req := r.msg.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	if req.TransactionalID != nil {
+		return reply{resp: produceErrorAll(req, resp, kerr.TransactionalIDAuthorizationFailed.Code)}
+	}
+	st := b.node.State()
+	var waits []produceWait
+	for _, rt := range req.Topics {
+		t := kmsg.NewProduceResponseTopic()
+		t.Topic, t.TopicID = rt.Topic, rt.TopicID
+		name, known := rt.Topic, false
+		if req.Version >= 13 {
+			if top, ok := st.TopicByID(rt.TopicID); ok {
+				name, known = top.Name, true
+			}
+		} else {
+			_, known = st.Topic(name)
+		}
+		for _, rp := range rt.Partitions {
+			pr := kmsg.NewProduceResponseTopicPartition()
+			pr.Partition = rp.Partition
+			t.Partitions = append(t.Partitions, pr)
+			out := &t.Partitions[len(t.Partitions)-1]
+			if !known {
+				out.ErrorCode = unknownTopicCode(req.Version >= 13)
+				continue
+			}
+			if w, ok := b.producePartition(name, rp, req.Acks, out); ok {
+				waits = append(waits, w)
+			}
+		}
+		resp.Topics = append(resp.Topics, t)
+	}
+	if req.Acks == 0 {
+		return reply{none: true}
+	}
+	if req.Acks != -1 || len(waits) == 0 || b.cfg.Bugs.AckBeforeFsync {
+		return reply{resp: resp}
+	}
+	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	return reply{wait: func() kmsg.Response {
+		b.awaitProduce(ctx, waits, timeout)
+		return resp
+	}}
+}
+
+// producePartition validates and appends one partition's records, filling
+// out. ok=true means the answer waits for the high watermark (acks=all).
+func (b *Broker) producePartition(topic string, rp kmsg.ProduceRequestTopicPartition, acks int16, out *kmsg.ProduceResponseTopicPartition) (produceWait, bool) {
+	out.BaseOffset, out.LogAppendTime, out.LogStartOffset = -1, -1, -1
+	p := b.partition(topic, rp.Partition)
+	if p == nil {
+		out.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		return produceWait{}, false
+	}
+	cfg := p.config()
+	if acks != 0 && acks != 1 && acks != -1 {
+		out.ErrorCode = kerr.InvalidRequiredAcks.Code
+		return produceWait{}, false
+	}
+	if int64(len(rp.Records)) > cfg.maxMessageBytes+wire.BatchHeaderLen && len(rp.Records) > 0 {
+		out.ErrorCode = kerr.MessageTooLarge.Code
+		return produceWait{}, false
+	}
+	hdrs, err := wire.ValidateBatches(rp.Records, wire.ValidateOptions{
+		NowMs:                b.env.Clock.Now().UnixMilli(),
+		TimestampBeforeMaxMs: cfg.tsBeforeMaxMs,
+		TimestampAfterMaxMs:  cfg.tsAfterMaxMs,
+	})
+	if err != nil {
+		out.ErrorCode, out.ErrorMessage = batchErrorCode(err), strPtr(err.Error())
+		return produceWait{}, false
+	}
+	for _, h := range hdrs {
+		if int64(h.Size()) > cfg.maxMessageBytes {
+			out.ErrorCode = kerr.MessageTooLarge.Code
+			return produceWait{}, false
+		}
+		if h.Transactional() || h.Control() {
+			out.ErrorCode, out.ErrorMessage = kerr.InvalidRecord.Code, strPtr("transactional batches are not supported")
+			return produceWait{}, false
+		}
+	}
+	records, hdrs, err := recompress(rp.Records, hdrs, cfg.compression)
+	if err != nil {
+		out.ErrorCode, out.ErrorMessage = kerr.CorruptMessage.Code, strPtr(err.Error())
+		return produceWait{}, false
+	}
+	res, err := p.append(records, hdrs)
+	if err != nil {
+		out.ErrorCode, out.ErrorMessage = appendErrorCode(err), strPtr(err.Error())
+		return produceWait{}, false
+	}
+	out.BaseOffset, out.LogAppendTime, out.LogStartOffset = res.firstOffset, res.appendTimeMs, p.log.StartOffset()
+	return produceWait{p: p, end: res.end, resp: out}, acks == -1
+}
+
+// awaitProduce waits until every partition's high watermark covers its
+// append, or the produce timeout passes (REQUEST_TIMED_OUT).
+func (b *Broker) awaitProduce(ctx context.Context, waits []produceWait, timeout time.Duration) {
+	ctx, cancel := b.env.Clock.WithTimeout(ctx, timeout)
+	defer cancel()
+	for _, w := range waits {
+		if err := w.p.waitHW(ctx, w.end); err != nil {
+			w.resp.ErrorCode = appendErrorCode(err)
+			w.resp.ErrorMessage = strPtr(err.Error())
+		}
+	}
+}
+
+func appendErrorCode(err error) int16 {
+	switch {
+	case errors.Is(err, errOutOfOrderSequence):
+		return kerr.OutOfOrderSequenceNumber.Code
+	case errors.Is(err, errProducerFenced):
+		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, context.DeadlineExceeded):
+		return kerr.RequestTimedOut.Code
+	case errors.Is(err, context.Canceled):
+		return kerr.RequestTimedOut.Code
+	default:
+		return kerr.KafkaStorageError.Code
+	}
+}
+
+func batchErrorCode(err error) int16 {
+	var be *wire.BatchError
+	if errors.As(err, &be) {
+		return be.Code
+	}
+	return kerr.CorruptMessage.Code
+}
+
+func unknownTopicCode(byID bool) int16 {
+	if byID {
+		return kerr.UnknownTopicID.Code
+	}
+	return kerr.UnknownTopicOrPartition.Code
+}
+
+func produceErrorAll(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, code int16) *kmsg.ProduceResponse {
+	for _, rt := range req.Topics {
+		t := kmsg.NewProduceResponseTopic()
+		t.Topic, t.TopicID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			pr := kmsg.NewProduceResponseTopicPartition()
+			pr.Partition, pr.ErrorCode = rp.Partition, code
+			t.Partitions = append(t.Partitions, pr)
+		}
+		resp.Topics = append(resp.Topics, t)
+	}
+	return resp
+}
+
+func strPtr(s string) *string { return &s }

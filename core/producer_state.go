@@ -1,0 +1,129 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Errors of the idempotent producer checks; the produce handler maps them to
+// Kafka codes.
+var (
+	errOutOfOrderSequence = errors.New("out of order sequence number")
+	errProducerFenced     = errors.New("invalid producer epoch")
+)
+
+// batchesRemembered is how many recent batches per producer are kept for
+// duplicate detection; Kafka keeps 5, matching
+// max.in.flight.requests.per.connection for idempotent producers.
+const batchesRemembered = 5
+
+// producerBatch is what is remembered of one appended idempotent batch.
+type producerBatch struct {
+	firstSeq, lastSeq       int32
+	firstOffset, lastOffset int64
+}
+
+// producerEntry is one producer ID's state on one partition.
+type producerEntry struct {
+	epoch   int16
+	batches []producerBatch // oldest first, at most batchesRemembered
+}
+
+// producerState is a partition's idempotent producer table: pure logic, fed
+// by the append path and by the log scan that rebuilds it after a restart.
+type producerState struct {
+	m map[int64]*producerEntry
+}
+
+// check decides what to do with an incoming batch: a duplicate of a recent
+// batch returns it (the caller answers with its original offsets); an epoch
+// older than the known one, or a sequence that does not follow the last one,
+// is an error. Rules follow Kafka's ProducerAppendInfo.checkSequence.
+func (s *producerState) check(pid int64, epoch int16, firstSeq, lastSeq int32) (*producerBatch, error) {
+	e := s.m[pid]
+	if e == nil {
+		return nil, nil // unknown producer (new, or expired): any sequence is accepted
+	}
+	if epoch < e.epoch {
+		return nil, fmt.Errorf("%w: producer %d epoch %d is older than %d", errProducerFenced, pid, epoch, e.epoch)
+	}
+	if epoch > e.epoch {
+		if firstSeq != 0 {
+			return nil, fmt.Errorf("%w: new epoch %d of producer %d must start at sequence 0, got %d", errOutOfOrderSequence, epoch, pid, firstSeq)
+		}
+		return nil, nil
+	}
+	for i := range e.batches {
+		if pb := &e.batches[i]; pb.firstSeq == firstSeq && pb.lastSeq == lastSeq {
+			dup := *pb
+			return &dup, nil
+		}
+	}
+	if len(e.batches) == 0 {
+		return nil, nil
+	}
+	last := e.batches[len(e.batches)-1].lastSeq
+	if !inSequence(last, firstSeq) {
+		return nil, fmt.Errorf("%w: producer %d expected sequence %d, got %d", errOutOfOrderSequence, pid, nextSeq(last), firstSeq)
+	}
+	return nil, nil
+}
+
+// record remembers an appended batch (called after check accepted it, and
+// while replaying the log).
+func (s *producerState) record(pid int64, epoch int16, b producerBatch) {
+	if s.m == nil {
+		s.m = map[int64]*producerEntry{}
+	}
+	e := s.m[pid]
+	if e == nil {
+		e = &producerEntry{epoch: epoch}
+		s.m[pid] = e
+	}
+	if epoch != e.epoch {
+		e.epoch = epoch
+		e.batches = e.batches[:0]
+	}
+	if len(e.batches) == batchesRemembered {
+		copy(e.batches, e.batches[1:])
+		e.batches = e.batches[:batchesRemembered-1]
+	}
+	e.batches = append(e.batches, b)
+}
+
+// truncate forgets batches at or above offset (after a log truncation).
+func (s *producerState) truncate(offset int64) {
+	for pid, e := range s.m {
+		n := 0
+		for _, b := range e.batches {
+			if b.lastOffset < offset {
+				e.batches[n] = b
+				n++
+			}
+		}
+		e.batches = e.batches[:n]
+		if n == 0 {
+			delete(s.m, pid)
+		}
+	}
+}
+
+func inSequence(last, next int32) bool { return next == nextSeq(last) }
+
+func nextSeq(last int32) int32 {
+	if last == math.MaxInt32 {
+		return 0
+	}
+	return last + 1
+}
+
+// lastSeqOf is the last sequence of a batch whose first is first and whose
+// record count is n; sequences wrap at MaxInt32 as Kafka's do.
+func lastSeqOf(first int32, n int32) int32 {
+	l := int64(first) + int64(n) - 1
+	if l > math.MaxInt32 {
+		l -= math.MaxInt32 + 1
+	}
+	return int32(l)
+}

@@ -1,0 +1,174 @@
+package core
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/jocko/jocko/cluster"
+	jio "github.com/jocko/jocko/io"
+	"github.com/spf13/afero"
+)
+
+// partitionMetaFile records which topic ID a partition directory belongs to,
+// so a directory left by a deleted topic is never served as the new topic of
+// the same name (Kafka's partition.metadata).
+const partitionMetaFile = "partition.metadata"
+
+// watchMetadata reconciles local partitions with the cluster metadata at
+// every change.
+func (b *Broker) watchMetadata(ctx context.Context) error {
+	for {
+		ch := b.node.Changed()
+		if err := b.reconcile(); err != nil {
+			b.log.Error("reconcile partitions", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ch:
+		}
+	}
+}
+
+// reconcile opens the partitions this broker hosts, applies config changes,
+// and closes and deletes the data of partitions whose topic is gone. Handlers
+// call it after a metadata change so that their answer sees the result.
+func (b *Broker) reconcile() error {
+	b.reconcileMu.Lock()
+	defer b.reconcileMu.Unlock()
+	st := b.node.State()
+	want := map[tp]*cluster.Topic{}
+	for _, name := range st.SortedTopicNames() {
+		t := st.Topics[name]
+		for _, p := range t.Partitions {
+			if contains(p.Replicas, b.cfg.NodeID) {
+				want[tp{name, p.Index}] = t
+			}
+		}
+	}
+	b.dropPartitions(want)
+	var firstErr error
+	for _, name := range st.SortedTopicNames() {
+		t := st.Topics[name]
+		cfg := b.resolveTopicConfig(st, t)
+		for _, ps := range t.Partitions {
+			k := tp{name, ps.Index}
+			if want[k] == nil {
+				continue
+			}
+			if p := b.partition(name, ps.Index); p != nil {
+				p.setConfig(cfg)
+				p.leaderEpoch.Store(ps.LeaderEpoch)
+				continue
+			}
+			if err := b.openLocal(t, ps, cfg); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	return firstErr
+}
+
+// dropPartitions closes and deletes local partitions not in want (or whose
+// topic was re-created with a new ID).
+func (b *Broker) dropPartitions(want map[tp]*cluster.Topic) {
+	b.partsMu.Lock()
+	var gone []*partition
+	for k, p := range b.parts {
+		if t := want[k]; t == nil || t.ID != p.topicID {
+			gone = append(gone, p)
+			delete(b.parts, k)
+		}
+	}
+	b.partsMu.Unlock()
+	for _, p := range gone {
+		p.close()
+		if err := p.log.Remove(); err != nil {
+			b.log.Error("delete partition data", "topic", p.topic, "partition", p.index, "err", err)
+		}
+		b.log.Info("partition deleted", "topic", p.topic, "partition", p.index)
+	}
+}
+
+func (b *Broker) openLocal(t *cluster.Topic, ps cluster.Partition, cfg topicConfig) error {
+	dir := filepath.Join(b.cfg.DataDir, t.Name+"-"+strconv.Itoa(int(ps.Index)))
+	if err := b.claimDir(dir, t.ID); err != nil {
+		return err
+	}
+	p, err := openPartition(b, dir, t.Name, ps.Index, t.ID, cfg, ps.LeaderEpoch)
+	if err != nil {
+		return fmt.Errorf("open %s-%d: %w", t.Name, ps.Index, err)
+	}
+	b.partsMu.Lock()
+	b.parts[tp{t.Name, ps.Index}] = p
+	b.partsMu.Unlock()
+	return nil
+}
+
+// claimDir makes dir belong to topic id: a directory left behind by an older
+// topic of the same name is deleted first.
+func (b *Broker) claimDir(dir string, id [16]byte) error {
+	fs := b.env.FS
+	meta := filepath.Join(dir, partitionMetaFile)
+	want := "version: 0\ntopic_id: " + hex.EncodeToString(id[:]) + "\n"
+	if got, err := afero.ReadFile(fs, meta); err == nil {
+		if string(got) == want {
+			return nil
+		}
+		if err := fs.RemoveAll(dir); err != nil {
+			return fmt.Errorf("remove stale partition dir %s: %w", dir, err)
+		}
+	} else if ok, _ := afero.DirExists(fs, dir); ok {
+		if err := fs.RemoveAll(dir); err != nil {
+			return fmt.Errorf("remove unclaimed partition dir %s: %w", dir, err)
+		}
+	}
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := jio.SyncDir(fs, filepath.Dir(dir)); err != nil {
+		return err
+	}
+	return jio.WriteFileAtomic(fs, meta, []byte(want))
+}
+
+// retentionLoop applies retention and time-based rolling to every partition
+// every log.retention.check.interval.ms.
+func (b *Broker) retentionLoop(ctx context.Context) error {
+	for {
+		every := time.Duration(b.brokerInt(b.node.State(), "log.retention.check.interval.ms")) * time.Millisecond
+		t := b.env.Clock.Timer(every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		b.partsMu.RLock()
+		parts := make([]*partition, 0, len(b.parts))
+		for _, p := range b.parts {
+			parts = append(parts, p)
+		}
+		b.partsMu.RUnlock()
+		for _, p := range parts {
+			if n, err := p.log.EnforceRetention(); err != nil {
+				b.log.Error("retention", "topic", p.topic, "partition", p.index, "err", err)
+			} else if n > 0 {
+				b.log.Info("retention deleted segments", "topic", p.topic, "partition", p.index, "segments", n)
+			}
+		}
+	}
+}
+
+func contains(xs []int32, x int32) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}

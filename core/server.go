@@ -1,0 +1,179 @@
+package core
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net"
+
+	jio "github.com/jocko/jocko/io"
+	"github.com/jocko/jocko/wire"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// accept serves connections until the listener closes.
+func (b *Broker) accept(ctx context.Context, ln net.Listener) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		if !b.trackConn(c) {
+			c.Close()
+			return nil
+		}
+		go func() {
+			defer b.connWG.Done()
+			defer b.untrackConn(c)
+			b.serveConn(ctx, c)
+		}()
+	}
+}
+
+func (b *Broker) trackConn(c net.Conn) bool {
+	b.connsMu.Lock()
+	defer b.connsMu.Unlock()
+	if b.conns == nil {
+		return false
+	}
+	b.conns[c] = struct{}{}
+	b.connWG.Add(1)
+	return true
+}
+
+func (b *Broker) untrackConn(c net.Conn) {
+	b.connsMu.Lock()
+	defer b.connsMu.Unlock()
+	delete(b.conns, c)
+	c.Close()
+}
+
+// closeConns closes every connection and refuses new ones.
+func (b *Broker) closeConns() {
+	b.connsMu.Lock()
+	defer b.connsMu.Unlock()
+	for c := range b.conns {
+		c.Close()
+	}
+	b.conns = nil
+}
+
+// request is one decoded request on a connection.
+type request struct {
+	hdr    wire.RequestHeader
+	msg    kmsg.Request
+	remote string
+}
+
+// reply is what a handler returns: a response now, a function that waits and
+// then returns the response (acks=all produce, long-poll fetch), or nothing
+// (acks=0 produce). Responses leave a connection in request order.
+type reply struct {
+	resp kmsg.Response
+	wait func() kmsg.Response
+	none bool
+}
+
+type pending struct {
+	corr  int32
+	reply reply
+}
+
+// serveConn reads requests, dispatches them in order, and hands replies to a
+// writer goroutine so that a request waiting for fsync or new data does not
+// stop the next one from being read (Kafka clients pipeline requests).
+func (b *Broker) serveConn(ctx context.Context, c net.Conn) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	queue := make(chan pending, b.cfg.InFlightMax)
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		b.writeReplies(c, queue, cancel)
+	}()
+	defer func() { close(queue); <-written }()
+	br := bufio.NewReaderSize(c, 64<<10)
+	remote := c.RemoteAddr().String()
+	for {
+		frame, err := wire.ReadFrame(br, b.cfg.RequestBytesMax, nil)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				b.log.Info("closing connection", "remote", remote, "reason", err)
+			}
+			return
+		}
+		hdr, msg, err := wire.ParseRequest(frame)
+		r := &request{hdr: hdr, msg: msg, remote: remote}
+		rep, ok := b.dispatch(ctx, r, err)
+		if !ok {
+			return
+		}
+		select {
+		case queue <- pending{hdr.CorrelationID, rep}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (b *Broker) writeReplies(c net.Conn, queue <-chan pending, cancel func()) {
+	var buf []byte
+	for p := range queue {
+		resp := p.reply.resp
+		if p.reply.wait != nil {
+			resp = p.reply.wait()
+		}
+		if p.reply.none || resp == nil {
+			continue
+		}
+		buf = wire.AppendResponse(buf[:0], p.corr, resp)
+		if _, err := c.Write(buf); err != nil {
+			cancel()
+			c.Close()
+			// Drain so the reader never blocks on a full queue.
+			for range queue {
+			}
+			return
+		}
+		if cap(buf) > 4<<20 {
+			buf = nil
+		}
+	}
+}
+
+// dispatch runs the handler for r. ok=false closes the connection, as Kafka
+// does for requests it cannot parse or versions it does not serve.
+func (b *Broker) dispatch(ctx context.Context, r *request, parseErr error) (reply, bool) {
+	key, ver := r.hdr.Key, r.hdr.Version
+	a, known := apis[key]
+	if key == apiVersionsKey && (parseErr != nil || !known || ver > a.max) {
+		// KIP-511: answer an ApiVersions we cannot parse with v0 and
+		// UNSUPPORTED_VERSION, so the client retries with a version we serve.
+		return reply{resp: b.apiVersionsUnsupported()}, true
+	}
+	if parseErr != nil || !known || ver < a.min || ver > a.max {
+		reason := "unsupported version"
+		if parseErr != nil {
+			reason = parseErr.Error()
+		} else if !known {
+			reason = "unknown api key"
+		}
+		b.log.Info("closing connection: bad request", "remote", r.remote, "api_key", key, "api_version", ver, "reason", reason)
+		return reply{}, false
+	}
+	return a.fn(b, ctx, r), true
+}
+
+func newClusterID(r *jio.Rand) string {
+	u := r.UUID()
+	return base64.RawURLEncoding.EncodeToString(u[:])
+}

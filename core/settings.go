@@ -1,0 +1,111 @@
+package core
+
+import (
+	"strconv"
+
+	"github.com/jocko/jocko/cluster"
+	"github.com/jocko/jocko/storage"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Config sources as DescribeConfigs reports them.
+const (
+	sourceTopic         = int8(kmsg.ConfigSourceDynamicTopicConfig)
+	sourceDynamicBroker = int8(kmsg.ConfigSourceDynamicBrokerConfig)
+	sourceDynamicDef    = int8(kmsg.ConfigSourceDynamicDefaultBrokerConfig)
+	sourceStatic        = int8(kmsg.ConfigSourceStaticBrokerConfig)
+	sourceDefault       = int8(kmsg.ConfigSourceDefaultConfig)
+)
+
+// brokerKey is how a per-broker dynamic setting is stored in the cluster
+// metadata; cluster-wide defaults are stored under their plain name.
+func brokerKey(id int32, name string) string {
+	return strconv.Itoa(int(id)) + ":" + name
+}
+
+// brokerSetting resolves a broker-level setting: this broker's dynamic value,
+// the cluster-wide dynamic default, the static value from flags, then the
+// built-in default.
+func (b *Broker) brokerSetting(st *cluster.State, name string) (string, int8) {
+	if st != nil {
+		if v, ok := st.BrokerConfigs[brokerKey(b.cfg.NodeID, name)]; ok {
+			return v, sourceDynamicBroker
+		}
+		if v, ok := st.BrokerConfigs[name]; ok {
+			return v, sourceDynamicDef
+		}
+	}
+	if v, ok := b.cfg.Defaults[name]; ok {
+		return v, sourceStatic
+	}
+	if d, ok := brokerDefs[name]; ok {
+		return d.def, sourceDefault
+	}
+	return "", sourceDefault
+}
+
+// topicSetting resolves a topic-level setting: the topic's own value, then
+// the broker-level setting it inherits.
+func (b *Broker) topicSetting(st *cluster.State, t *cluster.Topic, name string) (string, int8) {
+	if t != nil {
+		if v, ok := t.Configs[name]; ok {
+			return v, sourceTopic
+		}
+	}
+	d := topicDefs[name]
+	if d == nil {
+		return "", sourceDefault
+	}
+	return b.brokerSetting(st, d.broker)
+}
+
+func (b *Broker) brokerInt(st *cluster.State, name string) int64 {
+	v, _ := b.brokerSetting(st, name)
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n
+}
+
+func (b *Broker) brokerBool(st *cluster.State, name string) bool {
+	v, _ := b.brokerSetting(st, name)
+	return v == "true"
+}
+
+// topicConfig is a topic's resolved, typed settings.
+type topicConfig struct {
+	storage         storage.Config
+	flushMessages   int64
+	flushMs         int64
+	maxMessageBytes int64
+	logAppendTime   bool
+	tsBeforeMaxMs   int64
+	tsAfterMaxMs    int64
+	minISR          int64
+	compression     string
+}
+
+// durable reports whether acks=all waits for fsync.
+func (c topicConfig) durable() bool { return c.flushMessages <= 1 }
+
+func (b *Broker) resolveTopicConfig(st *cluster.State, t *cluster.Topic) topicConfig {
+	get := func(name string) string { v, _ := b.topicSetting(st, t, name); return v }
+	num := func(name string) int64 { n, _ := strconv.ParseInt(get(name), 10, 64); return n }
+	sc := storage.DefaultConfig()
+	sc.SegmentBytes = num("segment.bytes")
+	sc.SegmentMs = num("segment.ms")
+	sc.RetentionBytes = num("retention.bytes")
+	sc.RetentionMs = num("retention.ms")
+	sc.IndexIntervalBytes = int32(num("index.interval.bytes"))
+	sc.SegmentIndexBytes = int32(num("segment.index.bytes"))
+	sc.Bugs = b.cfg.Bugs.Storage
+	return topicConfig{
+		storage:         sc,
+		flushMessages:   num("flush.messages"),
+		flushMs:         num("flush.ms"),
+		maxMessageBytes: num("max.message.bytes"),
+		logAppendTime:   get("message.timestamp.type") == "LogAppendTime",
+		tsBeforeMaxMs:   num("message.timestamp.before.max.ms"),
+		tsAfterMaxMs:    num("message.timestamp.after.max.ms"),
+		minISR:          num("min.insync.replicas"),
+		compression:     get("compression.type"),
+	}
+}
