@@ -68,7 +68,7 @@ func (s *StableStore) Set(key, val []byte) error {
 	defer s.mu.Unlock()
 	k := string(key)
 	old, had := s.kv[k]
-	s.kv[k] = bytes.Clone(val)
+	s.kv[k] = append([]byte{}, val...)
 	if err := jio.WriteFileAtomic(s.fs, s.path, encodeStable(s.kv)); err != nil {
 		if had {
 			s.kv[k] = old
