@@ -247,9 +247,9 @@ var (
 	}}
 )
 
-// decompressZstd relies on the decoder's max-memory bound, which rejects a
-// frame declaring a larger content size before allocating and stops a
-// frame that grows past it while decoding.
+// decompressZstd relies on the decoder's max-memory bound: it rejects a
+// frame whose window or declared content size exceeds the bound before
+// allocating, and stops a frame that grows past it while decoding.
 func decompressZstd(dst, src []byte, max int) ([]byte, error) {
 	z := zstdReaders.Get().(*zstdReader)
 	defer zstdReaders.Put(z)
@@ -261,7 +261,7 @@ func decompressZstd(dst, src []byte, max int) ([]byte, error) {
 	}
 	start := len(dst)
 	out, err := z.dec.DecodeAll(src, dst)
-	if errors.Is(err, zstd.ErrDecoderSizeExceeded) || len(out)-start > max {
+	if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) || len(out)-start > max {
 		return nil, ErrDecompressedTooLarge
 	}
 	if err != nil {
