@@ -1,0 +1,46 @@
+# Jocko's everyday commands. `make help` lists them.
+GO ?= go
+
+.PHONY: help run build test test-short wasm vet fuzz bench sim sim-long clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+run: ## run a broker with zero configuration (127.0.0.1:9092, ./jocko-data)
+	$(GO) run ./cmd/jocko broker
+
+build: ## build the jocko binary into ./bin
+	CGO_ENABLED=0 $(GO) build -o bin/jocko ./cmd/jocko
+
+test: vet wasm ## the whole test suite, as CI runs it
+	$(GO) test -race -timeout 20m ./...
+
+test-short: ## the quick unit tests
+	$(GO) test -short ./...
+
+wasm: ## everything the simulator runs must build for GOOS=wasip1
+	GOOS=wasip1 GOARCH=wasm $(GO) build $$($(GO) list ./... | grep -v /cmd/)
+
+vet: ## go vet and gofmt
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1)
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} || exit 1; \
+	  done; \
+	done
+
+bench: ## produce/consume benchmark against Jocko and kfake, JSON lines
+	$(GO) run ./cmd/jocko-bench
+	$(GO) test -run '^$$' -bench . -benchmem ./wire ./storage
+
+sim: ## the simulator's default seed set
+	$(GO) test ./sim
+
+sim-long: ## a long simulator run
+	$(GO) test ./sim -timeout 120m -seeds 500
+
+clean:
+	rm -rf bin jocko-data
