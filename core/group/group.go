@@ -32,7 +32,7 @@ type Group struct {
 	supported map[string]int    // protocol name -> members that support it
 	awaiting  int               // members with a JoinGroup held
 
-	join           joinTimer
+	joinTimer      joinTimer
 	syncTimer      syncTimer
 	pendingSync    map[string]bool // members that have not sent SyncGroup this generation
 	newMemberAdded bool            // a member joined during the initial delay
