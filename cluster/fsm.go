@@ -1,0 +1,189 @@
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/raft"
+)
+
+var _ raft.FSM = (*FSM)(nil)
+
+// FSM is the raft.FSM over ApplyCommand. Readers get the current State
+// lock-free and may wait for the next change on Changed. raft calls Apply,
+// Snapshot and Restore from its FSM goroutine only; Persist runs
+// concurrently but on an immutable State.
+type FSM struct {
+	state atomic.Pointer[State]
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every state change
+}
+
+// NewFSM returns a state machine holding the empty state.
+func NewFSM() *FSM {
+	f := &FSM{changed: make(chan struct{})}
+	f.state.Store(NewState())
+	return f
+}
+
+// State returns the current state. Do not mutate it.
+func (f *FSM) State() *State { return f.state.Load() }
+
+// Changed returns a channel that is closed at the next state change. Take
+// the channel before reading State to not miss a change in between.
+func (f *FSM) Changed() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.changed
+}
+
+// set publishes s and wakes every watcher.
+func (f *FSM) set(s *State) {
+	f.state.Store(s)
+	f.mu.Lock()
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.mu.Unlock()
+}
+
+// Apply implements raft.FSM. It returns nil or the error ApplyCommand (or
+// DecodeCommand) gave; a rejected command still advances AppliedIndex.
+func (f *FSM) Apply(l *raft.Log) any {
+	cur := f.State()
+	cmd, err := DecodeCommand(l.Data)
+	next := cur
+	if err == nil {
+		next, err = ApplyCommand(cur, l.Index, cmd)
+	}
+	if err != nil {
+		next = cur.shallowCopy()
+		next.AppliedIndex = l.Index
+	}
+	f.set(next)
+	return err
+}
+
+// Snapshot implements raft.FSM: the current State is immutable, so the
+// snapshot is just a reference to it.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	return fsmSnapshot{f.State()}, nil
+}
+
+// Restore implements raft.FSM: it replaces the state with a snapshot's,
+// after checking the snapshot's invariants.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	s, err := decodeState(rc)
+	if err != nil {
+		return err
+	}
+	f.set(s)
+	return nil
+}
+
+type fsmSnapshot struct{ s *State }
+
+// Persist implements raft.FSMSnapshot.
+func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	b, err := encodeState(s.s)
+	if err == nil {
+		_, err = sink.Write(b)
+	}
+	if err != nil {
+		sink.Cancel()
+		return fmt.Errorf("cluster: persist snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+// Release implements raft.FSMSnapshot.
+func (fsmSnapshot) Release() {}
+
+// snapshotVersion is the version of the snapshot encoding.
+const snapshotVersion = 1
+
+// stateFile is the snapshot encoding of a State: JSON with maps keyed by
+// non-strings turned into sorted lists, so the bytes are deterministic.
+type stateFile struct {
+	Version          int
+	ClusterID        string
+	Brokers          []Broker
+	Topics           []*Topic
+	BrokerConfigs    map[string]string
+	NextProducerID   int64
+	ProducerIDBlocks []producerIDBlockOf
+	AppliedIndex     uint64
+}
+
+type producerIDBlockOf struct {
+	BrokerID int32
+	ProducerIDBlock
+}
+
+func encodeState(s *State) ([]byte, error) {
+	f := stateFile{
+		Version:        snapshotVersion,
+		ClusterID:      s.ClusterID,
+		BrokerConfigs:  s.BrokerConfigs,
+		NextProducerID: s.NextProducerID,
+		AppliedIndex:   s.AppliedIndex,
+	}
+	for _, id := range s.SortedBrokerIDs() {
+		f.Brokers = append(f.Brokers, s.Brokers[id])
+	}
+	for _, name := range s.SortedTopicNames() {
+		f.Topics = append(f.Topics, s.Topics[name])
+	}
+	for id, b := range s.ProducerIDBlocks {
+		f.ProducerIDBlocks = append(f.ProducerIDBlocks, producerIDBlockOf{id, b})
+	}
+	sort.Slice(f.ProducerIDBlocks, func(i, j int) bool { return f.ProducerIDBlocks[i].BrokerID < f.ProducerIDBlocks[j].BrokerID })
+	return json.Marshal(&f)
+}
+
+// decodeState reads a snapshot and rebuilds the State, normalised as
+// ApplyCommand builds it and checked with Validate.
+func decodeState(r io.Reader) (*State, error) {
+	var f stateFile
+	if err := json.NewDecoder(r).Decode(&f); err != nil {
+		return nil, fmt.Errorf("cluster: decode snapshot: %w", err)
+	}
+	if f.Version != snapshotVersion {
+		return nil, fmt.Errorf("cluster: snapshot version %d, expected %d", f.Version, snapshotVersion)
+	}
+	s := NewState()
+	s.ClusterID = f.ClusterID
+	s.BrokerConfigs = cloneConfigs(f.BrokerConfigs)
+	s.NextProducerID = f.NextProducerID
+	s.AppliedIndex = f.AppliedIndex
+	for _, b := range f.Brokers {
+		s.Brokers[b.ID] = b
+	}
+	for _, b := range f.ProducerIDBlocks {
+		s.ProducerIDBlocks[b.BrokerID] = b.ProducerIDBlock
+	}
+	for _, t := range f.Topics {
+		if t == nil {
+			return nil, fmt.Errorf("cluster: snapshot holds a null topic")
+		}
+		if _, dup := s.Topics[t.Name]; dup {
+			return nil, fmt.Errorf("cluster: snapshot holds topic %q twice", t.Name)
+		}
+		t.Configs = cloneConfigs(t.Configs)
+		for i := range t.Partitions {
+			t.Partitions[i].Replicas = cloneIDs(t.Partitions[i].Replicas)
+			t.Partitions[i].ISR = cloneIDs(t.Partitions[i].ISR)
+		}
+		s.Topics[t.Name] = t
+		s.TopicIDs[t.ID] = t.Name
+	}
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("cluster: snapshot: %w", err)
+	}
+	return s, nil
+}
