@@ -1,0 +1,254 @@
+package storage
+
+import (
+	"fmt"
+
+	jio "github.com/jocko/jocko/io"
+)
+
+// StartOffset returns the log start offset.
+func (l *Log) StartOffset() int64 { return l.start.Load() }
+
+// EndOffset returns the log end offset: the next offset to assign.
+func (l *Log) EndOffset() int64 { return l.end.Load() }
+
+// Size returns the bytes of batches on disk in all segments.
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var n int64
+	for _, s := range l.segs {
+		n += s.size
+	}
+	return n
+}
+
+// SetConfig changes the configuration; it applies from the next call.
+func (l *Log) SetConfig(cfg Config) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cfg = cfg.normalized()
+}
+
+// lockAll takes the locks of a structural change and checks the log can
+// be written. On success the caller must call unlockAll.
+func (l *Log) lockAll() error {
+	l.opMu.Lock()
+	l.mu.Lock()
+	if err := l.writable(); err != nil {
+		l.unlockAll()
+		return err
+	}
+	l.closeRetired()
+	return nil
+}
+
+func (l *Log) unlockAll() {
+	l.mu.Unlock()
+	l.opMu.Unlock()
+}
+
+// TruncateTo removes every batch at or above offset (follower truncation)
+// and makes the cut durable. offset must be a batch boundary; at or past
+// the end it does nothing. Below the log start it empties the log and
+// restarts it at offset.
+func (l *Log) TruncateTo(offset int64) error {
+	if err := l.lockAll(); err != nil {
+		return err
+	}
+	defer l.unlockAll()
+	if offset >= l.end.Load() {
+		return nil
+	}
+	if offset < l.start.Load() {
+		if err := l.truncateFully(offset); err != nil {
+			return l.fail(err)
+		}
+		return nil
+	}
+	i := len(l.segs) - 1
+	for l.segs[i].base > offset {
+		i--
+	}
+	s := l.segs[i]
+	pos, h, err := s.locate(offset)
+	if err != nil {
+		return err
+	}
+	if h.baseOffset != offset {
+		return fmt.Errorf("%w: truncating to %d inside the batch at %d", ErrInvalidOffset, offset, h.baseOffset)
+	}
+	if err := l.cutAt(i, pos); err != nil {
+		return l.fail(err)
+	}
+	l.end.Store(offset)
+	l.durable.Store(min(l.durable.Load(), offset))
+	return nil
+}
+
+// cutAt removes the segments after segs[i] (newest first), truncates
+// segs[i] at pos, makes it the active segment and fsyncs the result.
+func (l *Log) cutAt(i int, pos int64) error {
+	removed := false
+	for j := len(l.segs) - 1; j > i; j-- {
+		s := l.segs[j]
+		l.segs = l.segs[:j]
+		if err := s.remove(); err != nil {
+			return err
+		}
+		removed = true
+	}
+	s := l.segs[i]
+	if s.sealed() {
+		if err := s.openWriters(false); err != nil {
+			return err
+		}
+	}
+	if err := s.w.Truncate(pos); err != nil {
+		return err
+	}
+	cfg := l.cfg
+	cfg.Bugs = Bugs{}
+	if _, err := s.recoverTail(cfg, l.clk.Now().UnixMilli()); err != nil {
+		return err
+	}
+	if err := s.w.Sync(); err != nil {
+		return err
+	}
+	if removed {
+		return jio.SyncDir(l.fs, l.dir)
+	}
+	return nil
+}
+
+// truncateFully empties the log and restarts it at offset.
+func (l *Log) truncateFully(offset int64) error {
+	if err := writeStartFile(l.fs, l.dir, offset); err != nil {
+		return err
+	}
+	for j := len(l.segs) - 1; j >= 0; j-- {
+		s := l.segs[j]
+		l.segs = l.segs[:j]
+		if err := s.remove(); err != nil {
+			return err
+		}
+	}
+	s, err := createSegment(l.fs, l.dir, offset)
+	if err != nil {
+		return err
+	}
+	l.segs = append(l.segs, s)
+	if err := jio.SyncDir(l.fs, l.dir); err != nil {
+		return err
+	}
+	l.start.Store(offset)
+	l.end.Store(offset)
+	l.durable.Store(offset)
+	return nil
+}
+
+// DeleteBefore advances the log start offset to offset (DeleteRecords),
+// durably, and deletes the whole segments below it; the active segment is
+// rolled first if it lies entirely below offset.
+func (l *Log) DeleteBefore(offset int64) error {
+	if err := l.lockAll(); err != nil {
+		return err
+	}
+	defer l.unlockAll()
+	if offset > l.end.Load() {
+		return fmt.Errorf("%w: delete before %d, log end is %d", ErrOffsetOutOfRange, offset, l.end.Load())
+	}
+	if offset <= l.start.Load() {
+		return nil
+	}
+	if err := writeStartFile(l.fs, l.dir, offset); err != nil {
+		return l.fail(err)
+	}
+	l.start.Store(offset)
+	if a := l.active(); a.size > 0 && a.next <= offset {
+		if err := l.roll(); err != nil {
+			return err
+		}
+	}
+	_, err := l.deleteSegments(func(s *segment) bool { return s.next <= offset })
+	return err
+}
+
+// EnforceRetention rolls the active segment if segment.ms has passed, then
+// deletes the oldest segments (never the active one) that are past
+// retention.ms, that keep the log above retention.bytes, or that lie below
+// the log start. It returns how many segments it deleted.
+func (l *Log) EnforceRetention() (int, error) {
+	if err := l.lockAll(); err != nil {
+		return 0, err
+	}
+	defer l.unlockAll()
+	nowMs := l.clk.Now().UnixMilli()
+	if a := l.active(); a.size > 0 && nowMs-a.rollMs > l.cfg.SegmentMs {
+		if err := l.roll(); err != nil {
+			return 0, err
+		}
+	}
+	var total int64
+	for _, s := range l.segs {
+		total += s.size
+	}
+	start, cfg := l.start.Load(), l.cfg
+	return l.deleteSegments(func(s *segment) bool {
+		ts := s.maxTs
+		if ts < 0 {
+			ts = s.rollMs
+		}
+		if s.next <= start ||
+			(cfg.RetentionMs >= 0 && nowMs-ts > cfg.RetentionMs) ||
+			(cfg.RetentionBytes >= 0 && total-s.size >= cfg.RetentionBytes) {
+			total -= s.size
+			return true
+		}
+		return false
+	})
+}
+
+// deleteSegments deletes the oldest segments while del says so, never the
+// active one, and moves the log start up to the first segment left.
+func (l *Log) deleteSegments(del func(*segment) bool) (int, error) {
+	n := 0
+	for len(l.segs) > 1 && del(l.segs[0]) {
+		s := l.segs[0]
+		l.segs = l.segs[1:]
+		n++
+		if err := s.remove(); err != nil {
+			return n, err
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	l.start.Store(max(l.start.Load(), l.segs[0].base))
+	return n, jio.SyncDir(l.fs, l.dir)
+}
+
+// Close closes the log's files. It does not fsync: what Sync did not make
+// durable may be lost in a crash either way. Later calls return ErrClosed.
+func (l *Log) Close() error {
+	l.opMu.Lock()
+	defer l.opMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Swap(true) {
+		return nil
+	}
+	err := l.closeFiles()
+	l.smu.Lock()
+	l.scond.Broadcast()
+	l.smu.Unlock()
+	return err
+}
+
+// Remove closes the log and deletes its directory.
+func (l *Log) Remove() error {
+	if err := l.Close(); err != nil {
+		return err
+	}
+	return l.fs.RemoveAll(l.dir)
+}

@@ -1,0 +1,130 @@
+package storage
+
+import (
+	"fmt"
+
+	jio "github.com/jocko/jocko/io"
+)
+
+// Append assigns offsets to already-validated v2 batches (as a producer
+// sent them: one or more back to back). It rewrites each batch's
+// BaseOffset (consecutive from the log end) and PartitionLeaderEpoch in
+// place in batches, appends them to the active segment (rolling first if
+// needed) and updates the indexes. It does not fsync (see Sync).
+func (l *Log) Append(batches []byte, leaderEpoch int32) (AppendInfo, error) {
+	return l.append(batches, leaderEpoch, false)
+}
+
+// AppendReplica appends batches whose offsets were already assigned by a
+// leader (for followers): the first BaseOffset must equal the log end
+// offset and each batch must follow the previous one. The batches are
+// stored unchanged.
+func (l *Log) AppendReplica(batches []byte) (AppendInfo, error) {
+	return l.append(batches, 0, true)
+}
+
+func (l *Log) append(batches []byte, epoch int32, replica bool) (AppendInfo, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writable(); err != nil {
+		return AppendInfo{}, err
+	}
+	first := l.end.Load()
+	nowMs := l.clk.Now().UnixMilli()
+	hdrs, err := l.parseBatches(batches, first, replica)
+	if err != nil {
+		return AppendInfo{}, err
+	}
+	last := hdrs[len(hdrs)-1].lastOffset()
+	if int64(len(batches)) > l.cfg.SegmentBytes || last-first > relativeOffsetMax {
+		return AppendInfo{}, fmt.Errorf("%w: %d bytes, %d offsets, segment.bytes %d", ErrBatchTooLarge, len(batches), last-first+1, l.cfg.SegmentBytes)
+	}
+	if l.mustRoll(int64(len(batches)), len(hdrs), last, nowMs) {
+		if err := l.roll(); err != nil {
+			return AppendInfo{}, err
+		}
+	}
+	info := AppendInfo{FirstOffset: first, LastOffset: last, MaxTimestamp: -1, AppendTimeMs: nowMs}
+	pos := int64(0)
+	for i := range hdrs {
+		h := &hdrs[i]
+		if !replica {
+			setBaseOffset(batches[pos:], h.baseOffset)
+			setLeaderEpoch(batches[pos:], epoch)
+		}
+		info.MaxTimestamp = max(info.MaxTimestamp, h.maxTimestamp)
+		pos += h.size()
+	}
+	if err := l.active().append(batches, hdrs, l.cfg.IndexIntervalBytes, nowMs); err != nil {
+		return AppendInfo{}, l.fail(err)
+	}
+	l.end.Store(last + 1)
+	return info, nil
+}
+
+// parseBatches checks every batch of a request and returns their headers
+// with the base offsets they get (for a replica, the ones they carry).
+func (l *Log) parseBatches(b []byte, next int64, replica bool) ([]batchHeader, error) {
+	hdrs := l.hdrs[:0]
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: no record batches to append", ErrCorrupt)
+	}
+	for pos := int64(0); pos < int64(len(b)); {
+		h, err := parseBatchHeader(b[pos:])
+		if err != nil {
+			return nil, err
+		}
+		end := pos + h.size()
+		if end > int64(len(b)) {
+			return nil, fmt.Errorf("%w: batch at byte %d claims %d bytes, %d left", ErrCorrupt, pos, h.size(), int64(len(b))-pos)
+		}
+		if err := checkBatchCRC(b[pos:end]); err != nil {
+			return nil, err
+		}
+		if replica && h.baseOffset != next {
+			return nil, fmt.Errorf("%w: replica batch at offset %d, log expects %d", ErrInvalidOffset, h.baseOffset, next)
+		}
+		h.baseOffset = next
+		next = h.nextOffset()
+		hdrs = append(hdrs, h)
+		pos = end
+	}
+	l.hdrs = hdrs
+	return hdrs, nil
+}
+
+// mustRoll reports whether n more bytes in nb batches ending at offset
+// last would overflow the active segment, or it is too old.
+func (l *Log) mustRoll(n int64, nb int, last, nowMs int64) bool {
+	s := l.active()
+	if s.size == 0 {
+		return false
+	}
+	return s.size+n > l.cfg.SegmentBytes ||
+		len(s.entries)+nb > l.cfg.indexEntriesMax() ||
+		last-s.base > relativeOffsetMax ||
+		nowMs-s.rollMs > l.cfg.SegmentMs
+}
+
+// roll seals the active segment (fsyncing it) and starts a new one at the
+// log end, making the new file's name durable. Caller holds mu.
+func (l *Log) roll() error {
+	old := l.active()
+	if err := old.seal(&l.retired); err != nil {
+		return l.fail(err)
+	}
+	l.advanceDurable(old.next)
+	s, err := createSegment(l.fs, l.dir, l.end.Load())
+	if err != nil {
+		return l.fail(err)
+	}
+	l.segs = append(l.segs, s)
+	if err := jio.SyncDir(l.fs, l.dir); err != nil {
+		return l.fail(err)
+	}
+	if l.opMu.TryLock() {
+		l.closeRetired()
+		l.opMu.Unlock()
+	}
+	return nil
+}

@@ -1,0 +1,263 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/benbjohnson/clock"
+	"github.com/spf13/afero"
+
+	jio "github.com/jocko/jocko/io"
+)
+
+// startFileName holds the log start offset set by DeleteBefore.
+const startFileName = "logstart"
+
+// Log is one partition's commit log. All methods are safe for concurrent
+// use; appends are serialized internally.
+type Log struct {
+	fs  afero.Fs
+	dir string
+	clk clock.Clock
+
+	// opMu is held by an fsync in progress and by structural changes
+	// (truncation, deletion, close), so that no file an fsync uses is
+	// closed under it. Lock order: opMu, mu, smu.
+	opMu sync.Mutex
+	// mu guards the segments and the configuration. Append holds it
+	// exclusively; reads share it.
+	mu      sync.RWMutex
+	cfg     Config
+	segs    []*segment // by base offset; the last is the active segment
+	retired []afero.File
+	hdrs    []batchHeader // Append's scratch
+	closed  atomic.Bool
+
+	start, end, durable atomic.Int64
+
+	// Group commit (see Sync).
+	smu     sync.Mutex
+	scond   *sync.Cond
+	syncing bool
+	werr    error // sticky write error
+}
+
+// Open opens or creates the log in dir on fs and recovers it: it CRC-scans
+// the active (last) segment from its last index entry (or from the start),
+// truncates a torn or corrupt tail, rebuilds missing or corrupt indexes,
+// removes leftover temporary files, and sets the log end offset. Bytes that
+// failed a CRC check are never served.
+func Open(fs afero.Fs, dir string, cfg Config, clk clock.Clock) (*Log, error) {
+	l := &Log{fs: fs, dir: dir, clk: clk, cfg: cfg.normalized()}
+	l.scond = sync.NewCond(&l.smu)
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := l.open(); err != nil {
+		l.closeFiles()
+		return nil, fmt.Errorf("storage: opening %s: %w", dir, err)
+	}
+	return l, nil
+}
+
+func (l *Log) open() error {
+	bases, err := l.cleanDir()
+	if err != nil {
+		return err
+	}
+	start, err := readStartFile(l.fs, l.dir)
+	if err != nil {
+		return err
+	}
+	if len(bases) == 0 {
+		bases = []int64{start}
+		s, err := createSegment(l.fs, l.dir, start)
+		if err != nil {
+			return err
+		}
+		s.close()
+		if err := jio.SyncDir(l.fs, l.dir); err != nil {
+			return err
+		}
+	}
+	if err := l.loadSegments(bases); err != nil {
+		return err
+	}
+	active := l.active()
+	end := active.next
+	if l.cfg.Bugs.ReuseOffsetAfterRestart && active.lastBase >= 0 {
+		end = active.lastBase
+	}
+	l.end.Store(end)
+	l.start.Store(max(start, l.segs[0].base))
+	if l.start.Load() > end {
+		return l.truncateFully(l.start.Load())
+	}
+	if _, err := l.deleteSegments(func(s *segment) bool { return s.next <= l.start.Load() }); err != nil {
+		return err
+	}
+	if err := l.active().w.Sync(); err != nil {
+		return err
+	}
+	l.durable.Store(end)
+	return nil
+}
+
+// cleanDir removes temporary files and index files without a .log, and
+// returns the base offsets of the segments, in order.
+func (l *Log) cleanDir() ([]int64, error) {
+	infos, err := afero.ReadDir(l.fs, l.dir)
+	if err != nil {
+		return nil, err
+	}
+	logs := map[int64]bool{}
+	for _, fi := range infos {
+		if base, ok := parseSegmentName(fi.Name(), logSuffix); ok {
+			logs[base] = true
+		}
+	}
+	removed := false
+	for _, fi := range infos {
+		name := fi.Name()
+		base, idx := parseSegmentName(name, indexSuffix)
+		if !idx {
+			base, idx = parseSegmentName(name, timeIndexSuffix)
+		}
+		if strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".deleted") || (idx && !logs[base]) {
+			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, err
+			}
+			removed = true
+		}
+	}
+	if removed {
+		if err := jio.SyncDir(l.fs, l.dir); err != nil {
+			return nil, err
+		}
+	}
+	bases := make([]int64, 0, len(logs))
+	for b := range logs {
+		bases = append(bases, b)
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	return bases, nil
+}
+
+func parseSegmentName(name, suffix string) (int64, bool) {
+	digits, ok := strings.CutSuffix(name, suffix)
+	if !ok || len(digits) != 20 {
+		return 0, false
+	}
+	base, err := strconv.ParseInt(digits, 10, 64)
+	return base, err == nil && base >= 0
+}
+
+// loadSegments opens the segments. Sealed ones are checked in O(1); one
+// whose index does not fit is rebuilt by a scan. The first segment that
+// does not end where the next begins becomes the active one and the later
+// segments are removed (they follow a hole).
+func (l *Log) loadSegments(bases []int64) error {
+	nowMs := l.clk.Now().UnixMilli()
+	for i, base := range bases {
+		last := i == len(bases)-1
+		s := newSegment(l.fs, l.dir, base)
+		if err := s.openReader(); err != nil {
+			return err
+		}
+		l.segs = append(l.segs, s)
+		fi, err := s.r.Stat()
+		if err != nil {
+			return err
+		}
+		s.size, s.rollMs = fi.Size(), fi.ModTime().UnixMilli()
+		if !last {
+			if ok, err := s.loadSeal(bases[i+1]); err != nil || ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		cfg := l.cfg
+		if !last {
+			cfg.Bugs = Bugs{}
+		}
+		if err := s.openWriters(false); err != nil {
+			return err
+		}
+		clean, err := s.recoverTail(cfg, nowMs)
+		if err != nil || last {
+			return err
+		}
+		if clean && s.next == bases[i+1] {
+			if err := s.seal(&l.retired); err != nil {
+				return err
+			}
+			l.closeRetired()
+			continue
+		}
+		return l.dropAfterHole(bases[i+1:])
+	}
+	return nil
+}
+
+// dropAfterHole removes the segments that follow a discontinuity, newest
+// first.
+func (l *Log) dropAfterHole(bases []int64) error {
+	for j := len(bases) - 1; j >= 0; j-- {
+		if err := newSegment(l.fs, l.dir, bases[j]).remove(); err != nil {
+			return err
+		}
+	}
+	return jio.SyncDir(l.fs, l.dir)
+}
+
+func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
+
+// closeRetired closes write handles of sealed segments. The caller holds
+// opMu (or knows no fsync can be running).
+func (l *Log) closeRetired() {
+	for _, f := range l.retired {
+		f.Close()
+	}
+	l.retired = l.retired[:0]
+}
+
+// closeFiles closes every file handle.
+func (l *Log) closeFiles() error {
+	var err error
+	for _, s := range l.segs {
+		err = errors.Join(err, s.close())
+	}
+	l.closeRetired()
+	return err
+}
+
+func readStartFile(fs afero.Fs, dir string) (int64, error) {
+	b, err := afero.ReadFile(fs, filepath.Join(dir, startFileName))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if len(b) != 12 || crc32.Checksum(b[:8], castagnoli) != binary.BigEndian.Uint32(b[8:]) {
+		return 0, fmt.Errorf("%w: log start file of %d bytes fails its check", ErrCorrupt, len(b))
+	}
+	return int64(binary.BigEndian.Uint64(b)), nil
+}
+
+func writeStartFile(fs afero.Fs, dir string, off int64) error {
+	b := binary.BigEndian.AppendUint64(nil, uint64(off))
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return jio.WriteFileAtomic(fs, filepath.Join(dir, startFileName), b)
+}

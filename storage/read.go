@@ -1,0 +1,230 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+)
+
+// batchesChunkBytes is how much Batches reads at a time.
+const batchesChunkBytes = 1 << 20
+
+// errStop ends a Batches walk early.
+var errStop = errors.New("storage: stop")
+
+// Read returns whole batches starting with the batch that contains offset,
+// up to maxBytes, but always at least one whole batch if any is available
+// (KIP-74), and never a batch whose base offset is >= upTo (the high
+// watermark). A read stops at the end of a segment. offset == end returns
+// nothing; offset < start or > end returns ErrOffsetOutOfRange. Every batch
+// returned passed its CRC check. The result is a fresh slice.
+func (l *Log) Read(offset int64, maxBytes int, upTo int64) ([]byte, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.read(offset, maxBytes, upTo, nil)
+}
+
+// read is Read into buf (reused when big enough). Caller holds mu.
+func (l *Log) read(offset int64, maxBytes int, upTo int64, buf []byte) ([]byte, error) {
+	if l.closed.Load() {
+		return nil, ErrClosed
+	}
+	start, end := l.start.Load(), l.end.Load()
+	if offset < start || offset > end {
+		return nil, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, start, end)
+	}
+	if offset == end || offset >= upTo {
+		return nil, nil
+	}
+	s := l.segmentFor(offset)
+	pos, h, err := s.locate(offset)
+	if err != nil || h.baseOffset >= upTo {
+		return nil, err
+	}
+	n := min(max(int64(maxBytes), h.size()), s.size-pos, max(readBytesMax, h.size()))
+	if int64(cap(buf)) >= n {
+		buf = buf[:n]
+	} else {
+		buf = make([]byte, n)
+	}
+	if err := s.readAt(buf, pos); err != nil {
+		return nil, err
+	}
+	p, next := int64(0), h.baseOffset
+	for p+batchHeaderLen <= n {
+		bh, err := parseBatchHeader(buf[p:])
+		if err != nil {
+			return nil, fmt.Errorf("segment %d position %d: %w", s.base, pos+p, err)
+		}
+		if bh.baseOffset != next {
+			return nil, fmt.Errorf("%w: segment %d position %d: batch at offset %d, expected %d", ErrCorrupt, s.base, pos+p, bh.baseOffset, next)
+		}
+		if bh.baseOffset >= upTo || p+bh.size() > n {
+			break
+		}
+		if err := checkBatchCRC(buf[p : p+bh.size()]); err != nil {
+			return nil, fmt.Errorf("segment %d position %d: %w", s.base, pos+p, err)
+		}
+		p, next = p+bh.size(), bh.nextOffset()
+	}
+	return buf[:p], nil
+}
+
+// segmentFor returns the segment that holds offset (the last one whose
+// base is <= offset). Caller holds mu.
+func (l *Log) segmentFor(offset int64) *segment {
+	i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > offset })
+	return l.segs[max(i-1, 0)]
+}
+
+// locate returns the position and header of the batch holding offset.
+func (s *segment) locate(offset int64) (int64, batchHeader, error) {
+	e, err := s.floorEntry(offset)
+	if err != nil {
+		return 0, batchHeader{}, err
+	}
+	pos, want := int64(e.pos), s.base+int64(e.rel)
+	for pos < s.size {
+		h, err := s.header(pos)
+		if err != nil {
+			return 0, h, err
+		}
+		if h.baseOffset != want {
+			return 0, h, fmt.Errorf("%w: segment %d position %d: batch at offset %d, expected %d", ErrCorrupt, s.base, pos, h.baseOffset, want)
+		}
+		if h.nextOffset() > offset {
+			return pos, h, nil
+		}
+		pos, want = pos+h.size(), h.nextOffset()
+	}
+	return 0, batchHeader{}, fmt.Errorf("%w: offset %d not found in segment %d", ErrCorrupt, offset, s.base)
+}
+
+// Batches calls fn for every batch from the one containing from (or the
+// log start, if later) to the end, in order. raw is valid only during the
+// call; fn may call other methods of the log. An error from fn stops the
+// walk and is returned.
+func (l *Log) Batches(from int64, fn func(baseOffset int64, raw []byte) error) error {
+	var buf []byte
+	for off := from; ; {
+		l.mu.RLock()
+		off = max(off, l.start.Load())
+		chunk, err := l.read(off, batchesChunkBytes, math.MaxInt64, buf)
+		l.mu.RUnlock()
+		if err != nil || len(chunk) == 0 {
+			return err
+		}
+		buf = chunk
+		for p := int64(0); p < int64(len(chunk)); {
+			h, err := parseBatchHeader(chunk[p:])
+			if err != nil {
+				return err
+			}
+			if err := fn(h.baseOffset, chunk[p:p+h.size()]); err != nil {
+				return err
+			}
+			p, off = p+h.size(), h.nextOffset()
+		}
+	}
+}
+
+// OffsetForTime returns the first offset at or after the log start whose
+// record timestamp is >= ts, and that record's timestamp; ok is false if
+// there is none. For compressed batches it answers the batch's base offset
+// and max timestamp.
+func (l *Log) OffsetForTime(ts int64) (offset, timestamp int64, ok bool, err error) {
+	l.mu.RLock()
+	if l.closed.Load() {
+		l.mu.RUnlock()
+		return 0, 0, false, ErrClosed
+	}
+	start := l.start.Load()
+	var from int64 = -1
+	for _, s := range l.segs {
+		if s.maxTs >= ts && s.next > start {
+			e, err := s.timeEntry(ts)
+			if err != nil {
+				l.mu.RUnlock()
+				return 0, 0, false, err
+			}
+			from = max(s.base+int64(e.rel), start)
+			break
+		}
+	}
+	l.mu.RUnlock()
+	if from < 0 {
+		return 0, 0, false, nil
+	}
+	err = l.Batches(from, func(base int64, raw []byte) error {
+		h, err := parseBatchHeader(raw)
+		if err != nil || h.maxTimestamp < ts {
+			return err
+		}
+		werr := walkRecordTimes(raw, func(delta int32, rts int64) bool {
+			if o := base + int64(delta); o >= start && rts >= ts {
+				offset, timestamp, ok = o, rts, true
+			}
+			return !ok
+		})
+		if werr == nil && ok {
+			return errStop
+		}
+		return werr
+	})
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	return offset, timestamp, ok, err
+}
+
+// MaxTimestamp returns the offset and timestamp of the first record with
+// the largest timestamp (ListOffsets -3); ok is false for an empty log.
+func (l *Log) MaxTimestamp() (offset, timestamp int64, ok bool, err error) {
+	l.mu.RLock()
+	if l.closed.Load() {
+		l.mu.RUnlock()
+		return 0, 0, false, ErrClosed
+	}
+	start := l.start.Load()
+	var best *segment
+	for _, s := range l.segs {
+		if s.next > start && s.size > 0 && (best == nil || s.maxTs > best.maxTs) {
+			best = s
+		}
+	}
+	if best == nil {
+		l.mu.RUnlock()
+		return 0, 0, false, nil
+	}
+	from, stop, target := max(best.base+int64(best.maxTsRel), start), best.next, best.maxTs
+	l.mu.RUnlock()
+	err = l.Batches(from, func(base int64, raw []byte) error {
+		h, err := parseBatchHeader(raw)
+		if err != nil {
+			return err
+		}
+		if base >= stop {
+			return errStop
+		}
+		if h.maxTimestamp != target {
+			return nil
+		}
+		offset, timestamp, ok = base, target, true
+		werr := walkRecordTimes(raw, func(delta int32, rts int64) bool {
+			if rts == target {
+				offset = base + int64(delta)
+				return false
+			}
+			return true
+		})
+		if werr != nil {
+			return werr
+		}
+		return errStop
+	})
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	return offset, timestamp, ok, err
+}

@@ -1,0 +1,252 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/spf13/afero"
+)
+
+// File name suffixes of a segment.
+const (
+	logSuffix       = ".log"
+	indexSuffix     = ".index"
+	timeIndexSuffix = ".timeindex"
+)
+
+// segment is one file of batches with its two sparse indexes.
+//
+// A sealed segment keeps only a read handle on its .log; its index files
+// are opened on demand and searched on disk. The active (last) segment
+// also holds write handles and its index entries in memory.
+type segment struct {
+	fs   afero.Fs
+	dir  string
+	base int64 // offset of its first batch (and its name)
+	next int64 // offset after its last batch
+	size int64 // bytes of valid batches in the .log
+
+	r         afero.File // read handle on the .log
+	serial    bool       // serialize ReadAt on r (see newSegment)
+	rmu       sync.Mutex
+	w, wi, wt afero.File // write handles (active only)
+
+	entries   []indexEntry // active only: every index entry
+	persisted int          // active only: entries already written to the index files
+	nIndex    int          // sealed only: entries in the .index file
+
+	maxTs    int64  // largest batch MaxTimestamp (-1 if none)
+	maxTsRel uint32 // relative base offset of the first batch with maxTs
+	rollMs   int64 // when the segment got its first batch (segment.ms)
+	lastBase int64 // base offset of the last batch (-1 if empty)
+}
+
+func (s *segment) path(suffix string) string {
+	return filepath.Join(s.dir, fmt.Sprintf("%020d%s", s.base, suffix))
+}
+
+func (s *segment) sealed() bool { return s.w == nil }
+
+// newSegment describes the segment at base. Positional reads are trusted
+// to run concurrently only on the OS file system: afero's MemMapFs moves
+// a shared file position in ReadAt.
+func newSegment(fs afero.Fs, dir string, base int64) *segment {
+	_, osfs := fs.(*afero.OsFs)
+	return &segment{fs: fs, dir: dir, base: base, next: base, maxTs: -1, lastBase: -1, serial: !osfs}
+}
+
+// createSegment creates (or empties) the files of a new active segment.
+func createSegment(fs afero.Fs, dir string, base int64) (*segment, error) {
+	s := newSegment(fs, dir, base)
+	if err := s.openWriters(true); err != nil {
+		return nil, err
+	}
+	if err := s.openReader(); err != nil {
+		return nil, errors.Join(err, s.close())
+	}
+	return s, nil
+}
+
+// openReader opens the read handle on the .log.
+func (s *segment) openReader() error {
+	r, err := s.fs.OpenFile(s.path(logSuffix), os.O_RDONLY, 0)
+	s.r = r
+	return err
+}
+
+// openWriters opens the write handles of the segment's three files,
+// creating them (and with create set, emptying them).
+func (s *segment) openWriters(create bool) error {
+	flag := os.O_RDWR | os.O_CREATE
+	if create {
+		flag |= os.O_TRUNC
+	}
+	for _, p := range []struct {
+		f      *afero.File
+		suffix string
+	}{{&s.w, logSuffix}, {&s.wi, indexSuffix}, {&s.wt, timeIndexSuffix}} {
+		f, err := s.fs.OpenFile(s.path(p.suffix), flag, 0o644)
+		if err != nil {
+			return errors.Join(err, s.closeWriters())
+		}
+		*p.f = f
+	}
+	return nil
+}
+
+// closeWriters closes the write handles and forgets them.
+func (s *segment) closeWriters() error {
+	var errs []error
+	for _, f := range []*afero.File{&s.w, &s.wi, &s.wt} {
+		if *f != nil {
+			errs = append(errs, (*f).Close())
+			*f = nil
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// close closes every handle.
+func (s *segment) close() error {
+	err := s.closeWriters()
+	if s.r != nil {
+		err = errors.Join(err, s.r.Close())
+		s.r = nil
+	}
+	return err
+}
+
+// remove closes the segment and deletes its files, the .log first so
+// that a crash leaves at worst orphan index files (removed on open).
+func (s *segment) remove() error {
+	err := s.close()
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		if rerr := s.fs.Remove(s.path(suf)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
+	}
+	return err
+}
+
+// track records that a batch with header h now sits at pos, adding an
+// index entry when IndexIntervalBytes have passed since the last one.
+func (s *segment) track(h batchHeader, pos int64, interval int32, nowMs int64) {
+	last := int64(0)
+	if n := len(s.entries); n > 0 {
+		last = int64(s.entries[n-1].pos)
+	}
+	if pos > 0 && pos-last >= int64(interval) {
+		s.entries = append(s.entries, indexEntry{
+			rel: uint32(h.baseOffset - s.base), pos: uint32(pos), tsBefore: s.maxTs,
+		})
+	}
+	if pos == 0 {
+		s.rollMs = nowMs
+	}
+	if h.maxTimestamp > s.maxTs {
+		s.maxTs, s.maxTsRel = h.maxTimestamp, uint32(h.baseOffset-s.base)
+	}
+	s.lastBase = h.baseOffset
+	s.next = h.nextOffset()
+	s.size = pos + h.size()
+}
+
+// append writes batches (already given their offsets) at the end of the
+// active segment and updates its indexes. hdrs are their headers.
+func (s *segment) append(batches []byte, hdrs []batchHeader, interval int32, nowMs int64) error {
+	if _, err := s.w.Write(batches); err != nil {
+		return err
+	}
+	pos := s.size
+	for _, h := range hdrs {
+		s.track(h, pos, interval, nowMs)
+		pos = s.size
+	}
+	return s.flushIndex()
+}
+
+// flushIndex writes the index entries not yet in the index files.
+func (s *segment) flushIndex() error {
+	fresh := s.entries[s.persisted:]
+	if len(fresh) == 0 {
+		return nil
+	}
+	buf := make([]byte, 0, len(fresh)*timeEntryLen)
+	for _, e := range fresh {
+		buf = appendOffsetEntry(buf, e)
+	}
+	if _, err := s.wi.Write(buf); err != nil {
+		return err
+	}
+	buf = buf[:0]
+	for _, e := range fresh {
+		buf = appendTimeEntry(buf, e.tsBefore, e.rel)
+	}
+	if _, err := s.wt.Write(buf); err != nil {
+		return err
+	}
+	s.persisted = len(s.entries)
+	return nil
+}
+
+// seal makes the active segment durable and read-only: fsync the .log,
+// append the two seal entries (max timestamp, its batch) and (max
+// timestamp, end) to the time index, fsync
+// both indexes and drop the write handles into retired (they are closed
+// by someone who knows no fsync is using them).
+func (s *segment) seal(retired *[]afero.File) error {
+	if err := s.w.Sync(); err != nil {
+		return err
+	}
+	if err := s.flushIndex(); err != nil {
+		return err
+	}
+	seal := appendTimeEntry(nil, s.maxTs, s.maxTsRel)
+	seal = appendTimeEntry(seal, s.maxTs, uint32(s.next-s.base))
+	if _, err := s.wt.Write(seal); err != nil {
+		return err
+	}
+	if err := s.wi.Sync(); err != nil {
+		return err
+	}
+	if err := s.wt.Sync(); err != nil {
+		return err
+	}
+	*retired = append(*retired, s.w, s.wi, s.wt)
+	s.w, s.wi, s.wt = nil, nil, nil
+	s.nIndex = len(s.entries)
+	s.entries, s.persisted = nil, 0
+	return nil
+}
+
+// readAt reads len(b) bytes at off from the .log, failing on a short read.
+func (s *segment) readAt(b []byte, off int64) error {
+	if s.serial {
+		s.rmu.Lock()
+		defer s.rmu.Unlock()
+	}
+	n, err := s.r.ReadAt(b, off)
+	if n == len(b) {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = fmt.Errorf("%w: short read of %d bytes at %d in %s", ErrCorrupt, len(b), off, s.path(logSuffix))
+	}
+	return err
+}
+
+// header reads and parses the batch header at pos.
+func (s *segment) header(pos int64) (batchHeader, error) {
+	var b [batchHeaderLen]byte
+	if pos+batchHeaderLen > s.size {
+		return batchHeader{}, fmt.Errorf("%w: batch header at %d past segment size %d", ErrCorrupt, pos, s.size)
+	}
+	if err := s.readAt(b[:], pos); err != nil {
+		return batchHeader{}, err
+	}
+	return parseBatchHeader(b[:])
+}
