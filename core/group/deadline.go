@@ -67,25 +67,31 @@ func (g *Group) next() (int64, due, bool) {
 	return best, what, ok
 }
 
-// advance fires the deadlines that have passed, earliest first.
+// advance fires the deadlines that have passed, earliest first, each as of
+// its own time: the outcome does not depend on how late the shell ticks.
 func (g *Group) advance(nowMs int64, out *Output) {
 	for {
 		ms, d, ok := g.next()
 		if !ok || ms > nowMs {
 			return
 		}
-		switch d.kind {
-		case kindJoin:
-			g.joinDeadline(nowMs, out)
-		case kindSync:
-			g.syncDeadline(nowMs, out)
-		case kindMember:
-			g.removeMember(nowMs, d.id, out)
-		case kindPending:
-			delete(g.pending, d.id)
-			if g.state == PreparingRebalance {
-				g.tryCompleteJoin(nowMs, out)
-			}
+		g.fire(ms, d, out)
+	}
+}
+
+// fire handles one deadline.
+func (g *Group) fire(nowMs int64, d due, out *Output) {
+	switch d.kind {
+	case kindJoin:
+		g.joinDeadline(nowMs, out)
+	case kindSync:
+		g.syncDeadline(nowMs, out)
+	case kindMember:
+		g.removeMember(nowMs, d.id, out)
+	case kindPending:
+		delete(g.pending, d.id)
+		if g.state == PreparingRebalance {
+			g.tryCompleteJoin(nowMs, out)
 		}
 	}
 }
