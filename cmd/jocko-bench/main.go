@@ -1,0 +1,202 @@
+// Command jocko-bench measures Jocko against franz-go's in-memory kfake with
+// the same franz-go client and options on both, over loopback.
+//
+// For each target and for topics of 1 and 8 partitions it:
+//
+//   - produce: writes -records records of 1 KiB (acks=all, idempotent, as
+//     fast as the client can) and times it until every record is acknowledged;
+//   - consume: reads them all back from the start with a fresh client;
+//   - produce-latency: produces at a fixed -rate for -duration with no linger
+//     and reports the p50/p99/max time from Produce to acknowledgement.
+//
+// Every result is one JSON line on stdout (MB is 10^6 bytes of record
+// values); when both targets ran, ratio lines follow with jocko_over_kfake
+// and whether the goal is met (Jocko, fsyncing every acks=all batch, at
+// least as fast as kfake on produce and at least twice as fast on consume).
+// Progress and broker trouble go to stderr.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	records  int
+	rate     int
+	duration time.Duration
+	brokers  string // an already running Jocko; empty means start one
+	target   string // jocko, kfake or both
+	parts    []int
+	valueLen int
+}
+
+// result is one JSON line; latency fields are set only for produce-latency.
+type result struct {
+	Target      string  `json:"target"`
+	Test        string  `json:"test"`
+	Partitions  int     `json:"partitions"`
+	Records     int64   `json:"records"`
+	Bytes       int64   `json:"bytes"`
+	Seconds     float64 `json:"seconds"`
+	MBPerS      float64 `json:"mb_per_s"`
+	RecordsPerS float64 `json:"records_per_s"`
+	Rate        int     `json:"rate,omitempty"`
+	P50ms       float64 `json:"p50_ms,omitempty"`
+	P99ms       float64 `json:"p99_ms,omitempty"`
+	MaxMs       float64 `json:"max_ms,omitempty"`
+	Errors      int64   `json:"errors,omitempty"`
+}
+
+type ratio struct {
+	Test           string  `json:"test"`
+	Partitions     int     `json:"partitions"`
+	Metric         string  `json:"metric"`
+	JockoOverKfake float64 `json:"jocko_over_kfake"`
+	Goal           float64 `json:"goal,omitempty"`
+	Met            *bool   `json:"met,omitempty"`
+}
+
+func main() {
+	var cfg config
+	flag.IntVar(&cfg.records, "records", 200_000, "records per throughput test")
+	flag.IntVar(&cfg.rate, "rate", 2000, "records/s in the produce-latency test")
+	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "length of the produce-latency test")
+	flag.StringVar(&cfg.brokers, "brokers", "", "HOST:PORT of a running Jocko (default: build and start one)")
+	flag.StringVar(&cfg.target, "target", "both", "jocko, kfake or both")
+	flag.Parse()
+	cfg.parts = []int{1, 8}
+	cfg.valueLen = 1024
+	if cfg.target != "jocko" && cfg.target != "kfake" && cfg.target != "both" {
+		fmt.Fprintln(os.Stderr, "jocko-bench: -target must be jocko, kfake or both")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "jocko-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// run benchmarks the selected targets, writing JSON lines to out.
+func run(ctx context.Context, cfg config, out io.Writer) error {
+	warnIfBusy()
+	enc := json.NewEncoder(out)
+	byTarget := map[string][]result{}
+	for _, name := range []string{"jocko", "kfake"} {
+		if cfg.target != "both" && cfg.target != name {
+			continue
+		}
+		tg, err := startTarget(ctx, name, cfg)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		rs, err := benchTarget(ctx, cfg, tg, enc)
+		if cerr := tg.close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		byTarget[name] = rs
+	}
+	if len(byTarget) == 2 {
+		for _, r := range ratios(byTarget["jocko"], byTarget["kfake"]) {
+			enc.Encode(r)
+		}
+	}
+	return nil
+}
+
+// benchTarget runs every scenario against one target.
+func benchTarget(ctx context.Context, cfg config, tg *target, enc *json.Encoder) ([]result, error) {
+	var rs []result
+	emit := func(r result, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s %d partitions: %w", r.Test, r.Partitions, err)
+		}
+		r.Target = tg.name
+		rs = append(rs, r)
+		return enc.Encode(r)
+	}
+	topics, err := createTopics(ctx, tg, cfg.parts)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range cfg.parts {
+		logf("%s: %d partitions", tg.name, p)
+		if err := emit(produce(ctx, cfg, tg.addr, topics[i], p)); err != nil {
+			return rs, err
+		}
+		if err := emit(consume(ctx, cfg, tg.addr, topics[i], p)); err != nil {
+			return rs, err
+		}
+		if err := emit(produceLatency(ctx, cfg, tg.addr, topics[i], p)); err != nil {
+			return rs, err
+		}
+	}
+	return rs, nil
+}
+
+// ratios pairs Jocko's results with kfake's: throughput as records/s
+// (higher is better), latency as p99 (lower is better).
+func ratios(jocko, kfake []result) []ratio {
+	goals := map[string]float64{"produce": 1, "consume": 2}
+	var out []ratio
+	for _, j := range jocko {
+		for _, k := range kfake {
+			if j.Test != k.Test || j.Partitions != k.Partitions {
+				continue
+			}
+			r := ratio{Test: j.Test, Partitions: j.Partitions, Metric: "records_per_s"}
+			if j.Test == "produce-latency" {
+				r.Metric = "p99_ms"
+				r.JockoOverKfake = div(j.P99ms, k.P99ms)
+			} else {
+				r.JockoOverKfake = div(j.RecordsPerS, k.RecordsPerS)
+				r.Goal = goals[j.Test]
+				met := r.JockoOverKfake >= r.Goal
+				r.Met = &met
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// div is a/b to three decimals, 0 when b is 0 (JSON has no Inf).
+func div(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return round(a / b)
+}
+
+func round(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// warnIfBusy notes on stderr when other work is loading the machine, which
+// makes every number here, latency most of all, noisy.
+func warnIfBusy() {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return
+	}
+	var load float64
+	if _, err := fmt.Sscan(string(b), &load); err == nil && load > float64(runtime.NumCPU()) {
+		logf("warning: load average %.1f on %d CPUs; results will be noisy", load, runtime.NumCPU())
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "jocko-bench: "+format+"\n", args...)
+}
