@@ -49,6 +49,8 @@ type Log struct {
 	scond   *sync.Cond
 	syncing bool
 	werr    error // sticky write error
+
+	waitHook func() // tests: called when a Sync starts waiting for another
 }
 
 // Open opens or creates the log in dir on fs and recovers it: it CRC-scans

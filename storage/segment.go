@@ -41,8 +41,8 @@ type segment struct {
 
 	maxTs    int64  // largest batch MaxTimestamp (-1 if none)
 	maxTsRel uint32 // relative base offset of the first batch with maxTs
-	rollMs   int64 // when the segment got its first batch (segment.ms)
-	lastBase int64 // base offset of the last batch (-1 if empty)
+	rollMs   int64  // when the segment got its first batch (segment.ms)
+	lastBase int64  // base offset of the last batch (-1 if empty)
 }
 
 func (s *segment) path(suffix string) string {

@@ -30,6 +30,9 @@ func (l *Log) Sync(end int64) error {
 			l.scond.Broadcast()
 			return err
 		}
+		if l.waitHook != nil {
+			l.waitHook()
+		}
 		l.scond.Wait()
 	}
 }
