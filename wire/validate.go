@@ -82,7 +82,10 @@ const decompressBufBytesMax = 8 << 20
 // batches are checked without allocating per record.
 //
 // It returns one header per batch, or a *BatchError carrying the Kafka
-// error code and the index of the first bad batch.
+// error code and the index of the first bad batch. Kafka itself allows
+// exactly one batch per partition from Produce v3 (ProduceRequest
+// validateRecords, INVALID_RECORD otherwise); a caller that wants that
+// rule checks len of the result.
 func ValidateBatches(records []byte, opt ValidateOptions) ([]BatchHeader, error) {
 	if len(records) == 0 {
 		return nil, invalidf("no record batches")
