@@ -45,7 +45,7 @@ func startTarget(ctx context.Context, name string, cfg config) (*target, error) 
 }
 
 var (
-	readyRE   = regexp.MustCompile(`broker ready kafka=(\S+)`)
+	readyRE   = regexp.MustCompile(`broker ready\b.*?\bkafka=(\S+)`)
 	troubleRE = regexp.MustCompile(`level=(WARN|ERROR)|panic|fatal`)
 )
 
@@ -121,9 +121,11 @@ func stopJocko(cmd *exec.Cmd, exited chan struct{}, logs *brokerLog) error {
 	return err
 }
 
-// brokerLog keeps the broker's warnings and the tail of its stderr.
+// brokerLog keeps the broker's warnings once ready (a single node's first
+// Raft election warns by design) and the tail of its stderr.
 type brokerLog struct {
 	mu    sync.Mutex
+	ready bool
 	lines []string
 	bad   []string
 }
@@ -137,11 +139,13 @@ func (l *brokerLog) read(r io.Reader, ready chan<- string) {
 		if l.lines = append(l.lines, line); len(l.lines) > 200 {
 			l.lines = l.lines[100:]
 		}
-		if troubleRE.MatchString(line) {
+		if l.ready && troubleRE.MatchString(line) {
 			l.bad = append(l.bad, line)
 		}
+		m := readyRE.FindStringSubmatch(line)
+		l.ready = l.ready || m != nil
 		l.mu.Unlock()
-		if m := readyRE.FindStringSubmatch(line); m != nil {
+		if m != nil {
 			select {
 			case ready <- m[1]:
 			default:
