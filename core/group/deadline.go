@@ -15,7 +15,7 @@ func (g *Group) Tick(nowMs int64) Output {
 // NextDeadline is when the shell must call Tick next; ok is false when no
 // deadline is running.
 func (g *Group) NextDeadline() (ms int64, ok bool) {
-	ms, _, ok = g.next()
+	ms, _, ok = g.next(true)
 	return ms, ok
 }
 
@@ -32,8 +32,9 @@ type due struct {
 	id   string
 }
 
-// next is the earliest running deadline and what it belongs to.
-func (g *Group) next() (int64, due, bool) {
+// next is the earliest running deadline and what it belongs to, counting
+// the join deadline only if withJoin.
+func (g *Group) next(withJoin bool) (int64, due, bool) {
 	var best int64
 	var what due
 	ok := false
@@ -45,7 +46,7 @@ func (g *Group) next() (int64, due, bool) {
 	if g.state == Dead {
 		return 0, what, false
 	}
-	if g.joinTimer.armed {
+	if withJoin && g.joinTimer.armed {
 		consider(g.joinTimer.deadlineMs, due{kind: kindJoin})
 	}
 	if g.syncTimer.armed {
@@ -71,12 +72,43 @@ func (g *Group) next() (int64, due, bool) {
 // its own time: the outcome does not depend on how late the shell ticks.
 func (g *Group) advance(nowMs int64, out *Output) {
 	for {
-		ms, d, ok := g.next()
+		ms, d, ok := g.next(true)
 		if !ok || ms > nowMs {
 			return
 		}
+		if d.kind == kindJoin && g.joinIdle() {
+			g.skipIdleJoin(ms, nowMs)
+			continue
+		}
 		g.fire(ms, d, out)
 	}
+}
+
+// joinIdle reports whether firing the join deadline would change nothing
+// but the deadline: no member has rejoined and every member is static, so
+// completeJoin only waits another rebalance timeout.
+func (g *Group) joinIdle() bool {
+	if g.joinTimer.initial || g.awaiting > 0 || len(g.members) == 0 {
+		return false
+	}
+	for _, id := range g.order {
+		if !g.members[id].isStatic() {
+			return false
+		}
+	}
+	return true
+}
+
+// skipIdleJoin moves an idle join deadline due at ms along its period past
+// nowMs or the next other deadline, whichever is first, as firing it again
+// and again would; a late Tick must not loop once per period.
+func (g *Group) skipIdleJoin(ms, nowMs int64) {
+	limit := nowMs
+	if other, _, ok := g.next(false); ok && other < limit {
+		limit = other
+	}
+	period := int64(max(g.rebalanceTimeoutMs(), 1))
+	g.joinTimer.deadlineMs = ms + ((limit-ms)/period+1)*period
 }
 
 // fire handles one deadline.
