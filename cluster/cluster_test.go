@@ -3,7 +3,10 @@ package cluster
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
+
+	"github.com/spf13/afero"
 )
 
 // TestThreeVotersSurviveLeaderLoss grows a bootstrapped node into a
@@ -67,5 +70,36 @@ func TestThreeVotersSurviveLeaderLoss(t *testing.T) {
 	}
 	if voters, err := leader.Voters(); err != nil || len(voters) != 2 {
 		t.Fatalf("Voters after removal = %v, %v", voters, err)
+	}
+}
+
+// TestLateJoinerInstallsSnapshot adds a voter after the leader compacted
+// its log, so the newcomer can only catch up through InstallSnapshot and
+// then continue appending after the snapshot's index (the path where raft
+// clears a monotonic log store).
+func TestLateJoinerInstallsSnapshot(t *testing.T) {
+	cfg1 := testConfig(1, t.TempDir())
+	cfg1.Bootstrap = true
+	cfg1.TrailingLogs = 1
+	n1 := start(t, cfg1)
+	waitReady(t, n1)
+	propose(t, n1, RegisterBroker{Broker: Broker{ID: 1}}, createTopic("a", 1, 1), createTopic("b", 2, 1))
+	if err := n1.Snapshot(); err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	dir2 := t.TempDir()
+	n2 := start(t, testConfig(2, dir2))
+	if err := n1.AddVoter(context.Background(), 2, n2.RaftAddr()); err != nil {
+		t.Fatalf("AddVoter: %v", err)
+	}
+	waitReady(t, n2)
+	propose(t, n1, createTopic("c", 3, 1))
+	waitFor(t, "late joiner catches up", func() bool {
+		s := n2.State()
+		return len(s.Topics) == 3 && s.TopicIDs[[16]byte{3}] == "c"
+	})
+	files, _ := afero.ReadDir(afero.NewOsFs(), filepath.Join(dir2, "snapshots"))
+	if len(files) == 0 {
+		t.Fatal("the late joiner caught up without installing a snapshot")
 	}
 }
