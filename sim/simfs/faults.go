@@ -1,0 +1,97 @@
+package simfs
+
+import (
+	"sort"
+	"time"
+
+	"github.com/jocko/jocko/sim/trace"
+)
+
+// SetSyncFail makes each Sync fail (EIO, data stays unsynced) with probability p.
+func (d *Disk) SetSyncFail(p float64) { d.set(func() { d.syncFail = p }, 1, p) }
+
+// SetWriteFail makes each write fail (EIO, nothing written) with probability p.
+func (d *Disk) SetWriteFail(p float64) { d.set(func() { d.writeFail = p }, 2, p) }
+
+// SetCapacity limits the bytes all files may hold; writes beyond it fail with
+// ENOSPC. Zero removes the limit.
+func (d *Disk) SetCapacity(bytes int64) { d.set(func() { d.capacity = bytes }, 3, float64(bytes)) }
+
+// SetSlow makes every operation take between dur and 2*dur of (virtual) time.
+func (d *Disk) SetSlow(dur time.Duration) { d.set(func() { d.slow = dur }, 4, float64(dur)) }
+
+// SetLyingFsync makes Sync report success without making anything durable
+// (file data and directory entries alike). For the simulator's self-test.
+func (d *Disk) SetLyingFsync(on bool) {
+	v := 0.0
+	if on {
+		v = 1
+	}
+	d.set(func() { d.lying = on }, 5, v)
+}
+
+// Heal removes every fault setting (capacity limits included).
+func (d *Disk) Heal() {
+	d.set(func() { d.syncFail, d.writeFail, d.capacity, d.slow = 0, 0, 0, 0 }, 6, 0)
+}
+
+// Used returns the bytes currently held by files.
+func (d *Disk) Used() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.used
+}
+
+func (d *Disk) set(f func(), what uint64, v float64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f()
+	d.tr.Record(trace.FSFault, d.hid, faultSetting, what<<56|uint64(v*1e6)&(1<<56-1))
+}
+
+// Corrupt flips one bit of one stored byte of a random non-empty file, in
+// the page cache and on disk alike (bit rot). It returns the file and offset,
+// or "" if there is no file to corrupt.
+func (d *Disk) Corrupt() (string, int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var files []string
+	for p, ino := range d.cur {
+		if !ino.dir && len(ino.durable) > 0 {
+			files = append(files, p)
+		}
+	}
+	if len(files) == 0 {
+		return "", 0
+	}
+	sort.Strings(files)
+	p := files[d.rng.IntN(len(files))]
+	ino := d.cur[p]
+	off := d.rng.IntN(len(ino.durable))
+	bit := byte(1) << d.rng.IntN(8)
+	ino.durable[off] ^= bit
+	if off < len(ino.data) {
+		ino.data[off] ^= bit
+	}
+	d.tr.Record(trace.FSFault, d.hid, faultCorrupt, trace.Str(p)^uint64(off))
+	return p, off
+}
+
+// sleep applies slow I/O; call without the lock held.
+func (d *Disk) sleep() {
+	d.mu.Lock()
+	s := d.slow
+	var extra time.Duration
+	if s > 0 {
+		extra = time.Duration(d.rng.Int64N(int64(s)))
+	}
+	d.mu.Unlock()
+	if s > 0 {
+		time.Sleep(s + extra)
+	}
+}
+
+// failLocked draws whether an operation with failure probability p fails.
+func (d *Disk) failLocked(p float64) bool {
+	return p > 0 && d.rng.Float64() < p
+}

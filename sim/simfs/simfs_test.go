@@ -1,0 +1,205 @@
+package simfs
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"syscall"
+	"testing"
+
+	jio "github.com/jocko/jocko/io"
+	"github.com/spf13/afero"
+)
+
+func write(t *testing.T, fs afero.Fs, name, s string, sync bool) {
+	t.Helper()
+	f, err := fs.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+}
+
+func read(t *testing.T, fs afero.Fs, name string) string {
+	t.Helper()
+	b, err := afero.ReadFile(fs, name)
+	if errors.Is(err, os.ErrNotExist) {
+		return "<none>"
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestProcessCrashKeepsPageCache(t *testing.T) {
+	d := NewDisk("n1", 1, nil, "/data")
+	fs := d.Mount()
+	write(t, fs, "/data/a", "synced", true)
+	write(t, fs, "/data/a", "+cached", false)
+	d.Crash(ProcessCrash)
+	if got := read(t, d.Mount(), "/data/a"); got != "synced+cached" {
+		t.Fatalf("after process crash: %q", got)
+	}
+}
+
+func TestMachineCrashDropsUnsyncedDataAndEntries(t *testing.T) {
+	d := NewDisk("n1", 1, nil, "/data")
+	fs := d.Mount()
+	write(t, fs, "/data/a", "synced", true)
+	if err := jio.SyncDir(fs, "/data"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, fs, "/data/a", "+lost", false)
+	write(t, fs, "/data/b", "file synced, dir not", true)
+	d.Crash(MachineCrash)
+	fs = d.Mount()
+	if got := read(t, fs, "/data/a"); got != "synced" {
+		t.Fatalf("a after machine crash: %q", got)
+	}
+	if got := read(t, fs, "/data/b"); got != "<none>" {
+		t.Fatalf("b's entry was never synced but survived: %q", got)
+	}
+}
+
+func TestRenameIsDurableOnlyAfterSyncDir(t *testing.T) {
+	d := NewDisk("n1", 1, nil, "/data")
+	fs := d.Mount()
+	if err := jio.WriteFileAtomic(fs, "/data/meta", []byte("v1")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, fs, "/data/meta.tmp", "v2", true)
+	if err := fs.Rename("/data/meta.tmp", "/data/meta"); err != nil {
+		t.Fatal(err)
+	}
+	d.Crash(MachineCrash)
+	fs = d.Mount()
+	if got := read(t, fs, "/data/meta"); got != "v1" {
+		t.Fatalf("unsynced rename survived a machine crash: %q", got)
+	}
+	if err := jio.WriteFileAtomic(fs, "/data/meta", []byte("v3")); err != nil {
+		t.Fatal(err)
+	}
+	d.Crash(MachineCrash)
+	if got := read(t, d.Mount(), "/data/meta"); got != "v3" {
+		t.Fatalf("atomic write lost: %q", got)
+	}
+}
+
+func TestTornCrashKeepsAPrefixOfUnsyncedBytes(t *testing.T) {
+	sawPartial := false
+	for seed := uint64(0); seed < 40; seed++ {
+		d := NewDisk("n1", seed, nil, "/data")
+		fs := d.Mount()
+		write(t, fs, "/data/log", "durable|", true)
+		jio.SyncDir(fs, "/data")
+		write(t, fs, "/data/log", "0123456789", false)
+		d.Crash(TornCrash)
+		got := read(t, d.Mount(), "/data/log")
+		if len(got) < len("durable|") || got[:8] != "durable|" {
+			t.Fatalf("seed %d: synced bytes damaged: %q", seed, got)
+		}
+		tail := []byte(got[8:])
+		trimmed := bytes.TrimRight(tail, "\x00")
+		if !bytes.HasPrefix([]byte("0123456789"), trimmed) {
+			t.Fatalf("seed %d: tail %q is not a prefix of the write (plus zeros)", seed, tail)
+		}
+		if len(tail) > 0 && len(tail) < 10 {
+			sawPartial = true
+		}
+	}
+	if !sawPartial {
+		t.Fatal("no seed tore the write")
+	}
+}
+
+func TestLyingFsyncLosesDataOnMachineCrash(t *testing.T) {
+	d := NewDisk("n1", 1, nil, "/data")
+	fs := d.Mount()
+	write(t, fs, "/data/a", "x", true)
+	jio.SyncDir(fs, "/data")
+	d.SetLyingFsync(true)
+	write(t, fs, "/data/a", "y", true)
+	d.Crash(MachineCrash)
+	if got := read(t, d.Mount(), "/data/a"); got != "x" {
+		t.Fatalf("lying fsync made data durable: %q", got)
+	}
+}
+
+func TestDiskFullUntilFreed(t *testing.T) {
+	d := NewDisk("n1", 1, nil, "/data")
+	fs := d.Mount()
+	write(t, fs, "/data/a", "12345", false)
+	d.SetCapacity(8)
+	f, _ := fs.OpenFile("/data/a", os.O_WRONLY|os.O_APPEND, 0)
+	if _, err := f.Write([]byte("6789")); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("want ENOSPC, got %v", err)
+	}
+	if err := fs.Remove("/data/a"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, fs, "/data/b", "1234567", false)
+	d.Heal()
+	write(t, fs, "/data/b", "89", false)
+}
+
+func TestSyncFailureReturnsEIOAndKeepsDataUnsynced(t *testing.T) {
+	d := NewDisk("n1", 1, nil, "/data")
+	fs := d.Mount()
+	write(t, fs, "/data/a", "x", true)
+	jio.SyncDir(fs, "/data")
+	d.SetSyncFail(1)
+	f, _ := fs.OpenFile("/data/a", os.O_WRONLY|os.O_APPEND, 0)
+	f.Write([]byte("y"))
+	if err := f.Sync(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("want EIO, got %v", err)
+	}
+	d.Crash(MachineCrash)
+	if got := read(t, d.Mount(), "/data/a"); got != "x" {
+		t.Fatalf("failed sync made data durable: %q", got)
+	}
+}
+
+func TestReadDirSorted(t *testing.T) {
+	d := NewDisk("n1", 1, nil, "/data")
+	fs := d.Mount()
+	for _, n := range []string{"c", "a", "b"} {
+		write(t, fs, "/data/"+n, n, false)
+	}
+	fs.MkdirAll("/data/z/y", 0o755)
+	infos, err := afero.ReadDir(fs, "/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, fi := range infos {
+		names = append(names, fi.Name())
+	}
+	if got := len(names); got != 4 || names[0] != "a" || names[3] != "z" || !infos[3].IsDir() {
+		t.Fatalf("readdir: %v", names)
+	}
+}
+
+func TestDeadIncarnationFreezes(t *testing.T) {
+	d := NewDisk("n1", 1, nil, "/data")
+	fs := d.Mount()
+	f, _ := fs.Create("/data/a")
+	d.Crash(ProcessCrash)
+	returned := make(chan struct{})
+	go func() { f.Write([]byte("x")); close(returned) }()
+	fs2 := d.Mount()
+	write(t, fs2, "/data/b", "progress", true) // the disk still works for the new incarnation
+	select {
+	case <-returned:
+		t.Fatal("a call from a dead incarnation returned")
+	default:
+	}
+}
