@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,10 +63,21 @@ func simpleBatch(n, size int, ts int64, fill byte) []byte {
 // epochMs is where test clocks start (never zero).
 const epochMs = 1_700_000_000_000
 
-func newMock() *clock.Mock {
-	clk := clock.NewMock()
-	clk.Set(time.UnixMilli(epochMs))
-	return clk
+// testClock is a manual clock. The log only calls Now; clock.Mock would
+// do too, but its Set and Add sleep a millisecond each to yield.
+type testClock struct {
+	clock.Clock // nil: anything but Now panics
+	ns          atomic.Int64
+}
+
+func (c *testClock) Now() time.Time                  { return time.Unix(0, c.ns.Load()) }
+func (c *testClock) Add(d time.Duration)             { c.ns.Add(int64(d)) }
+func (c *testClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+func newMock() *testClock {
+	c := &testClock{}
+	c.ns.Store(epochMs * 1e6)
+	return c
 }
 
 // smallConfig rolls often and indexes every batch that is 64 bytes on.

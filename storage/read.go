@@ -34,7 +34,7 @@ func (l *Log) read(offset int64, maxBytes int, upTo int64, buf []byte) ([]byte, 
 	if offset < start || offset > end {
 		return nil, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, start, end)
 	}
-	if offset == end || offset >= upTo {
+	if offset == end {
 		return nil, nil
 	}
 	s := l.segmentFor(offset)
