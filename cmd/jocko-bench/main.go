@@ -68,7 +68,7 @@ type ratio struct {
 
 func main() {
 	var cfg config
-	flag.IntVar(&cfg.records, "records", 200_000, "records per throughput test")
+	flag.IntVar(&cfg.records, "records", 500_000, "records per throughput test")
 	flag.IntVar(&cfg.rate, "rate", 2000, "records/s in the produce-latency test")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "length of the produce-latency test")
 	flag.StringVar(&cfg.brokers, "brokers", "", "HOST:PORT of a running Jocko (default: build and start one)")
@@ -88,11 +88,19 @@ func main() {
 	}
 }
 
-// run benchmarks the selected targets, writing JSON lines to out.
-func run(ctx context.Context, cfg config, out io.Writer) error {
+// run benchmarks the selected targets, writing JSON lines to out. Both
+// targets stay up and take turns at each scenario, so that whatever else
+// loads the machine weighs on both alike.
+func run(ctx context.Context, cfg config, out io.Writer) (err error) {
 	warnIfBusy()
-	enc := json.NewEncoder(out)
-	byTarget := map[string][]result{}
+	var targets []*target
+	defer func() {
+		for _, tg := range targets {
+			if cerr := tg.close(); err == nil && cerr != nil {
+				err = fmt.Errorf("%s: %w", tg.name, cerr)
+			}
+		}
+	}()
 	for _, name := range []string{"jocko", "kfake"} {
 		if cfg.target != "both" && cfg.target != name {
 			continue
@@ -101,51 +109,33 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		rs, err := benchTarget(ctx, cfg, tg, enc)
-		if cerr := tg.close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		targets = append(targets, tg)
+		if tg.topics, err = createTopics(ctx, tg, cfg.parts); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		byTarget[name] = rs
 	}
-	if len(byTarget) == 2 {
-		for _, r := range ratios(byTarget["jocko"], byTarget["kfake"]) {
+	enc := json.NewEncoder(out)
+	results := map[string][]result{}
+	tests := []func(context.Context, config, string, string, int) (result, error){produce, consume, produceLatency}
+	for i, p := range cfg.parts {
+		for _, test := range tests {
+			for _, tg := range targets {
+				r, err := test(ctx, cfg, tg.addr, tg.topics[i], p)
+				if err != nil {
+					return fmt.Errorf("%s: %s %d partitions: %w", tg.name, r.Test, p, err)
+				}
+				r.Target = tg.name
+				results[tg.name] = append(results[tg.name], r)
+				enc.Encode(r)
+			}
+		}
+	}
+	if len(targets) == 2 {
+		for _, r := range ratios(results["jocko"], results["kfake"]) {
 			enc.Encode(r)
 		}
 	}
 	return nil
-}
-
-// benchTarget runs every scenario against one target.
-func benchTarget(ctx context.Context, cfg config, tg *target, enc *json.Encoder) ([]result, error) {
-	var rs []result
-	emit := func(r result, err error) error {
-		if err != nil {
-			return fmt.Errorf("%s %d partitions: %w", r.Test, r.Partitions, err)
-		}
-		r.Target = tg.name
-		rs = append(rs, r)
-		return enc.Encode(r)
-	}
-	topics, err := createTopics(ctx, tg, cfg.parts)
-	if err != nil {
-		return nil, err
-	}
-	for i, p := range cfg.parts {
-		logf("%s: %d partitions", tg.name, p)
-		if err := emit(produce(ctx, cfg, tg.addr, topics[i], p)); err != nil {
-			return rs, err
-		}
-		if err := emit(consume(ctx, cfg, tg.addr, topics[i], p)); err != nil {
-			return rs, err
-		}
-		if err := emit(produceLatency(ctx, cfg, tg.addr, topics[i], p)); err != nil {
-			return rs, err
-		}
-	}
-	return rs, nil
 }
 
 // ratios pairs Jocko's results with kfake's: throughput as records/s

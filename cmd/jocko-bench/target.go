@@ -26,6 +26,7 @@ type target struct {
 	name   string
 	addr   string
 	unique bool // shared broker: give topics a per-run suffix
+	topics []string
 	close  func() error
 }
 
