@@ -7,7 +7,16 @@ import "sort"
 // timeouts of members and of pending member ids. Every other input fires
 // passed deadlines first too, so a late Tick changes nothing.
 func (g *Group) Tick(nowMs int64) Output {
+	return g.input(nowMs, func(*Output) {})
+}
+
+// input runs one input between two rounds of passed deadlines: before, so
+// the input meets the group as its timers left it; after, for a deadline
+// the input set at nowMs itself (a zero timeout).
+func (g *Group) input(nowMs int64, fn func(out *Output)) Output {
 	var out Output
+	g.advance(nowMs, &out)
+	fn(&out)
 	g.advance(nowMs, &out)
 	return out
 }

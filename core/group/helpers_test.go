@@ -2,7 +2,6 @@ package group
 
 import (
 	"encoding/binary"
-	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -19,8 +18,14 @@ func (s *seqIDs) UUID() [16]byte {
 
 // tester drives a Groups the way the shell would, keeping every reply and
 // record, and fails the test if a handle is answered twice.
+// tb is what tests and rapid's T both offer.
+type tb interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
 type tester struct {
-	t       testing.TB
+	t       tb
 	gs      *Groups
 	now     int64
 	next    Handle
@@ -30,7 +35,7 @@ type tester struct {
 
 const testGroup = "g"
 
-func newTester(t testing.TB, cfg Config) *tester {
+func newTester(t tb, cfg Config) *tester {
 	return &tester{t: t, gs: NewGroups(cfg, &seqIDs{}), now: 1_000_000, replies: map[Handle]kmsg.Response{}}
 }
 

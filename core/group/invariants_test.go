@@ -1,9 +1,7 @@
 package group
 
-import "testing"
-
 // checkInvariants asserts what must hold between any two inputs.
-func checkInvariants(t testing.TB, g *Group) {
+func checkInvariants(t tb, g *Group) {
 	t.Helper()
 	if len(g.order) != len(g.members) {
 		t.Fatalf("order %v vs %d members", g.order, len(g.members))
@@ -54,6 +52,6 @@ func checkInvariants(t testing.TB, g *Group) {
 		}
 	}
 	if g.state == PreparingRebalance && !g.joinTimer.armed {
-		t.Fatal("PreparingRebalance without a join deadline")
+		t.Fatalf("PreparingRebalance without a join deadline")
 	}
 }

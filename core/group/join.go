@@ -27,16 +27,14 @@ import (
 // Join takes a JoinGroup. Its reply may come in this Output or in the one of
 // a later input that ends the join phase.
 func (g *Group) Join(nowMs int64, to Handle, c Client, req *kmsg.JoinGroupRequest) Output {
-	var out Output
-	g.advance(nowMs, &out)
-	if err := g.join(nowMs, to, c, req, &out); err != nil {
-		out.reply(to, joinError(req.Version, req.MemberID, err))
-	}
-	if g.state == PreparingRebalance {
-		g.tryCompleteJoin(nowMs, &out)
-	}
-	g.advance(nowMs, &out)
-	return out
+	return g.input(nowMs, func(out *Output) {
+		if err := g.join(nowMs, to, c, req, out); err != nil {
+			out.reply(to, joinError(req.Version, req.MemberID, err))
+		}
+		if g.state == PreparingRebalance {
+			g.tryCompleteJoin(nowMs, out)
+		}
+	})
 }
 
 // joinArgs is one JoinGroup, its protocols copied.

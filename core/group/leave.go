@@ -15,28 +15,27 @@ import (
 
 // Leave takes a LeaveGroup; its reply is always in the returned Output.
 func (g *Group) Leave(nowMs int64, to Handle, req *kmsg.LeaveGroupRequest) Output {
-	var out Output
-	g.advance(nowMs, &out)
-	r := kmsg.NewPtrLeaveGroupResponse()
-	r.Version = req.Version
-	if g.state == Dead {
-		r.ErrorCode = code(kerr.CoordinatorNotAvailable)
+	return g.input(nowMs, func(out *Output) {
+		r := kmsg.NewPtrLeaveGroupResponse()
+		r.Version = req.Version
+		if g.state == Dead {
+			r.ErrorCode = code(kerr.CoordinatorNotAvailable)
+			out.reply(to, r)
+			return
+		}
+		for _, lm := range leavingMembers(req) {
+			rm := kmsg.NewLeaveGroupResponseMember()
+			rm.MemberID = lm.MemberID
+			rm.InstanceID = cloneString(lm.InstanceID)
+			rm.ErrorCode = code(g.leave(nowMs, lm, out))
+			r.Members = append(r.Members, rm)
+		}
+		if req.Version < 3 {
+			r.ErrorCode = r.Members[0].ErrorCode
+			r.Members = nil
+		}
 		out.reply(to, r)
-		return out
-	}
-	for _, lm := range leavingMembers(req) {
-		rm := kmsg.NewLeaveGroupResponseMember()
-		rm.MemberID = lm.MemberID
-		rm.InstanceID = cloneString(lm.InstanceID)
-		rm.ErrorCode = code(g.leave(nowMs, lm, &out))
-		r.Members = append(r.Members, rm)
-	}
-	if req.Version < 3 {
-		r.ErrorCode = r.Members[0].ErrorCode
-		r.Members = nil
-	}
-	out.reply(to, r)
-	return out
+	})
 }
 
 // leavingMembers turns a v0-2 request into the v3+ batch form.

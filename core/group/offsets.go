@@ -58,31 +58,29 @@ func (g *Group) Offsets() map[TopicPartition]Offset {
 // Commit takes an OffsetCommit; its reply is always in the returned Output,
 // behind the records of the new offsets.
 func (g *Group) Commit(nowMs int64, to Handle, req *kmsg.OffsetCommitRequest) Output {
-	var out Output
-	g.advance(nowMs, &out)
-	err := g.validateCommit(req)
-	r := kmsg.NewPtrOffsetCommitResponse()
-	r.Version = req.Version
-	for _, t := range req.Topics {
-		rt := kmsg.NewOffsetCommitResponseTopic()
-		rt.Topic, rt.TopicID = t.Topic, t.TopicID
-		for _, p := range t.Partitions {
-			rp := kmsg.NewOffsetCommitResponseTopicPartition()
-			rp.Partition = p.Partition
-			perr := err
-			if perr == nil {
-				perr = g.commitOne(nowMs, req, t.Topic, p, &out)
-			}
-			rp.ErrorCode = code(perr)
-			rt.Partitions = append(rt.Partitions, rp)
+	return g.input(nowMs, func(out *Output) {
+		if err := g.validateCommit(req); err != nil {
+			out.reply(to, commitError(req, err))
+			return
 		}
-		r.Topics = append(r.Topics, rt)
-	}
-	if m, ok := g.members[req.MemberID]; ok && err == nil {
-		m.heartbeatDeadlineMs = nowMs + int64(m.sessionTimeoutMs)
-	}
-	out.reply(to, r)
-	return out
+		r := kmsg.NewPtrOffsetCommitResponse()
+		r.Version = req.Version
+		for _, t := range req.Topics {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic, rt.TopicID = t.Topic, t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = code(g.commitOne(nowMs, req, t.Topic, p, out))
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			r.Topics = append(r.Topics, rt)
+		}
+		if m, ok := g.members[req.MemberID]; ok {
+			m.heartbeatDeadlineMs = nowMs + int64(m.sessionTimeoutMs)
+		}
+		out.reply(to, r)
+	})
 }
 
 // commitError answers every partition of an OffsetCommit with err.
@@ -210,40 +208,39 @@ func (g *Group) IsSubscribed(topic string) bool { return g.subscribed[topic] }
 
 // DeleteOffsets takes an OffsetDelete (Kafka's handleDeleteOffsets).
 func (g *Group) DeleteOffsets(nowMs int64, to Handle, req *kmsg.OffsetDeleteRequest) Output {
-	var out Output
-	g.advance(nowMs, &out)
-	r := kmsg.NewPtrOffsetDeleteResponse()
-	r.Version = req.Version
-	isConsumer := g.protoType != nil && *g.protoType == "consumer"
-	switch {
-	case g.state == Dead:
-		r.ErrorCode = code(kerr.GroupIDNotFound)
-	case g.state != Empty && !isConsumer:
-		r.ErrorCode = code(kerr.NonEmptyGroup)
-	}
-	if r.ErrorCode != 0 {
-		out.reply(to, r)
-		return out
-	}
-	var removed []TopicPartition
-	for _, t := range req.Topics {
-		rt := kmsg.NewOffsetDeleteResponseTopic()
-		rt.Topic = t.Topic
-		for _, p := range t.Partitions {
-			rp := kmsg.NewOffsetDeleteResponseTopicPartition()
-			rp.Partition = p.Partition
-			if g.state != Empty && g.IsSubscribed(t.Topic) {
-				rp.ErrorCode = code(kerr.GroupSubscribedToTopic)
-			} else {
-				removed = append(removed, TopicPartition{t.Topic, p.Partition})
-			}
-			rt.Partitions = append(rt.Partitions, rp)
+	return g.input(nowMs, func(out *Output) {
+		r := kmsg.NewPtrOffsetDeleteResponse()
+		r.Version = req.Version
+		isConsumer := g.protoType != nil && *g.protoType == "consumer"
+		switch {
+		case g.state == Dead:
+			r.ErrorCode = code(kerr.GroupIDNotFound)
+		case g.state != Empty && !isConsumer:
+			r.ErrorCode = code(kerr.NonEmptyGroup)
 		}
-		r.Topics = append(r.Topics, rt)
-	}
-	g.removeOffsets(nowMs, removed, &out)
-	out.reply(to, r)
-	return out
+		if r.ErrorCode != 0 {
+			out.reply(to, r)
+			return
+		}
+		var removed []TopicPartition
+		for _, t := range req.Topics {
+			rt := kmsg.NewOffsetDeleteResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetDeleteResponseTopicPartition()
+				rp.Partition = p.Partition
+				if g.state != Empty && g.IsSubscribed(t.Topic) {
+					rp.ErrorCode = code(kerr.GroupSubscribedToTopic)
+				} else {
+					removed = append(removed, TopicPartition{t.Topic, p.Partition})
+				}
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			r.Topics = append(r.Topics, rt)
+		}
+		g.removeOffsets(nowMs, removed, out)
+		out.reply(to, r)
+	})
 }
 
 // removeOffsets drops offsets with tombstones, and a group left Empty with
@@ -279,20 +276,19 @@ func (g *Group) die(nowMs int64, out *Output) {
 //     subscribes to;
 //   - a commit with an explicit expiry (v1-4) expires then.
 func (g *Group) ExpireOffsets(nowMs int64) Output {
-	var out Output
-	g.advance(nowMs, &out)
-	if g.state == Dead {
-		return out
-	}
-	var expired []TopicPartition
-	for tp, o := range g.offsets {
-		if g.offsetExpired(nowMs, tp, o) {
-			expired = append(expired, tp)
+	return g.input(nowMs, func(out *Output) {
+		if g.state == Dead {
+			return
 		}
-	}
-	sortTPs(expired)
-	g.removeOffsets(nowMs, expired, &out)
-	return out
+		var expired []TopicPartition
+		for tp, o := range g.offsets {
+			if g.offsetExpired(nowMs, tp, o) {
+				expired = append(expired, tp)
+			}
+		}
+		sortTPs(expired)
+		g.removeOffsets(nowMs, expired, out)
+	})
 }
 
 func (g *Group) offsetExpired(nowMs int64, tp TopicPartition, o Offset) bool {

@@ -26,12 +26,11 @@ import (
 // Sync takes a SyncGroup. A follower's reply may come in the Output of the
 // leader's SyncGroup, or of whatever input starts a rebalance first.
 func (g *Group) Sync(nowMs int64, to Handle, req *kmsg.SyncGroupRequest) Output {
-	var out Output
-	g.advance(nowMs, &out)
-	if err := g.sync(nowMs, to, req, &out); err != nil {
-		out.reply(to, syncError(req.Version, err))
-	}
-	return out
+	return g.input(nowMs, func(out *Output) {
+		if err := g.sync(nowMs, to, req, out); err != nil {
+			out.reply(to, syncError(req.Version, err))
+		}
+	})
 }
 
 func (g *Group) sync(nowMs int64, to Handle, req *kmsg.SyncGroupRequest, out *Output) error {
@@ -118,13 +117,12 @@ func (g *Group) syncResponse(m *member, version int16) *kmsg.SyncGroupResponse {
 
 // Heartbeat takes a Heartbeat; its reply is always in the returned Output.
 func (g *Group) Heartbeat(nowMs int64, to Handle, req *kmsg.HeartbeatRequest) Output {
-	var out Output
-	g.advance(nowMs, &out)
-	r := kmsg.NewPtrHeartbeatResponse()
-	r.Version = req.Version
-	r.ErrorCode = code(g.heartbeat(nowMs, req))
-	out.reply(to, r)
-	return out
+	return g.input(nowMs, func(out *Output) {
+		r := kmsg.NewPtrHeartbeatResponse()
+		r.Version = req.Version
+		r.ErrorCode = code(g.heartbeat(nowMs, req))
+		out.reply(to, r)
+	})
 }
 
 func (g *Group) heartbeat(nowMs int64, req *kmsg.HeartbeatRequest) error {
