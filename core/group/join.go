@@ -86,7 +86,7 @@ func (g *Group) acceptJoining(id string) bool {
 	m, known := g.members[id]
 	switch g.state {
 	case PreparingRebalance:
-		return (known && m.join != nil) || int32(g.awaiting+len(g.pending)) < g.cfg.GroupSizeMax
+		return (known && m.join != nil) || int32(g.awaiting) < g.cfg.GroupSizeMax
 	case CompletingRebalance, Stable:
 		return known || int32(len(g.members)) < g.cfg.GroupSizeMax
 	}

@@ -259,3 +259,98 @@ func TestDeadGroupAcceptsNothing(t *testing.T) {
 	}
 	_ = x
 }
+
+// A member that never sends SyncGroup after a join phase is removed once
+// the rebalance timeout passes, and the group rebalances (Kafka's
+// DelayedSync).
+func TestMissingSyncRemovesMember(t *testing.T) {
+	x := newTester(t, testConfig())
+	a, ha := x.joinDynamic("t")
+	b, hb := x.joinDynamic("t")
+	x.settle(ha, hb)
+	t0 := x.now
+	x.sync(b, 1, nil)
+	x.sync(a, 1, map[string][]byte{a: []byte("A"), b: []byte("B")})
+	c := x.group() // every member synced: no sync deadline runs
+	if d, _ := c.NextDeadline(); d < t0+10_000 {
+		t.Fatalf("next deadline %d, want the session deadlines", d)
+	}
+
+	x2 := newTester(t, testConfig())
+	a, ha = x2.joinDynamic("t")
+	b, hb = x2.joinDynamic("t")
+	x2.settle(ha, hb)
+	t0 = x2.now
+	x2.sync(a, 1, map[string][]byte{a: []byte("A"), b: []byte("B")}) // b never syncs
+	for x2.now+3000 < t0+30_000 {
+		x2.tick(x2.now + 3000)
+		x2.heartbeat(a, nil, 1)
+		x2.heartbeat(b, nil, 1)
+	}
+	x2.tick(t0 + 30_000)
+	if _, ok := x2.group().Assignment(b); ok || x2.group().State() != PreparingRebalance {
+		t.Fatalf("member that never synced: state %v", x2.group().State())
+	}
+}
+
+// group.max.size: a new member beyond the limit gets GROUP_MAX_SIZE_REACHED.
+func TestGroupMaxSize(t *testing.T) {
+	cfg := testConfig()
+	cfg.GroupSizeMax = 2
+	x := newTester(t, cfg)
+	ids := x.stableGroup(2, "t")
+	if r := x.joinResp(x.join(joinReq("", nil, "t"))); r.ErrorCode != 81 {
+		t.Fatalf("join beyond group.max.size in Stable: %d", r.ErrorCode)
+	}
+	x.join(joinReq(ids[0], nil, "t")) // rebalance: 1 of 2 members awaiting
+	r := x.joinResp(x.join(joinReq("", nil, "t")))
+	if r.ErrorCode != 79 {
+		t.Fatalf("first join during the rebalance: %d", r.ErrorCode)
+	}
+	x.join(joinReq(ids[1], nil, "t")) // 2 of 2 awaiting
+	if x.group().State() != PreparingRebalance {
+		t.Fatal("join phase ended with a pending member outstanding")
+	}
+	h := x.join(joinReq(r.MemberID, nil, "t"))
+	if r := x.joinResp(h); r == nil || r.ErrorCode != 81 {
+		t.Fatalf("join beyond group.max.size: %#v", x.replies[h])
+	}
+	if g := x.group(); g.State() != CompletingRebalance || len(g.Members()) != 2 {
+		t.Fatalf("after the refused member: %v with %d members", g.State(), len(g.Members()))
+	}
+}
+
+// KIP-814: from JoinGroup v9 a restarted static leader learns it leads but
+// skips the assignment; before v9 it is told the old leader id.
+func TestStaticLeaderRestartSkipsAssignment(t *testing.T) {
+	for _, version := range []int16{5, 9} {
+		x := newTester(t, testConfig())
+		inst := "i1"
+		ids := x.staticAndDynamic(inst)
+		if x.group().Leader() != ids[0] {
+			t.Fatalf("leader %q, want the static member %q", x.group().Leader(), ids[0])
+		}
+		req := joinReq("", &inst, "t")
+		req.Version = version
+		h := x.join(req)
+		r := x.joinResp(h)
+		if r == nil || r.ErrorCode != 0 || x.group().State() != Stable || x.group().Leader() != r.MemberID {
+			t.Fatalf("v%d: %#v", version, x.replies[h])
+		}
+		if lead := r.LeaderID == r.MemberID; lead != (version >= 9) || r.SkipAssignment != (version >= 9) {
+			t.Fatalf("v%d: leader %q member %q skip %v members %d", version, r.LeaderID, r.MemberID, r.SkipAssignment, len(r.Members))
+		}
+	}
+}
+
+// JoinGroup v0 has no rebalance timeout: the session timeout stands in.
+func TestJoinV0RebalanceTimeout(t *testing.T) {
+	x := newTester(t, testConfig())
+	req := joinReq("", nil, "t")
+	req.Version, req.RebalanceTimeoutMillis, req.SessionTimeoutMillis = 0, -1, 7000
+	h := x.join(req)
+	x.settle(h)
+	if m := x.group().members[x.joinResp(h).MemberID]; m.rebalanceTimeoutMs != 7000 {
+		t.Fatalf("rebalance timeout %d", m.rebalanceTimeoutMs)
+	}
+}
