@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
 
 	jio "github.com/jocko/jocko/io"
@@ -238,7 +239,11 @@ func (l *Log) Close() error {
 	if l.closed.Swap(true) {
 		return nil
 	}
-	err := l.closeFiles()
+	var err error
+	if a := l.active(); !a.sealed() && l.failed() == nil {
+		err = a.flushIndex() // spares the next Open a longer scan
+	}
+	err = errors.Join(err, l.closeFiles())
 	l.smu.Lock()
 	l.scond.Broadcast()
 	l.smu.Unlock()

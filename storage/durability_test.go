@@ -157,3 +157,66 @@ func TestCrashKeepsSyncedBatches(t *testing.T) {
 		}
 	}
 }
+
+// Each Bugs switch must break the property the simulator checks, or the
+// simulator's self-test proves nothing. These tests run the same scenario
+// with the switch off (the property holds) and on (it does not).
+
+// offsetAfterRestart appends two batches of three records, restarts, and
+// returns the first offset the next append gets.
+func offsetAfterRestart(t *testing.T, bugs Bugs) int64 {
+	fs := afero.NewMemMapFs()
+	l := openT(t, fs, DefaultConfig(), newMock())
+	appendT(t, l, simpleBatch(3, 10, epochMs, 'a'))
+	appendT(t, l, simpleBatch(3, 10, epochMs, 'b'))
+	l.Close()
+	cfg := DefaultConfig()
+	cfg.Bugs = bugs
+	l = openT(t, fs, cfg, newMock())
+	return appendT(t, l, simpleBatch(1, 10, epochMs, 'c')).FirstOffset
+}
+
+func TestBugReuseOffsetAfterRestart(t *testing.T) {
+	if got := offsetAfterRestart(t, Bugs{}); got != 6 {
+		t.Fatalf("correct log: append after restart at %d, want 6", got)
+	}
+	if got := offsetAfterRestart(t, Bugs{ReuseOffsetAfterRestart: true}); got != 3 {
+		t.Fatalf("with ReuseOffsetAfterRestart: append after restart at %d, want 3 (offset reused)", got)
+	}
+}
+
+// syncedAfterTornTail leaves a torn batch at the end of the log, restarts
+// (with bugs), appends and syncs one batch, restarts correctly, and
+// reports whether that acknowledged batch is still there.
+func syncedAfterTornTail(t *testing.T, bugs Bugs) bool {
+	fs := afero.NewMemMapFs()
+	l := openT(t, fs, DefaultConfig(), newMock())
+	appendT(t, l, simpleBatch(2, 10, epochMs, 'a'))
+	l.Close()
+	torn := withOffset(simpleBatch(2, 10, epochMs, 'b'), 2, 0)
+	f, _ := fs.OpenFile("/data/p0/00000000000000000000.log", 1|1024, 0) // O_WRONLY|O_APPEND
+	f.Write(torn[:len(torn)/2])
+	f.Close()
+
+	cfg := DefaultConfig()
+	cfg.Bugs = bugs
+	l = openT(t, fs, cfg, newMock())
+	info := appendT(t, l, simpleBatch(1, 10, epochMs, 'c'))
+	if err := l.Sync(info.LastOffset + 1); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l = openT(t, fs, DefaultConfig(), newMock())
+	defer l.Close()
+	_, ok := readAllT(t, l, 0)[info.FirstOffset]
+	return ok && l.EndOffset() == info.LastOffset+1
+}
+
+func TestBugSkipTornTailTruncation(t *testing.T) {
+	if !syncedAfterTornTail(t, Bugs{}) {
+		t.Fatal("correct log lost a batch acknowledged after recovering a torn tail")
+	}
+	if syncedAfterTornTail(t, Bugs{SkipTornTailTruncation: true}) {
+		t.Fatal("with SkipTornTailTruncation the acknowledged batch behind the kept torn tail survived; the bug does nothing")
+	}
+}

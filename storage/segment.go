@@ -166,8 +166,17 @@ func (s *segment) append(batches []byte, hdrs []batchHeader, interval int32, now
 		s.track(h, pos, interval, nowMs)
 		pos = s.size
 	}
+	if len(s.entries)-s.persisted < indexFlushEntries {
+		return nil
+	}
 	return s.flushIndex()
 }
+
+// indexFlushEntries is how many index entries the active segment keeps
+// in memory before it writes them out (one write per file for all): the
+// index files are caches, and recovery rescans the .log past the last
+// entry written.
+const indexFlushEntries = 32
 
 // flushIndex writes the index entries not yet in the index files.
 func (s *segment) flushIndex() error {
