@@ -157,7 +157,7 @@ func (l *Log) DeleteBefore(offset int64) error {
 	}
 	defer l.unlockAll()
 	if offset > l.end.Load() {
-		return fmt.Errorf("%w: delete before %d, log end is %d", ErrOffsetOutOfRange, offset, l.end.Load())
+		return ErrOffsetOutOfRange
 	}
 	if offset <= l.start.Load() {
 		return nil

@@ -8,11 +8,21 @@
 //	00000000000000000000.log        batches, back to back
 //	00000000000000000000.index      (relative offset uint32, position uint32)
 //	00000000000000000000.timeindex  (max timestamp before int64, relative offset uint32)
-//	logstart                        the log start offset (DeleteBefore)
+//	logstart                        the log start offset (DeleteBefore), with a CRC
 //
-// The segment name is its base offset. Index files are caches: they are
-// validated on open and rebuilt from the log when they do not fit. The
-// package sees the machine only through an afero.Fs and a clock.Clock.
+// The segment name is its base offset. Both indexes have one entry per
+// indexed batch, in lockstep; a sealed segment's time index ends with two
+// seal entries that give its max timestamp and its end offset, so opening
+// a sealed segment costs O(1). Index files are caches: the active segment
+// keeps its entries in memory and writes them out in groups; on open they
+// are validated and the .log is CRC-scanned from the last entry that
+// checks out, and a sealed segment whose index does not fit is rebuilt.
+//
+// Durability: Sync fsyncs the active .log (group commit); a roll fsyncs
+// the old segment and its indexes before creating the next and syncs the
+// directory; TruncateTo and DeleteBefore are durable when they return.
+// The package sees the machine only through an afero.Fs and a clock.Clock
+// (only Now is used).
 package storage
 
 import (
@@ -20,7 +30,9 @@ import (
 	"math"
 )
 
-// Errors returned by the log. ErrCorrupt is wrapped with detail.
+// Errors returned by the log. ErrOffsetOutOfRange and ErrClosed are
+// returned bare; ErrCorrupt, ErrBatchTooLarge and ErrInvalidOffset are
+// wrapped with detail (test them with errors.Is).
 var (
 	ErrOffsetOutOfRange = errors.New("storage: offset out of range")
 	ErrClosed           = errors.New("storage: log closed")

@@ -32,7 +32,7 @@ func (l *Log) read(offset int64, maxBytes int, upTo int64, buf []byte) ([]byte, 
 	}
 	start, end := l.start.Load(), l.end.Load()
 	if offset < start || offset > end {
-		return nil, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, offset, start, end)
+		return nil, ErrOffsetOutOfRange // bare: callers compare it with ==
 	}
 	if offset == end {
 		return nil, nil
