@@ -1,0 +1,84 @@
+// Package scenarios names the simulator's scenarios. Each is data: a cluster
+// shape, a workload, a fault menu, durations and the invariants to hold. Run
+// one with `go test ./sim -run TestSim -scenario=NAME -seed=S -v`.
+package scenarios
+
+import (
+	"sort"
+	"time"
+
+	"github.com/jocko/jocko/sim/runner"
+)
+
+const ms = time.Millisecond
+
+// base is the shape every single-broker scenario starts from.
+var base = runner.Scenario{
+	Brokers:     1,
+	Partitions:  2,
+	Producers:   2,
+	Consumers:   1,
+	SendEvery:   40 * ms,
+	InFlightMax: 8,
+	FaultGap:    [2]time.Duration{500 * ms, 3 * time.Second},
+	Duration:    15 * time.Second,
+	Quiet:       4 * time.Second,
+	FinalRead:   20 * time.Second,
+	TimeLimit:   150 * time.Second,
+	Progress:    true,
+	Linearize:   true,
+	SegmentMax:  32 << 10,
+}
+
+func with(name, desc string, faults ...runner.Fault) runner.Scenario {
+	s := base
+	s.Name, s.Description, s.Faults = name, desc, faults
+	return s
+}
+
+var all = []runner.Scenario{
+	with("smoke", "single broker, no faults: the workload and checkers alone"),
+	with("single-crash", "single broker, process crashes (page cache survives) and client partitions",
+		runner.Fault{Kind: runner.ProcessCrash, Weight: 4, Min: 50 * ms, Max: 2 * time.Second},
+		runner.Fault{Kind: runner.PartitionHold, Weight: 1, Min: 100 * ms, Max: 3 * time.Second},
+		runner.Fault{Kind: runner.PartitionDrop, Weight: 1, Min: 100 * ms, Max: 3 * time.Second},
+		runner.Fault{Kind: runner.OneWay, Weight: 1, Min: 100 * ms, Max: 2 * time.Second},
+		runner.Fault{Kind: runner.Loss, Weight: 1, Min: 500 * ms, Max: 2 * time.Second}),
+	with("single-machine-crash", "single broker, machine crashes: unsynced data dropped or torn",
+		runner.Fault{Kind: runner.MachineCrash, Weight: 2, Min: 50 * ms, Max: 2 * time.Second},
+		runner.Fault{Kind: runner.TornCrash, Weight: 3, Min: 50 * ms, Max: 2 * time.Second},
+		runner.Fault{Kind: runner.ProcessCrash, Weight: 1, Min: 50 * ms, Max: time.Second}),
+	with("disk-full", "single broker, the disk fills up and is freed again",
+		runner.Fault{Kind: runner.DiskFull, Weight: 3, Min: 500 * ms, Max: 4 * time.Second},
+		runner.Fault{Kind: runner.ProcessCrash, Weight: 1, Min: 50 * ms, Max: time.Second}),
+	with("slow-disk", "single broker, slow fsyncs and writes, with process crashes",
+		runner.Fault{Kind: runner.SlowDisk, Weight: 3, Min: time.Second, Max: 5 * time.Second},
+		runner.Fault{Kind: runner.ProcessCrash, Weight: 1, Min: 50 * ms, Max: time.Second}),
+	with("disk-errors", "single broker, fsync and write failures (EIO), healed by a restart",
+		runner.Fault{Kind: runner.SyncFail, Weight: 1, Min: 200 * ms, Max: 2 * time.Second},
+		runner.Fault{Kind: runner.WriteFail, Weight: 1, Min: 200 * ms, Max: 2 * time.Second},
+		runner.Fault{Kind: runner.TornCrash, Weight: 1, Min: 50 * ms, Max: time.Second}),
+}
+
+// Default lists the scenarios `go test ./sim` runs when none is named.
+var Default = []string{"single-crash", "single-machine-crash", "disk-full", "slow-disk"}
+
+// Get returns the scenario called name.
+func Get(name string) (runner.Scenario, bool) {
+	for _, s := range all {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return runner.Scenario{}, false
+}
+
+// Names lists every scenario, sorted.
+func Names() []string {
+	var out []string
+	for _, s := range all {
+		out = append(out, s.Name)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,145 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jocko/jocko/core"
+	jio "github.com/jocko/jocko/io"
+	"github.com/jocko/jocko/sim/simfs"
+	"github.com/jocko/jocko/sim/simnet"
+	"github.com/jocko/jocko/sim/trace"
+	"github.com/jocko/jocko/storage"
+)
+
+const dataDir = "/data"
+
+// broker is one simulated machine: a durable disk plus the current process.
+type broker struct {
+	id     int32
+	name   string
+	disk   *simfs.Disk
+	b      *core.Broker
+	cancel context.CancelFunc
+	gen    int
+	up     bool
+}
+
+// cluster is the simulated brokers and the network between them and clients.
+type cluster struct {
+	sc      Scenario
+	seed    uint64
+	net     *simnet.Net
+	tr      *trace.Trace
+	log     *slog.Logger
+	bugs    core.Bugs
+	lying   bool
+	brokers []*broker
+	fail    func(kind, detail string) // reports a violation
+}
+
+func newCluster(sc Scenario, opt Options, tr *trace.Trace, fail func(kind, detail string)) (*cluster, error) {
+	c := &cluster{sc: sc, seed: opt.Seed, tr: tr, fail: fail,
+		net: simnet.New(simnet.Config{Seed: opt.Seed, Jitter: 500 * time.Microsecond, Trace: tr})}
+	c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if opt.Trace != nil {
+		c.log = slog.New(slog.NewTextHandler(opt.Trace, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	for _, b := range opt.Bugs {
+		switch b {
+		case "ack-before-fsync":
+			c.bugs.AckBeforeFsync = true
+		case "skip-torn-tail":
+			c.bugs.Storage = storage.Bugs{SkipTornTailTruncation: true, ReuseOffsetAfterRestart: c.bugs.Storage.ReuseOffsetAfterRestart}
+		case "reuse-offset":
+			c.bugs.Storage.ReuseOffsetAfterRestart = true
+		case "lying-fsync":
+			c.lying = true
+		default:
+			return nil, fmt.Errorf("unknown bug %q", b)
+		}
+	}
+	for i := 1; i <= sc.Brokers; i++ {
+		name := "n" + strconv.Itoa(i)
+		d := simfs.NewDisk(name, opt.Seed, tr, dataDir)
+		d.SetLyingFsync(c.lying)
+		if sc.DiskBytes > 0 {
+			d.SetCapacity(sc.DiskBytes)
+		}
+		c.brokers = append(c.brokers, &broker{id: int32(i), name: name, disk: d})
+	}
+	return c, nil
+}
+
+func (c *cluster) addr(b *broker) string { return b.name + ":9092" }
+
+// seeds lists every broker's Kafka address.
+func (c *cluster) seeds() []string {
+	var out []string
+	for _, b := range c.brokers {
+		out = append(out, c.addr(b))
+	}
+	return out
+}
+
+// start boots a new incarnation of b on its disk's current state and waits
+// until it serves (or the wait limit passes, which is reported).
+func (c *cluster) start(b *broker, wait time.Duration) {
+	var nd *simnet.Node
+	if b.gen == 0 {
+		nd = c.net.Node(b.name)
+	} else {
+		nd = c.net.Restart(b.name)
+	}
+	b.gen++
+	fs := b.disk.Mount()
+	env := jio.Env{Net: nd, FS: fs, Rand: jio.NewRand(c.seed*1000 + uint64(b.id)*10 + uint64(b.gen)),
+		Log: c.log.With("inc", b.gen)}
+	cfg := core.Config{NodeID: b.id, DataDir: dataDir, ListenAddr: c.addr(b), RaftAddr: b.name + ":9093",
+		Bugs: c.bugs, Defaults: c.brokerDefaults()}
+	br, err := core.NewBroker(cfg, env)
+	if err != nil {
+		c.fail("broker-start", fmt.Sprintf("%s incarnation %d: %v", b.name, b.gen, err))
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.b, b.cancel, b.up = br, cancel, true
+	gen := b.gen
+	go func() {
+		if err := br.Run(ctx); err != nil && ctx.Err() == nil {
+			c.fail("broker-run", fmt.Sprintf("%s incarnation %d: %v", b.name, gen, err))
+		}
+	}()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-br.Ready():
+	case <-t.C:
+		c.fail("broker-not-ready", fmt.Sprintf("%s incarnation %d not ready after %v", b.name, gen, wait))
+	}
+}
+
+func (c *cluster) brokerDefaults() map[string]string {
+	m := map[string]string{"auto.create.topics.enable": "false"}
+	if c.sc.SegmentMax > 0 {
+		m["log.segment.bytes"] = strconv.Itoa(c.sc.SegmentMax)
+	}
+	return m
+}
+
+// crash kills b's current incarnation: the network and the disk freeze it
+// first (nothing it does afterwards escapes), then its context is cancelled
+// so that its timer-driven goroutines stop instead of running forever.
+func (c *cluster) crash(b *broker, kind simfs.CrashKind) {
+	if !b.up {
+		return
+	}
+	c.net.Crash(b.name)
+	b.disk.Crash(kind)
+	b.cancel()
+	b.up = false
+}

@@ -1,0 +1,126 @@
+package runner
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jocko/jocko/sim/simfs"
+	"github.com/jocko/jocko/sim/simnet"
+	"github.com/jocko/jocko/sim/trace"
+)
+
+// clientHosts are the hosts the workload's clients dial from.
+func (w *workload) clientHosts() []string {
+	return w.c.net.Hosts() // brokers included; blocking a host to itself is a no-op
+}
+
+// nemesis injects faults drawn from the scenario's menu until ctx ends:
+// quiet gap, fault, hold it for its duration, heal, repeat.
+func (w *workload) nemesis(ctx context.Context, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 0x4e3e))
+	total := 0
+	for _, f := range w.sc.Faults {
+		total += f.Weight
+	}
+	if total == 0 {
+		return
+	}
+	for ctx.Err() == nil {
+		gap := w.sc.FaultGap[0]
+		if span := w.sc.FaultGap[1] - gap; span > 0 {
+			gap += time.Duration(rng.Int64N(int64(span)))
+		}
+		sleepCtx(ctx, gap)
+		if ctx.Err() != nil {
+			return
+		}
+		f := pick(w.sc.Faults, rng.IntN(total))
+		dur := f.Min
+		if span := f.Max - f.Min; span > 0 {
+			dur += time.Duration(rng.Int64N(int64(span)))
+		}
+		b := w.c.brokers[rng.IntN(len(w.c.brokers))]
+		w.rec.tr.Record(trace.Nemesis, trace.Str(string(f.Kind)), uint64(b.id), uint64(dur))
+		w.rec.tr.Logf("nemesis %s on %s for %v", f.Kind, b.name, dur)
+		w.rec.mu.Lock()
+		w.rec.stats.Faults++
+		w.rec.mu.Unlock()
+		heal := w.inject(f.Kind, b, rng)
+		time.Sleep(dur) // the fault lasts its full duration even past ctx
+		heal()
+		w.rec.tr.Record(trace.Nemesis, trace.Str(string(f.Kind)), uint64(b.id), 0)
+		w.rec.tr.Logf("nemesis healed %s on %s", f.Kind, b.name)
+	}
+}
+
+func pick(fs []Fault, n int) Fault {
+	for _, f := range fs {
+		if n < f.Weight {
+			return f
+		}
+		n -= f.Weight
+	}
+	return fs[len(fs)-1]
+}
+
+// inject applies one fault to b and returns what heals it.
+func (w *workload) inject(kind FaultKind, b *broker, rng *rand.Rand) func() {
+	c := w.c
+	restart := func() { c.crash(b, simfs.ProcessCrash); c.start(b, 30*time.Second) }
+	crash := func(k simfs.CrashKind) func() {
+		c.crash(b, k)
+		return func() { c.start(b, 30*time.Second) }
+	}
+	isolate := func(mode simnet.Mode, both bool) func() {
+		for _, h := range w.clientHosts() {
+			if h != b.name {
+				c.net.Block(b.name, h, mode)
+				if both {
+					c.net.Block(h, b.name, mode)
+				}
+			}
+		}
+		return c.net.HealAll
+	}
+	switch kind {
+	case ProcessCrash:
+		return crash(simfs.ProcessCrash)
+	case MachineCrash:
+		return crash(simfs.MachineCrash)
+	case TornCrash:
+		return crash(simfs.TornCrash)
+	case PartitionHold, Pause:
+		return isolate(simnet.Hold, true)
+	case PartitionDrop:
+		return isolate(simnet.Drop, true)
+	case OneWay:
+		return isolate(simnet.Hold, false)
+	case Loss:
+		for _, h := range w.clientHosts() {
+			if h != b.name {
+				c.net.SetLoss(b.name, h, 0.02, time.Millisecond)
+			}
+		}
+		return c.net.HealAll
+	case SyncFail:
+		b.disk.SetSyncFail(0.5)
+		return func() { b.disk.Heal(); restart() }
+	case WriteFail:
+		b.disk.SetWriteFail(0.3)
+		return func() { b.disk.Heal(); restart() }
+	case DiskFull:
+		b.disk.SetCapacity(b.disk.Used() + int64(rng.IntN(64<<10)))
+		return func() { b.disk.Heal(); w.restoreCapacity(b) }
+	case SlowDisk:
+		b.disk.SetSlow(time.Duration(1+rng.IntN(20)) * time.Millisecond)
+		return b.disk.Heal
+	}
+	return func() {}
+}
+
+func (w *workload) restoreCapacity(b *broker) {
+	if w.sc.DiskBytes > 0 {
+		b.disk.SetCapacity(w.sc.DiskBytes)
+	}
+}

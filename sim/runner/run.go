@@ -1,0 +1,219 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jocko/jocko/sim/check"
+	"github.com/jocko/jocko/sim/trace"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// violationsMax bounds what a result carries; the count is always exact.
+const violationsMax = 20
+
+// run is the state of one Run.
+type run struct {
+	sc   Scenario
+	opt  Options
+	tr   *trace.Trace
+	mu   sync.Mutex
+	viol []check.Violation
+	rec  *recorder
+}
+
+func (r *run) fail(kind, detail string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.viol = append(r.viol, check.Violation{Kind: kind, Partition: -1, Detail: detail})
+	r.tr.Record(trace.Note, trace.Str(kind), 0, 0)
+	r.tr.Logf("violation %s: %s", kind, detail)
+}
+
+// Run executes one scenario for one seed and returns its result. It never
+// takes longer than sc.TimeLimit of (virtual) time.
+func Run(sc Scenario, opt Options) Result {
+	res, _ := RunWithEvents(sc, opt)
+	return res
+}
+
+// RunWithEvents is Run that also returns the kept events (Options.KeepEvents).
+func RunWithEvents(sc Scenario, opt Options) (Result, []trace.Event) {
+	tr := trace.New(opt.KeepEvents, 4<<20, opt.Trace)
+	r := &run{sc: sc, opt: opt, tr: tr, rec: &recorder{tr: tr}}
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.body()
+	}()
+	t := time.NewTimer(sc.TimeLimit)
+	select {
+	case <-done:
+		t.Stop()
+	case <-t.C:
+		r.fail("time-limit", fmt.Sprintf("run did not finish within %v of virtual time", sc.TimeLimit))
+	}
+	return r.result(time.Since(start)), tr.Events()
+}
+
+func (r *run) result(elapsed time.Duration) Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rec.mu.Lock()
+	defer r.rec.mu.Unlock()
+	res := Result{Seed: r.opt.Seed, Scenario: r.sc.Name, Bugs: r.opt.Bugs,
+		Hash: fmt.Sprintf("%016x", r.tr.Hash()), OK: len(r.viol) == 0, VirtualMs: elapsed.Milliseconds(),
+		Events: r.tr.Count(), Stats: r.rec.stats, Violations: r.viol}
+	if len(res.Violations) > violationsMax {
+		extra := len(res.Violations) - violationsMax
+		res.Violations = append(res.Violations[:violationsMax:violationsMax],
+			check.Violation{Kind: "more", Partition: -1, Detail: fmt.Sprintf("%d more violations", extra)})
+	}
+	return res
+}
+
+func (r *run) body() {
+	c, err := newCluster(r.sc, r.opt, r.tr, r.fail)
+	if err != nil {
+		r.fail("setup", err.Error())
+		return
+	}
+	w := &workload{c: c, rec: r.rec, sc: r.sc}
+	for _, b := range c.brokers {
+		c.start(b, 30*time.Second)
+	}
+	r.tr.Record(trace.Phase, 1, 0, 0)
+	if err := w.createTopic(30 * time.Second); err != nil {
+		r.fail("setup", "create topic: "+err.Error())
+		return
+	}
+	r.tr.Record(trace.Phase, 2, 0, 0)
+	ackedAtHeal := w.faultPhase()
+	r.tr.Record(trace.Phase, 3, 0, 0)
+	if r.sc.Progress && r.rec.acked() <= ackedAtHeal {
+		r.fail("no-progress", fmt.Sprintf("no send was acknowledged in the %v after healing", r.sc.Quiet))
+	}
+	w.finalRead(r)
+	r.tr.Record(trace.Phase, 4, 0, 0)
+	h := r.history()
+	vs := check.Queue(h)
+	if r.sc.Linearize {
+		vs = append(vs, check.Linearizable(h)...)
+	}
+	r.mu.Lock()
+	r.viol = append(r.viol, vs...)
+	r.mu.Unlock()
+}
+
+func (r *run) history() check.History {
+	r.rec.mu.Lock()
+	defer r.rec.mu.Unlock()
+	return check.History{Ops: append([]check.Op(nil), r.rec.h.Ops...)}
+}
+
+// faultPhase runs the workload with the nemesis for Duration, heals
+// everything, lets the workload go on for Quiet, then stops the clients. It
+// returns the number of acknowledged sends at the heal.
+func (w *workload) faultPhase() int {
+	wctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := 1; i <= w.sc.Producers; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.producer(wctx, i, w.c.seed) }()
+	}
+	for i := 1; i <= w.sc.Consumers; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.consumer(wctx, 100+i, false, nil) }()
+	}
+	if w.sc.Linearize {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.observer(wctx, 200, w.c.seed) }()
+	}
+	nctx, nstop := context.WithTimeout(context.Background(), w.sc.Duration)
+	defer nstop()
+	w.nemesis(nctx, w.c.seed)
+	w.healAll()
+	acked := w.rec.acked()
+	time.Sleep(w.sc.Quiet)
+	stop()
+	wg.Wait()
+	return acked
+}
+
+// healAll ends every fault: links, disks, and brokers that are down.
+func (w *workload) healAll() {
+	c := w.c
+	c.net.HealAll()
+	for _, b := range c.brokers {
+		b.disk.Heal()
+		w.restoreCapacity(b)
+		if !b.up {
+			c.start(b, 30*time.Second)
+		}
+	}
+	w.rec.tr.Logf("healed all")
+}
+
+// createTopic creates the workload topic, retrying until the broker takes it.
+func (w *workload) createTopic(limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cl, err := w.client("s1")
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var last error
+	for ctx.Err() == nil {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, w.sc.Partitions, int16(len(w.c.brokers))
+		req.Topics = append(req.Topics, rt)
+		req.TimeoutMillis = 5000
+		resp, err := cl.Request(ctx, req)
+		if err == nil {
+			rs := resp.(*kmsg.CreateTopicsResponse)
+			if len(rs.Topics) == 1 {
+				err = kerr.ErrorForCode(rs.Topics[0].ErrorCode)
+				if err == nil || err == kerr.TopicAlreadyExists {
+					return nil
+				}
+			}
+		}
+		last = err
+		sleepCtx(ctx, 200*time.Millisecond)
+	}
+	return fmt.Errorf("%v (last error: %v)", ctx.Err(), last)
+}
+
+// finalRead lists every partition's end and reads everything up to it.
+func (w *workload) finalRead(r *run) {
+	ctx, cancel := context.WithTimeout(context.Background(), w.sc.FinalRead)
+	defer cancel()
+	cl, err := w.client("f0")
+	if err != nil {
+		r.fail("client", err.Error())
+		return
+	}
+	ends := map[int32]int64{}
+	for p := int32(0); p < w.sc.Partitions && ctx.Err() == nil; {
+		if end, ok := w.listEnd(ctx, cl, 300, p); ok {
+			ends[p] = end
+			p++
+			continue
+		}
+		sleepCtx(ctx, 100*time.Millisecond)
+	}
+	cl.Close()
+	if ctx.Err() != nil {
+		r.fail("final-read-incomplete", "could not list partition ends after healing")
+		return
+	}
+	if !w.consumer(ctx, 301, true, ends) {
+		r.fail("final-read-incomplete", fmt.Sprintf("did not read up to the ends %v within %v", ends, w.sc.FinalRead))
+	}
+}

@@ -1,0 +1,100 @@
+// Package runner runs one simulated scenario for one seed: it builds the
+// cluster on simnet and simfs, drives real franz-go clients against it,
+// injects the seed's fault schedule, heals, reads everything back and runs
+// the checkers. It is what the wasm program (sim/wasm) executes; it also runs
+// natively (not deterministic there, but -race can see data races).
+package runner
+
+import (
+	"time"
+
+	"github.com/jocko/jocko/sim/check"
+)
+
+// FaultKind names one entry of the fault menu.
+type FaultKind string
+
+// The fault menu.
+const (
+	ProcessCrash  FaultKind = "process-crash"  // kill the broker; page cache survives
+	MachineCrash  FaultKind = "machine-crash"  // kill the machine; unsynced data dropped
+	TornCrash     FaultKind = "torn-crash"     // kill the machine; unsynced data torn
+	PartitionHold FaultKind = "partition-hold" // clients <-/-> broker, data held until heal
+	PartitionDrop FaultKind = "partition-drop" // clients <-/-> broker, connections reset
+	OneWay        FaultKind = "one-way"        // broker -> clients held only
+	Loss          FaultKind = "loss"           // each delivery may reset its connection
+	Pause         FaultKind = "pause"          // broker's traffic held both ways (GC-pause-like)
+	SyncFail      FaultKind = "sync-fail"      // fsyncs fail (EIO); healed by a restart
+	WriteFail     FaultKind = "write-fail"     // writes fail (EIO); healed by a restart
+	DiskFull      FaultKind = "disk-full"      // writes fail with ENOSPC until space is freed
+	SlowDisk      FaultKind = "slow-disk"      // every disk operation takes milliseconds
+)
+
+// Fault is one menu entry: how likely it is and how long it lasts.
+type Fault struct {
+	Kind   FaultKind
+	Weight int
+	// Min and Max bound how long the fault lasts before it is healed (for a
+	// crash: the downtime before restart).
+	Min, Max time.Duration
+}
+
+// Scenario is a named run shape: cluster, workload, fault menu, durations
+// and the invariants that must hold. Scenarios are data (see scenarios/).
+type Scenario struct {
+	Name        string
+	Description string
+	Brokers     int   // cluster size (1 until multi-broker core lands)
+	Partitions  int32 // partitions of the workload topic
+	Producers   int   // idempotent acks=all producer clients
+	Consumers   int   // consumer clients reading every partition
+	SendEvery   time.Duration
+	InFlightMax int // outstanding sends per producer
+
+	Faults     []Fault
+	FaultGap   [2]time.Duration // quiet time between faults, drawn in [min, max]
+	Duration   time.Duration    // workload + faults
+	Quiet      time.Duration    // after healing: workload continues, no faults
+	FinalRead  time.Duration    // limit for the final full read
+	TimeLimit  time.Duration    // virtual-time limit of the whole run
+	Progress   bool             // some send must succeed after the heal
+	Linearize  bool             // run porcupine on the observer's history
+	DiskBytes  int64            // disk capacity (0: unlimited) outside DiskFull
+	SegmentMax int              // storage segment size (small: more rolls)
+}
+
+// Options are per-run switches.
+type Options struct {
+	Seed uint64
+	// Bugs names deliberately broken variants: ack-before-fsync,
+	// skip-torn-tail, reuse-offset, lying-fsync.
+	Bugs []string
+	// Trace receives the text trace (nil: none).
+	Trace interface{ Write([]byte) (int, error) }
+	// KeepEvents keeps the compact event list (for divergence reports).
+	KeepEvents bool
+}
+
+// Stats counts what the workload did.
+type Stats struct {
+	Sends     int `json:"sends"`
+	Acked     int `json:"acked"`
+	Failed    int `json:"failed"`
+	Polled    int `json:"polled"`
+	Observed  int `json:"observed"`
+	Faults    int `json:"faults"`
+	FinalRead int `json:"final_read"`
+}
+
+// Result is the machine-readable outcome of one run.
+type Result struct {
+	Seed       uint64            `json:"seed"`
+	Scenario   string            `json:"scenario"`
+	Bugs       []string          `json:"bugs,omitempty"`
+	Hash       string            `json:"hash"`
+	OK         bool              `json:"ok"`
+	Violations []check.Violation `json:"violations"`
+	VirtualMs  int64             `json:"virtual_ms"`
+	Events     uint64            `json:"events"`
+	Stats      Stats             `json:"stats"`
+}

@@ -1,0 +1,201 @@
+package runner
+
+import (
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jocko/jocko/sim/check"
+	"github.com/jocko/jocko/sim/trace"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+const topic = "jepsen"
+
+// recorder collects the history; every operation is also hashed.
+type recorder struct {
+	mu    sync.Mutex
+	h     check.History
+	tr    *trace.Trace
+	stats Stats
+}
+
+func now() int64 { return time.Now().UnixNano() }
+
+func (r *recorder) add(op check.Op) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.h.Add(op)
+	var first uint64
+	if len(op.Records) > 0 {
+		first = uint64(op.Records[0].Offset)<<32 | uint64(len(op.Records))
+	}
+	r.tr.Record(trace.ClientRes, uint64(op.Process)<<32|uint64(op.Partition),
+		uint64(op.Kind)<<8|uint64(op.Result), uint64(op.Value)^uint64(op.Offset)<<40^first)
+	switch op.Kind {
+	case check.Send:
+		r.stats.Sends++
+		switch op.Result {
+		case check.OK:
+			r.stats.Acked++
+		default:
+			r.stats.Failed++
+		}
+	case check.Poll:
+		if op.Final {
+			r.stats.FinalRead += len(op.Records)
+		} else {
+			r.stats.Polled += len(op.Records)
+		}
+	default:
+		r.stats.Observed++
+	}
+}
+
+func (r *recorder) acked() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stats.Acked
+}
+
+// client returns a franz-go client dialling from host over the simnet.
+func (w *workload) client(host string, extra ...kgo.Opt) (*kgo.Client, error) {
+	nd := w.c.net.Node(host)
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(w.c.seeds()...),
+		kgo.Dialer(nd.DialContext),
+		kgo.DialTimeout(2 * time.Second),
+		kgo.RequestTimeoutOverhead(2 * time.Second),
+		kgo.RetryTimeout(5 * time.Second),
+		kgo.MetadataMinAge(100 * time.Millisecond),
+		kgo.MetadataMaxAge(2 * time.Second),
+		kgo.ConnIdleTimeout(20 * time.Second),
+	}
+	return kgo.NewClient(append(opts, extra...)...)
+}
+
+// workload is the clients of one run.
+type workload struct {
+	c   *cluster
+	rec *recorder
+	sc  Scenario
+	rng *rand.Rand // workload decisions only; drawn from one goroutine each
+}
+
+// producer sends unique values to random partitions until ctx ends, then
+// waits for every outstanding send to complete.
+func (w *workload) producer(ctx context.Context, proc int, seed uint64) {
+	cl, err := w.client("p"+strconv.Itoa(proc),
+		kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProduceRequestTimeout(3*time.Second),
+		kgo.RecordDeliveryTimeout(8*time.Second),
+		kgo.ProducerLinger(0),
+		kgo.MaxBufferedRecords(w.sc.InFlightMax))
+	if err != nil {
+		w.c.fail("client", err.Error())
+		return
+	}
+	defer cl.Close()
+	rng := rand.New(rand.NewPCG(seed, uint64(proc)))
+	slots := make(chan struct{}, w.sc.InFlightMax)
+	var seq int64
+	for ctx.Err() == nil {
+		sleepCtx(ctx, w.sc.SendEvery/2+time.Duration(rng.Int64N(int64(w.sc.SendEvery))))
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		seq++
+		val := int64(proc)*1_000_000_000 + seq
+		part := int32(rng.IntN(int(w.sc.Partitions)))
+		call := now()
+		w.rec.tr.Record(trace.ClientOp, uint64(proc), uint64(check.Send), uint64(val))
+		rec := &kgo.Record{Partition: part, Value: []byte(strconv.FormatInt(val, 10))}
+		cl.Produce(context.Background(), rec, func(r *kgo.Record, err error) {
+			op := check.Op{Process: proc, Kind: check.Send, Result: check.OK, Partition: part, Value: val,
+				Offset: r.Offset, Call: call, Return: now()}
+			if err != nil {
+				op.Result, op.Offset = check.Info, -1
+			}
+			w.rec.add(op)
+			<-slots
+		})
+	}
+	for i := 0; i < cap(slots); i++ { // drain: every send completes (delivery timeout)
+		slots <- struct{}{}
+	}
+}
+
+// consumer reads every partition from the start, as one Jepsen process.
+func (w *workload) consumer(ctx context.Context, proc int, final bool, until map[int32]int64) bool {
+	parts := map[int32]kgo.Offset{}
+	for p := int32(0); p < w.sc.Partitions; p++ {
+		parts[p] = kgo.NewOffset().At(0)
+	}
+	host := "k" + strconv.Itoa(proc)
+	if final {
+		host = "f" + strconv.Itoa(proc)
+	}
+	cl, err := w.client(host,
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}),
+		kgo.FetchMaxWait(500*time.Millisecond),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		w.c.fail("client", err.Error())
+		return false
+	}
+	defer cl.Close()
+	next := map[int32]int64{}
+	first := map[int32]bool{}
+	for ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if len(fp.Records) == 0 {
+				return
+			}
+			op := check.Op{Process: proc, Kind: check.Poll, Result: check.OK, Partition: fp.Partition,
+				Call: now(), Return: now(), Final: final, Reset: !first[fp.Partition]}
+			first[fp.Partition] = true
+			for _, r := range fp.Records {
+				op.Records = append(op.Records, check.Record{Offset: r.Offset, Value: parseVal(r.Value)})
+				next[fp.Partition] = r.Offset + 1
+			}
+			w.rec.add(op)
+		})
+		if final && reached(next, until) {
+			return true
+		}
+	}
+	return final && reached(next, until)
+}
+
+func reached(next, until map[int32]int64) bool {
+	for p, end := range until {
+		if next[p] < end {
+			return false
+		}
+	}
+	return true
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+func parseVal(b []byte) int64 {
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
