@@ -57,7 +57,7 @@ type configEntry struct {
 
 func (e configEntry) describe(version int16, synonyms, docs bool) kmsg.DescribeConfigsResponseResourceConfig {
 	c := kmsg.NewDescribeConfigsResponseResourceConfig()
-	c.Name, c.Value, c.Source = e.name, strPtr(e.value), e.source
+	c.Name, c.Value, c.Source = e.name, strPtr(e.value), kmsg.ConfigSource(e.source)
 	c.ReadOnly = !e.def.dynamic
 	c.IsDefault = e.source == sourceDefault
 	c.ConfigType = e.def.typ
@@ -125,7 +125,7 @@ func (b *Broker) brokerSynonyms(st *cluster.State, d *configDef) []kmsg.Describe
 
 func synonym(name, value string, source int8) kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {
 	s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-	s.Name, s.Value, s.Source = name, strPtr(value), source
+	s.Name, s.Value, s.Source = name, strPtr(value), kmsg.ConfigSource(source)
 	return s
 }
 

@@ -91,6 +91,8 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []
 			pr := kmsg.NewFetchResponseTopicPartition()
 			pr.Partition = rp.Partition
 			pr.HighWatermark, pr.LastStableOffset, pr.LogStartOffset = -1, -1, -1
+			// Never null: librdkafka rejects a MessageSetSize of -1.
+			pr.RecordBatches = []byte{}
 			if !known {
 				pr.ErrorCode = unknownTopicCode(req.Version >= 13)
 				t.Partitions = append(t.Partitions, pr)
@@ -139,7 +141,9 @@ func (b *Broker) fetchPartition(p *partition, rp kmsg.FetchRequestTopicPartition
 	if len(data) > max && !first {
 		return 0 // KIP-74: only the first partition may exceed its limit
 	}
-	pr.RecordBatches = data
+	if len(data) > 0 {
+		pr.RecordBatches = data
+	}
 	return len(data)
 }
 

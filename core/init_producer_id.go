@@ -44,21 +44,21 @@ const producerIDBlockSize = 1000
 type producerIDs struct {
 	b        *Broker
 	mu       sync.Mutex
-	next, hi int64 // [next, hi) is what is left of the current block
+	lo, hi int64 // [lo, hi) is what is left of the current block
 }
 
 func (p *producerIDs) next(ctx context.Context) (int64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.next >= p.hi {
+	if p.lo >= p.hi {
 		cmd := cluster.AllocateProducerIDs{BrokerID: p.b.cfg.NodeID, Count: producerIDBlockSize}
 		if err := p.b.node.Propose(ctx, cmd); err != nil {
 			return 0, clusterErr(err)
 		}
 		blk := p.b.node.State().ProducerIDBlocks[p.b.cfg.NodeID]
-		p.next, p.hi = blk.Start, blk.Start+blk.Count
+		p.lo, p.hi = blk.Start, blk.Start+blk.Count
 	}
-	id := p.next
-	p.next++
+	id := p.lo
+	p.lo++
 	return id, nil
 }

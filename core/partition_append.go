@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/jocko/jocko/storage"
@@ -107,7 +108,7 @@ func (p *partition) read(offset int64, maxBytes int) ([]byte, error) {
 		return nil, nil // not yet committed: nothing to read yet
 	}
 	data, err := p.log.Read(offset, maxBytes, hw)
-	if err != nil && err != storage.ErrOffsetOutOfRange {
+	if err != nil && !errors.Is(err, storage.ErrOffsetOutOfRange) {
 		return nil, fmt.Errorf("read %s-%d at %d: %w", p.topic, p.index, offset, err)
 	}
 	return data, err

@@ -39,7 +39,7 @@ type produceWait struct {
 func (b *Broker) handleProduce(ctx context.Context, r *request) reply {
 	req := r.msg.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
-	if req.TransactionalID != nil {
+	if req.TransactionID != nil {
 		return reply{resp: produceErrorAll(req, resp, kerr.TransactionalIDAuthorizationFailed.Code)}
 	}
 	st := b.node.State()

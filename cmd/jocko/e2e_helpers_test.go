@@ -51,7 +51,7 @@ type proc struct {
 	exited  chan struct{}
 }
 
-var readyRE = regexp.MustCompile(`broker ready kafka=(\S+)`)
+var readyRE = regexp.MustCompile(`broker ready.* kafka=(\S+)`)
 
 // startBroker runs the jocko binary on a free loopback port with a fresh data
 // directory (or the given one) and waits until it serves.

@@ -59,7 +59,7 @@ func TestE2EKcatCodecs(t *testing.T) {
 	}
 
 	// franz-go writes, kcat reads.
-	cl := b.client(t, kgo.DefaultProduceTopic("from-kgo"))
+	cl := b.client(t, kgo.DefaultProduceTopic("from-kgo"), kgo.AllowAutoTopicCreation())
 	var want []string
 	for i := 0; i < 100; i++ {
 		v := fmt.Sprintf("kgo-%03d", i)
