@@ -24,6 +24,7 @@ func (w *workload) nemesis(ctx context.Context, seed uint64) {
 		total += f.Weight
 	}
 	if total == 0 {
+		<-ctx.Done()
 		return
 	}
 	for ctx.Err() == nil {

@@ -1,0 +1,211 @@
+//go:build !wasip1
+
+package sim
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jocko/jocko/sim/runner"
+)
+
+var (
+	flagSeeds    = flag.Int("seeds", 4, "seeds per scenario")
+	flagFirst    = flag.Uint64("first-seed", 1, "first seed of the seed set")
+	flagSeed     = flag.Uint64("seed", 0, "run only this seed, with a full trace written to a file")
+	flagScenario = flag.String("scenario", "", "run only this scenario (default: the default set)")
+	flagBug      = flag.String("bug", "", "switch on broken variants (comma-separated) in TestSim")
+	flagDouble   = flag.Int("double-every", 3, "run every Nth seed twice and compare hashes (0: never)")
+	flagWall     = flag.Duration("wall", 10*time.Minute, "wall-clock limit per run")
+	flagParallel = flag.Int("parallel-runs", runtime.NumCPU(), "runs at once")
+)
+
+var (
+	hostOnce sync.Once
+	host     *Host
+	hostErr  error
+	runSlots chan struct{}
+)
+
+// getHost builds and compiles the simulator once per test process.
+func getHost(t *testing.T) *Host {
+	t.Helper()
+	hostOnce.Do(func() {
+		runSlots = make(chan struct{}, max(1, *flagParallel))
+		ctx := context.Background()
+		wd, _ := os.Getwd()
+		start := time.Now()
+		var path string
+		if path, hostErr = Build(ctx, filepath.Dir(wd), filepath.Join(CacheDir(), "bin")); hostErr != nil {
+			return
+		}
+		built := time.Since(start)
+		wasm, err := os.ReadFile(path)
+		if err != nil {
+			hostErr = err
+			return
+		}
+		host, hostErr = NewHost(ctx, wasm, filepath.Join(CacheDir(), "compiled"))
+		fmt.Printf("sim: built in %v, compiled in %v (cache %s)\n", built.Round(time.Millisecond),
+			(time.Since(start) - built).Round(time.Millisecond), CacheDir())
+	})
+	if hostErr != nil {
+		t.Fatal(hostErr)
+	}
+	return host
+}
+
+// outcome is one run as the host saw it.
+type outcome struct {
+	res    runner.Result
+	exit   int
+	virt   time.Duration
+	wall   time.Duration
+	err    error
+	stderr string
+	events []string // with -events
+}
+
+func (o outcome) failed() bool { return o.err != nil || o.exit != 0 || !o.res.OK }
+
+// runOne executes one (scenario, seed, bugs) run.
+func runOne(t *testing.T, scenario string, seed uint64, bugs string, extra ...string) outcome {
+	h := getHost(t)
+	runSlots <- struct{}{}
+	defer func() { <-runSlots }()
+	args := []string{"-scenario", scenario, "-seed", fmt.Sprint(seed)}
+	if bugs != "" {
+		args = append(args, "-bug", bugs)
+	}
+	args = append(args, extra...)
+	var stdout bytes.Buffer
+	stderr := &tailBuffer{max: 64 << 10}
+	var errw interface{ Write([]byte) (int, error) } = stderr
+	var traceFile *os.File
+	if contains(extra, "-trace") {
+		traceFile, _ = os.Create(tracePath(scenario, seed, bugs))
+		errw = traceFile
+		defer traceFile.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *flagWall)
+	defer cancel()
+	start := time.Now()
+	exit, virt, err := h.Run(ctx, seed, args, &stdout, errw)
+	o := outcome{exit: exit, virt: virt, wall: time.Since(start), err: err, stderr: stderr.String()}
+	sc := bufio.NewScanner(&stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "{"):
+			if jerr := json.Unmarshal([]byte(line), &o.res); jerr != nil && o.err == nil {
+				o.err = jerr
+			}
+		case strings.HasPrefix(line, "E "):
+			o.events = append(o.events, line)
+		}
+	}
+	if o.res.Hash == "" && o.err == nil {
+		o.err = fmt.Errorf("no result line (exit %d)", exit)
+	}
+	return o
+}
+
+func tracePath(scenario string, seed uint64, bugs string) string {
+	name := fmt.Sprintf("sim-trace-%s-%d", scenario, seed)
+	if bugs != "" {
+		name += "-" + strings.ReplaceAll(bugs, ",", "+")
+	}
+	return filepath.Join(os.TempDir(), name+".log")
+}
+
+func replayCmd(scenario string, seed uint64, bugs string) string {
+	cmd := fmt.Sprintf("go test ./sim -run TestSim -seed=%d -scenario=%s -v", seed, scenario)
+	if bugs != "" {
+		cmd += " -bug=" + bugs
+	}
+	return cmd
+}
+
+// report prints the per-run line and, on failure, what broke and how to replay.
+func report(t *testing.T, scenario string, seed uint64, bugs string, o outcome) string {
+	r := o.res
+	line := fmt.Sprintf("seed=%d scenario=%s hash=%s ok=%v virt=%.1fs wall=%.1fs events=%d acked=%d faults=%d",
+		seed, scenario, r.Hash, !o.failed(), o.virt.Seconds(), o.wall.Seconds(), r.Events, r.Stats.Acked, r.Stats.Faults)
+	if bugs != "" {
+		line += " bugs=" + bugs
+	}
+	fmt.Println(line)
+	if !o.failed() {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "FAIL seed=%d scenario=%s", seed, scenario)
+	if bugs != "" {
+		fmt.Fprintf(&b, " bugs=%s", bugs)
+	}
+	if o.err != nil {
+		fmt.Fprintf(&b, "\n  error: %v (exit %d)", o.err, o.exit)
+	}
+	for _, v := range r.Violations {
+		fmt.Fprintf(&b, "\n  violation: %s", v)
+	}
+	if o.res.Hash == "" && o.stderr != "" {
+		fmt.Fprintf(&b, "\n  stderr tail:\n%s", indent(lastLines(o.stderr, 30)))
+	}
+	fmt.Fprintf(&b, "\n  replay: %s", replayCmd(scenario, seed, bugs))
+	return b.String()
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func indent(s string) string { return "    " + strings.ReplaceAll(s, "\n", "\n    ") }
+
+// tailBuffer keeps the last max bytes written.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > b.max {
+		b.buf = append([]byte(nil), b.buf[len(b.buf)-b.max:]...)
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}

@@ -1,0 +1,168 @@
+//go:build !wasip1
+
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// Epoch is where every run's virtual clock starts (the Go runtime aborts on
+// a zero nanotime): 2024-01-01T00:00:00Z.
+const Epoch = 1704067200 * int64(time.Second)
+
+// cacheKeep is how many compiled modules the on-disk cache keeps (~100 MB each).
+const cacheKeep = 3
+
+// CacheDir is where the simulator keeps its wasm build and compiled code.
+func CacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "jocko-sim")
+}
+
+// Build compiles the simulator program for wasip1 into dir and returns its path.
+func Build(ctx context.Context, moduleRoot, dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "sim.wasm")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./sim/wasm")
+	cmd.Dir = moduleRoot
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the simulator for wasip1: %v\n%s", err, b)
+	}
+	return out, nil
+}
+
+// Host runs the compiled simulator, one instance per seed.
+type Host struct {
+	rt  wazero.Runtime
+	mod wazero.CompiledModule
+}
+
+// NewHost compiles wasm with NumCPU workers and an on-disk cache under
+// cacheDir, pruning all but the newest cached modules.
+func NewHost(ctx context.Context, wasm []byte, cacheDir string) (*Host, error) {
+	cache, err := wazero.NewCompilationCacheWithDir(cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg := wazero.NewRuntimeConfigCompiler().WithCompilationCache(cache).WithCloseOnContextDone(true)
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		return nil, err
+	}
+	mod, err := rt.CompileModule(experimental.WithCompilationWorkers(ctx, runtime.NumCPU()), wasm)
+	if err != nil {
+		return nil, err
+	}
+	pruneCache(cacheDir, cacheKeep)
+	return &Host{rt: rt, mod: mod}, nil
+}
+
+// Run executes the program once with args. Randomness comes from seed and
+// time is virtual; ctx bounds the wall-clock time. It returns the exit code
+// and how much virtual time passed.
+func (h *Host) Run(ctx context.Context, seed uint64, args []string, stdout, stderr io.Writer) (int, time.Duration, error) {
+	vc := &vclock{}
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithArgs(append([]string{"sim"}, args...)...).
+		WithStdout(stdout).
+		WithStderr(stderr).
+		WithRandSource(newSeeded(seed)).
+		WithNanotime(vc.nanotime, 1).
+		WithWalltime(vc.walltime, 1).
+		WithNanosleep(vc.nanosleep)
+	mod, err := h.rt.InstantiateModule(ctx, h.mod, cfg)
+	if mod != nil {
+		mod.Close(context.Background())
+	}
+	virt := time.Duration(vc.ns.Load())
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		if ctx.Err() != nil {
+			return -1, virt, fmt.Errorf("wall-clock limit: %w", ctx.Err())
+		}
+		return int(exit.ExitCode()), virt, nil
+	}
+	if err != nil {
+		return -1, virt, err
+	}
+	return 0, virt, nil
+}
+
+// Close releases the runtime.
+func (h *Host) Close() { h.rt.Close(context.Background()) }
+
+// vclock is one instance's virtual clock; it moves only in nanosleep, which
+// wazero calls when the Go scheduler has nothing runnable.
+type vclock struct{ ns atomic.Int64 }
+
+func (v *vclock) nanotime() int64 { return time.Second.Nanoseconds() + v.ns.Load() }
+
+func (v *vclock) walltime() (int64, int32) {
+	t := Epoch + v.ns.Load()
+	return t / 1e9, int32(t % 1e9)
+}
+
+func (v *vclock) nanosleep(d int64) {
+	if d <= 0 {
+		d = 1
+	}
+	v.ns.Add(d)
+}
+
+// seeded is the random source the program's runtime and crypto/rand see.
+type seeded struct{ r *rand.ChaCha8 }
+
+func newSeeded(seed uint64) *seeded {
+	var key [32]byte
+	for i := 0; i < 8; i++ {
+		key[i] = byte(seed >> (8 * i))
+	}
+	copy(key[8:], "jocko-sim-seeded-random")
+	return &seeded{rand.NewChaCha8(key)}
+}
+
+func (s *seeded) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+// pruneCache keeps the newest keep files under dir.
+func pruneCache(dir string, keep int) {
+	type entry struct {
+		path string
+		mod  time.Time
+	}
+	var files []entry
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				files = append(files, entry{p, fi.ModTime()})
+			}
+		}
+		return nil
+	})
+	sort.Slice(files, func(i, j int) bool { return files[i].mod.After(files[j].mod) })
+	for i := keep; i < len(files); i++ {
+		os.Remove(files[i].path)
+	}
+}
