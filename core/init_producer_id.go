@@ -42,8 +42,8 @@ const producerIDBlockSize = 1000
 
 // producerIDs hands out producer IDs from blocks reserved in the metadata log.
 type producerIDs struct {
-	b        *Broker
-	mu       sync.Mutex
+	b      *Broker
+	mu     sync.Mutex
 	lo, hi int64 // [lo, hi) is what is left of the current block
 }
 

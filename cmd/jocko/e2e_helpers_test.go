@@ -29,7 +29,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	jockoBin = filepath.Join(dir, "jocko")
-	out, err := exec.Command("go", "build", "-o", jockoBin, ".").CombinedOutput()
+	args := []string{"build", "-o", jockoBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building jocko: %v\n%s", err, out)
 		os.Exit(1)
@@ -146,7 +150,7 @@ func (p *proc) stop() {
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:
-		if code := p.cmd.ProcessState.ExitCode(); code != 0 && !p.t.Failed() {
+		if code := p.cmd.ProcessState.ExitCode(); code != 0 && !p.t.Failed() || strings.Contains(p.logText(), "DATA RACE") {
 			p.t.Errorf("jocko exited with %d after SIGTERM:\n%s", code, p.logText())
 		}
 	case <-time.After(30 * time.Second):

@@ -63,7 +63,9 @@ func runTopic(args []string, stdout, stderr io.Writer) error {
 		needName = false
 		cmd = func(ctx context.Context, adm *kadm.Client, _ string) error { return topicList(ctx, adm, stdout) }
 	case "describe":
-		cmd = func(ctx context.Context, adm *kadm.Client, name string) error { return topicDescribe(ctx, adm, stdout, name) }
+		cmd = func(ctx context.Context, adm *kadm.Client, name string) error {
+			return topicDescribe(ctx, adm, stdout, name)
+		}
 	case "alter":
 		partitions := fs.Int("partitions", 0, "grow the topic to this many partitions")
 		configs := kvList{}
@@ -74,7 +76,9 @@ func runTopic(args []string, stdout, stderr io.Writer) error {
 			return topicAlter(ctx, adm, stdout, name, *partitions, configs, deletes)
 		}
 	case "delete":
-		cmd = func(ctx context.Context, adm *kadm.Client, name string) error { return topicDelete(ctx, adm, stdout, name) }
+		cmd = func(ctx context.Context, adm *kadm.Client, name string) error {
+			return topicDelete(ctx, adm, stdout, name)
+		}
 	default:
 		return usageError{fmt.Sprintf("unknown topic subcommand %q: want create, list, describe, alter or delete", sub)}
 	}
