@@ -5,6 +5,8 @@ package storage
 // wire package's parser without changing its API.
 
 import (
+	"github.com/jocko/jocko/wire"
+
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -99,9 +101,7 @@ func setLeaderEpoch(b []byte, e int32) { binary.BigEndian.PutUint32(b[12:], uint
 
 // walkRecordTimes calls fn with the offset delta and timestamp of every
 // record of an uncompressed batch, in order, until fn returns false.
-// For a compressed batch it reports the batch as a single record at
-// delta 0 with the batch's max timestamp (an offset at or before the
-// exact one; decoding compressed records is the wire package's job).
+// Compressed batches are decoded with the wire package.
 func walkRecordTimes(batch []byte, fn func(delta int32, ts int64) bool) error {
 	h, err := parseBatchHeader(batch)
 	if err != nil {
@@ -109,7 +109,19 @@ func walkRecordTimes(batch []byte, fn func(delta int32, ts int64) bool) error {
 	}
 	logAppend := h.attributes&attrLogAppendTime != 0
 	if h.attributes&attrCodecMask != 0 {
-		fn(0, h.maxTimestamp)
+		recs, err := wire.Records(batch)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		for _, r := range recs {
+			ts := h.firstTimestamp + r.TimestampDelta
+			if logAppend {
+				ts = h.maxTimestamp
+			}
+			if !fn(r.OffsetDelta, ts) {
+				return nil
+			}
+		}
 		return nil
 	}
 	rest := batch[batchHeaderLen:]

@@ -131,8 +131,7 @@ func (l *Log) Batches(from int64, fn func(baseOffset int64, raw []byte) error) e
 
 // OffsetForTime returns the first offset at or after the log start whose
 // record timestamp is >= ts, and that record's timestamp; ok is false if
-// there is none. For compressed batches it answers the batch's base offset
-// and max timestamp.
+// there is none. Compressed batches are decoded to find the exact record.
 func (l *Log) OffsetForTime(ts int64) (offset, timestamp int64, ok bool, err error) {
 	l.mu.RLock()
 	if l.closed.Load() {
