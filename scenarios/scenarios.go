@@ -28,6 +28,7 @@ var base = runner.Scenario{
 	Progress:    true,
 	Linearize:   true,
 	SegmentMax:  32 << 10,
+	SyncLatency: [2]time.Duration{200 * time.Microsecond, 4 * ms},
 }
 
 func with(name, desc string, faults ...runner.Fault) runner.Scenario {

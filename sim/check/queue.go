@@ -76,10 +76,14 @@ func Queue(h History) []Violation {
 func inconsistent(h History, p int32) []Violation {
 	var out []Violation
 	at := map[int64]int64{}
+	reported := map[[3]int64]bool{}
 	note := func(off, val int64, what string) {
 		if prev, ok := at[off]; ok && prev != val {
-			out = append(out, Violation{"inconsistent-offsets", p,
-				fmt.Sprintf("offset %d holds %d and %d (%s)", off, prev, val, what)})
+			if k := [3]int64{off, prev, val}; !reported[k] {
+				reported[k] = true
+				out = append(out, Violation{"inconsistent-offsets", p,
+					fmt.Sprintf("offset %d holds %d and %d (seen by a %s)", off, prev, val, what)})
+			}
 			return
 		}
 		at[off] = val

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jocko/jocko/core"
@@ -31,6 +32,7 @@ type broker struct {
 
 // cluster is the simulated brokers and the network between them and clients.
 type cluster struct {
+	mu      sync.Mutex // guards each broker's b, cancel, gen and up
 	sc      Scenario
 	seed    uint64
 	net     *simnet.Net
@@ -67,6 +69,7 @@ func newCluster(sc Scenario, opt Options, tr *trace.Trace, fail func(kind, detai
 		name := "n" + strconv.Itoa(i)
 		d := simfs.NewDisk(name, opt.Seed, tr, dataDir)
 		d.SetLyingFsync(c.lying)
+		d.SetSyncLatency(sc.SyncLatency[0], sc.SyncLatency[1])
 		if sc.DiskBytes > 0 {
 			d.SetCapacity(sc.DiskBytes)
 		}
@@ -89,6 +92,11 @@ func (c *cluster) seeds() []string {
 // start boots a new incarnation of b on its disk's current state and waits
 // until it serves (or the wait limit passes, which is reported).
 func (c *cluster) start(b *broker, wait time.Duration) {
+	c.mu.Lock()
+	if b.up {
+		c.mu.Unlock()
+		return
+	}
 	var nd *simnet.Node
 	if b.gen == 0 {
 		nd = c.net.Node(b.name)
@@ -96,19 +104,21 @@ func (c *cluster) start(b *broker, wait time.Duration) {
 		nd = c.net.Restart(b.name)
 	}
 	b.gen++
+	gen := b.gen
 	fs := b.disk.Mount()
-	env := jio.Env{Net: nd, FS: fs, Rand: jio.NewRand(c.seed*1000 + uint64(b.id)*10 + uint64(b.gen)),
-		Log: c.log.With("inc", b.gen)}
+	env := jio.Env{Net: nd, FS: fs, Rand: jio.NewRand(c.seed*1000 + uint64(b.id)*10 + uint64(gen)),
+		Log: c.log.With("inc", gen)}
 	cfg := core.Config{NodeID: b.id, DataDir: dataDir, ListenAddr: c.addr(b), RaftAddr: b.name + ":9093",
 		Bugs: c.bugs, Defaults: c.brokerDefaults()}
 	br, err := core.NewBroker(cfg, env)
 	if err != nil {
-		c.fail("broker-start", fmt.Sprintf("%s incarnation %d: %v", b.name, b.gen, err))
+		c.mu.Unlock()
+		c.fail("broker-start", fmt.Sprintf("%s incarnation %d: %v", b.name, gen, err))
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.b, b.cancel, b.up = br, cancel, true
-	gen := b.gen
+	c.mu.Unlock()
 	go func() {
 		if err := br.Run(ctx); err != nil && ctx.Err() == nil {
 			c.fail("broker-run", fmt.Sprintf("%s incarnation %d: %v", b.name, gen, err))
@@ -135,6 +145,8 @@ func (c *cluster) brokerDefaults() map[string]string {
 // first (nothing it does afterwards escapes), then its context is cancelled
 // so that its timer-driven goroutines stop instead of running forever.
 func (c *cluster) crash(b *broker, kind simfs.CrashKind) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if !b.up {
 		return
 	}

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/jocko/jocko/sim/simfs"
@@ -70,7 +71,11 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *rand.Rand) func() {
 	c := w.c
 	restart := func() { c.crash(b, simfs.ProcessCrash); c.start(b, 30*time.Second) }
 	crash := func(k simfs.CrashKind) func() {
-		c.crash(b, k)
+		if k != simfs.ProcessCrash && rng.IntN(2) == 0 {
+			w.crashDuringSync(b, k)
+		} else {
+			c.crash(b, k)
+		}
 		return func() { c.start(b, 30*time.Second) }
 	}
 	isolate := func(mode simnet.Mode, both bool) func() {
@@ -112,7 +117,9 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *rand.Rand) func() {
 		return func() { b.disk.Heal(); restart() }
 	case DiskFull:
 		b.disk.SetCapacity(b.disk.Used() + int64(rng.IntN(64<<10)))
-		return func() { b.disk.Heal(); w.restoreCapacity(b) }
+		// Like Kafka, the broker takes a partition offline on a write error
+		// until it restarts; freeing space is followed by a restart.
+		return func() { b.disk.Heal(); w.restoreCapacity(b); restart() }
 	case SlowDisk:
 		b.disk.SetSlow(time.Duration(1+rng.IntN(20)) * time.Millisecond)
 		return b.disk.Heal
@@ -123,5 +130,25 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *rand.Rand) func() {
 func (w *workload) restoreCapacity(b *broker) {
 	if w.sc.DiskBytes > 0 {
 		b.disk.SetCapacity(w.sc.DiskBytes)
+	}
+}
+
+// crashDuringSync crashes b's machine inside its next fsync (after the
+// fsync's latency, before the data is durable), the moment where acks sent
+// ahead of durability are exposed; if no fsync comes within a second it
+// crashes anyway.
+func (w *workload) crashDuringSync(b *broker, k simfs.CrashKind) {
+	done := make(chan struct{})
+	var once sync.Once
+	fire := func() { once.Do(func() { w.c.crash(b, k); close(done) }) }
+	b.disk.CrashDuringNextSync(fire)
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+		w.rec.tr.Logf("nemesis crashed %s inside an fsync", b.name)
+	case <-t.C:
+		b.disk.CrashDuringNextSync(nil)
+		fire()
 	}
 }

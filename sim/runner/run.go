@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -56,6 +57,10 @@ func RunWithEvents(sc Scenario, opt Options) (Result, []trace.Event) {
 		t.Stop()
 	case <-t.C:
 		r.fail("time-limit", fmt.Sprintf("run did not finish within %v of virtual time", sc.TimeLimit))
+		if opt.Trace != nil {
+			buf := make([]byte, 8<<20)
+			opt.Trace.Write(buf[:runtime.Stack(buf, true)])
+		}
 	}
 	return r.result(time.Since(start)), tr.Events()
 }

@@ -61,6 +61,8 @@ type Scenario struct {
 	Linearize  bool             // run porcupine on the observer's history
 	DiskBytes  int64            // disk capacity (0: unlimited) outside DiskFull
 	SegmentMax int              // storage segment size (small: more rolls)
+	// SyncLatency bounds how long each fsync takes; crashes can land inside.
+	SyncLatency [2]time.Duration
 }
 
 // Options are per-run switches.

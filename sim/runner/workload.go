@@ -99,7 +99,6 @@ func (w *workload) producer(ctx context.Context, proc int, seed uint64) {
 		w.c.fail("client", err.Error())
 		return
 	}
-	defer cl.Close()
 	rng := rand.New(rand.NewPCG(seed, uint64(proc)))
 	slots := make(chan struct{}, w.sc.InFlightMax)
 	var seq int64
@@ -126,7 +125,13 @@ func (w *workload) producer(ctx context.Context, proc int, seed uint64) {
 			<-slots
 		})
 	}
-	for i := 0; i < cap(slots); i++ { // drain: every send completes (delivery timeout)
+	// Give outstanding sends time to complete, then fail the rest (Close
+	// fails buffered records, calling their callbacks) and wait for them all.
+	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	cl.Flush(fctx)
+	cancel()
+	cl.Close()
+	for i := 0; i < cap(slots); i++ {
 		slots <- struct{}{}
 	}
 }

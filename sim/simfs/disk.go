@@ -65,6 +65,8 @@ type Disk struct {
 	capacity            int64 // 0: unlimited
 	slow                time.Duration
 	lying               bool
+	syncMin, syncMax    time.Duration // latency of every Sync
+	crashHook           func()        // runs inside the next Sync, before durability
 }
 
 type incarnation struct {

@@ -95,3 +95,29 @@ func (d *Disk) sleep() {
 func (d *Disk) failLocked(p float64) bool {
 	return p > 0 && d.rng.Float64() < p
 }
+
+// SetSyncLatency makes every Sync take between min and max of (virtual)
+// time; data becomes durable at the end of it. Without latency a crash can
+// never land while an fsync is in flight.
+func (d *Disk) SetSyncLatency(min, max time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.syncMin, d.syncMax = min, max
+}
+
+// CrashDuringNextSync arms fn to run inside the next Sync on this disk, after
+// its latency and before anything becomes durable; fn is expected to crash
+// the node (the Sync then never returns). nil disarms.
+func (d *Disk) CrashDuringNextSync(fn func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.crashHook = fn
+}
+
+func (d *Disk) syncLatencyLocked() time.Duration {
+	lat := d.syncMin
+	if span := d.syncMax - d.syncMin; span > 0 {
+		lat += time.Duration(d.rng.Int64N(int64(span)))
+	}
+	return lat
+}

@@ -171,6 +171,17 @@ func (f *File) Sync() error {
 		return err
 	}
 	d := f.fs.d
+	if lat := d.syncLatencyLocked(); lat > 0 {
+		f.fs.unlock()
+		time.Sleep(lat)
+		f.fs.lock()
+	}
+	if hook := d.crashHook; hook != nil {
+		d.crashHook = nil
+		f.fs.unlock()
+		hook()
+		f.fs.lock() // never returns if hook crashed this incarnation
+	}
 	if d.failLocked(d.syncFail) {
 		d.tr.Record(trace.FSFault, d.hid, faultSyncFail, trace.Str(f.path))
 		return pathErr("sync", f.name, syscall.EIO)

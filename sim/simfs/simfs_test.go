@@ -6,6 +6,7 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 
 	jio "github.com/jocko/jocko/io"
 	"github.com/spf13/afero"
@@ -201,5 +202,22 @@ func TestDeadIncarnationFreezes(t *testing.T) {
 	case <-returned:
 		t.Fatal("a call from a dead incarnation returned")
 	default:
+	}
+}
+
+func TestCrashDuringSyncLosesWhatThatSyncCovered(t *testing.T) {
+	d := NewDisk("n1", 1, nil, "/data")
+	d.SetSyncLatency(time.Millisecond, 2*time.Millisecond)
+	fs := d.Mount()
+	write(t, fs, "/data/a", "x", true)
+	jio.SyncDir(fs, "/data")
+	fired := make(chan struct{})
+	d.CrashDuringNextSync(func() { d.Crash(MachineCrash); close(fired) })
+	f, _ := fs.OpenFile("/data/a", os.O_WRONLY|os.O_APPEND, 0)
+	f.Write([]byte("y"))
+	go f.Sync() // freezes inside Sync
+	<-fired
+	if got := read(t, d.Mount(), "/data/a"); got != "x" {
+		t.Fatalf("data of the interrupted sync survived: %q", got)
 	}
 }
