@@ -33,6 +33,7 @@ type Broker struct {
 
 	reconcileMu sync.Mutex
 	pids        producerIDs
+	coord       coordinator
 
 	connsMu sync.Mutex
 	conns   map[net.Conn]struct{}
@@ -78,6 +79,7 @@ func NewBroker(cfg Config, env jio.Env) (*Broker, error) {
 		conns: map[net.Conn]struct{}{},
 	}
 	b.pids.b = b
+	b.coord = coordinator{b: b, shards: map[int32]*shard{}}
 	return b, nil
 }
 
@@ -119,6 +121,7 @@ func (b *Broker) Run(ctx context.Context) error {
 	})
 	err = g.Wait()
 	b.connWG.Wait()
+	b.coord.stopAll()
 	b.closePartitions()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		err = nil
@@ -129,6 +132,9 @@ func (b *Broker) Run(ctx context.Context) error {
 // start waits for the metadata log, registers this broker and opens the
 // partitions it hosts.
 func (b *Broker) start(ctx context.Context) error {
+	b.coord.mu.Lock()
+	b.coord.ctx = ctx
+	b.coord.mu.Unlock()
 	select {
 	case <-b.node.Ready():
 	case <-ctx.Done():

@@ -70,6 +70,7 @@ func (b *Broker) reconcile() error {
 			}
 		}
 	}
+	b.coord.syncShards(st)
 	return firstErr
 }
 

@@ -1,0 +1,188 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+
+	"github.com/jocko/jocko/cluster"
+	"github.com/jocko/jocko/core/group"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// coordinator is the group coordinator: one shard per __consumer_offsets
+// partition whose leader is this broker. When partitions gain replicas and
+// leaders move, shards follow the leadership that reconcile sees: nothing in
+// a shard depends on the cluster's shape.
+type coordinator struct {
+	b      *Broker
+	mu     sync.Mutex
+	shards map[int32]*shard
+	ctx    context.Context // the broker's run context; shards live under it
+}
+
+// syncShards starts shards for the offsets partitions this broker now leads
+// and stops the others. Called by reconcile with its lock held.
+func (c *coordinator) syncShards(st *cluster.State) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		return
+	}
+	want := map[int32]*partition{}
+	if t, ok := st.Topic(offsetsTopic); ok {
+		for _, ps := range t.Partitions {
+			if ps.Leader == c.b.cfg.NodeID {
+				if p := c.b.partition(offsetsTopic, ps.Index); p != nil {
+					want[ps.Index] = p
+				}
+			}
+		}
+	}
+	for i, s := range c.shards {
+		if want[i] != s.p {
+			delete(c.shards, i)
+			go s.stop()
+		}
+	}
+	for i, p := range want {
+		if c.shards[i] == nil {
+			s := newShard(c.b, i, p)
+			c.shards[i] = s
+			s.start(c.ctx)
+		}
+	}
+}
+
+// stopAll stops every shard (broker shutdown).
+func (c *coordinator) stopAll() {
+	c.mu.Lock()
+	shards := c.shards
+	c.shards = map[int32]*shard{}
+	c.ctx = nil
+	c.mu.Unlock()
+	for _, s := range shards {
+		s.stop()
+	}
+}
+
+// shardFor returns the shard coordinating groupID, or an error to answer:
+// NOT_COORDINATOR when another broker coordinates it (or the offsets topic
+// does not exist yet).
+func (c *coordinator) shardFor(groupID string) (*shard, error) {
+	st := c.b.node.State()
+	t, ok := st.Topic(offsetsTopic)
+	if !ok {
+		return nil, errNotCoordinator
+	}
+	part := group.Partition(groupID, int32(len(t.Partitions)))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := c.shards[part]; s != nil {
+		return s, nil
+	}
+	return nil, errNotCoordinator
+}
+
+// allShards lists the running shards.
+func (c *coordinator) allShards() []*shard {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*shard, 0, len(c.shards))
+	for _, s := range c.shards {
+		out = append(out, s)
+	}
+	return out
+}
+
+// ensureOffsetsTopic creates __consumer_offsets on first use, with
+// offsets.topic.num.partitions partitions, replication capped at the broker
+// count, and compaction.
+func (b *Broker) ensureOffsetsTopic(ctx context.Context) error {
+	st := b.node.State()
+	if _, ok := st.Topic(offsetsTopic); ok {
+		return nil
+	}
+	rf := min(b.brokerInt(st, "offsets.topic.replication.factor"), int64(len(st.Brokers)))
+	err := b.createTopic(ctx, topicSpec{
+		name:        offsetsTopic,
+		partitions:  int32(b.brokerInt(st, "offsets.topic.num.partitions")),
+		replication: int16(rf),
+		configs:     map[string]string{"cleanup.policy": "compact", "segment.bytes": strconv.Itoa(100 << 20)},
+		internal:    true,
+	}, false)
+	if code, _ := errorCode(err); code == kerr.TopicAlreadyExists.Code {
+		return nil
+	}
+	return err
+}
+
+// groupConfig is the group state machine's configuration from the broker
+// settings.
+func (b *Broker) groupConfig() group.Config {
+	st := b.node.State()
+	cfg := group.DefaultConfig()
+	cfg.SessionTimeoutMinMs = int32(b.brokerInt(st, "group.min.session.timeout.ms"))
+	cfg.SessionTimeoutMaxMs = int32(b.brokerInt(st, "group.max.session.timeout.ms"))
+	cfg.InitialRebalanceDelayMs = int32(b.brokerInt(st, "group.initial.rebalance.delay.ms"))
+	cfg.OffsetsRetentionMs = b.brokerInt(st, "offsets.retention.minutes") * 60 * 1000
+	return cfg
+}
+
+// coordinatorCode maps a coordinator error to its Kafka code.
+func coordinatorCode(err error) int16 {
+	switch {
+	case errors.Is(err, errCoordinatorLoading):
+		return kerr.CoordinatorLoadInProgress.Code
+	case errors.Is(err, errNotCoordinator):
+		return kerr.NotCoordinator.Code
+	default:
+		return kerr.CoordinatorNotAvailable.Code
+	}
+}
+
+// coordinatorError builds req's response with every error field set to the
+// code for err, as Kafka answers a request its coordinator cannot serve.
+func coordinatorError(req kmsg.Request, err error) kmsg.Response {
+	code := coordinatorCode(err)
+	resp := req.ResponseKind()
+	switch r := resp.(type) {
+	case *kmsg.JoinGroupResponse:
+		r.ErrorCode, r.Generation = code, -1
+	case *kmsg.SyncGroupResponse:
+		r.ErrorCode = code
+		if code == kerr.CoordinatorLoadInProgress.Code {
+			r.ErrorCode = kerr.RebalanceInProgress.Code
+		}
+	case *kmsg.HeartbeatResponse:
+		if code != kerr.CoordinatorLoadInProgress.Code {
+			r.ErrorCode = code
+		}
+	case *kmsg.LeaveGroupResponse:
+		r.ErrorCode = code
+	case *kmsg.OffsetDeleteResponse:
+		r.ErrorCode = code
+	case *kmsg.OffsetCommitResponse:
+		for _, t := range req.(*kmsg.OffsetCommitRequest).Topics {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic, rt.TopicID = t.Topic, t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			r.Topics = append(r.Topics, rt)
+		}
+	case *kmsg.OffsetFetchResponse:
+		q := req.(*kmsg.OffsetFetchRequest)
+		r.ErrorCode = code
+		for _, g := range group.OffsetFetchGroups(q) {
+			rg := kmsg.NewOffsetFetchResponseGroup()
+			rg.Group, rg.ErrorCode = g.Group, code
+			r.Groups = append(r.Groups, rg)
+		}
+	}
+	return resp
+}

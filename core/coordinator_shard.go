@@ -1,0 +1,361 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jocko/jocko/core/group"
+	"github.com/jocko/jocko/wire"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// errCoordinatorLoading and errNotCoordinator are answered while a shard
+// loads and after it stopped (or when the group lives elsewhere).
+var (
+	errCoordinatorLoading = errors.New("coordinator is loading its groups")
+	errNotCoordinator     = errors.New("not the coordinator of this group")
+)
+
+// shard coordinates the groups of one __consumer_offsets partition that this
+// broker leads. It feeds the pure group state machine from one lock, appends
+// the records it decides to the partition, and releases each reply only once
+// the records before it are committed (the Output contract of core/group).
+type shard struct {
+	b    *Broker
+	part int32
+	p    *partition
+
+	mu      sync.Mutex
+	groups  *group.Groups // nil while loading or after a failure
+	loaded  bool          // the load finished (groups nil after it: failed)
+	nextH   group.Handle
+	held    map[group.Handle]heldRequest
+	lastEnd int64 // end offset of the last append; replies wait for it
+	stopped bool
+
+	queueMu sync.Mutex
+	queue   []delivery
+	wake    chan struct{} // capacity 1: the deliverer has work
+	rearm   chan struct{} // capacity 1: the deadline may have changed
+	cancel  context.CancelFunc
+	done    sync.WaitGroup
+}
+
+// heldRequest is a request waiting for its answer from the state machine.
+type heldRequest struct {
+	req kmsg.Request
+	ch  chan kmsg.Response
+}
+
+// delivery is work released once the partition's high watermark reaches end.
+type delivery struct {
+	end int64
+	fn  func(committed bool)
+}
+
+func newShard(b *Broker, part int32, p *partition) *shard {
+	return &shard{
+		b: b, part: part, p: p,
+		held:  map[group.Handle]heldRequest{},
+		wake:  make(chan struct{}, 1),
+		rearm: make(chan struct{}, 1),
+	}
+}
+
+// start loads the groups from the partition and then runs the deliverer and
+// the deadline timer until stop.
+func (s *shard) start(ctx context.Context) {
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.done.Add(2)
+	go func() {
+		defer s.done.Done()
+		s.deliverLoop(ctx)
+	}()
+	go func() {
+		defer s.done.Done()
+		if err := s.load(ctx); err != nil {
+			if ctx.Err() == nil {
+				s.b.log.Error("load consumer groups", "partition", s.part, "err", err)
+			}
+			return
+		}
+		s.timerLoop(ctx)
+	}()
+}
+
+// stop ends the shard: held requests are answered NOT_COORDINATOR.
+func (s *shard) stop() {
+	s.mu.Lock()
+	s.stopped = true
+	s.groups = nil
+	s.failHeldLocked()
+	s.mu.Unlock()
+	s.cancel()
+	s.done.Wait()
+}
+
+// load replays the partition into a Loader. Records are read up to the log
+// end: everything in this partition was appended by a coordinator, and a
+// record not yet committed is committed before any reply that depends on it
+// is released (lastEnd starts at the log end).
+func (s *shard) load(ctx context.Context) error {
+	cfg := s.b.groupConfig()
+	ld := group.NewLoader(cfg, s.b.env.Rand)
+	end := s.p.log.EndOffset()
+	err := s.p.log.Batches(s.p.log.StartOffset(), func(base int64, raw []byte) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if base >= end {
+			return errStopLoad
+		}
+		recs, err := wire.Records(raw)
+		if err != nil {
+			return fmt.Errorf("offset %d: %w", base, err)
+		}
+		for _, r := range recs {
+			if err := ld.Apply(r.Key, r.Value); err != nil && !errors.Is(err, group.ErrNotClassic) {
+				return fmt.Errorf("offset %d: %w", base+int64(r.OffsetDelta), err)
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopLoad) {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return context.Canceled
+	}
+	s.groups = ld.Done(s.now())
+	s.loaded = true
+	s.lastEnd = end
+	s.b.log.Info("consumer groups loaded", "partition", s.part, "groups", len(s.groups.IDs()), "end_offset", end)
+	return nil
+}
+
+var errStopLoad = errors.New("stop loading")
+
+// unavailableLocked says why there are no groups to answer from.
+func (s *shard) unavailableLocked() error {
+	if s.stopped || s.loaded {
+		return errNotCoordinator
+	}
+	return errCoordinatorLoading
+}
+
+func (s *shard) now() int64 { return s.b.env.Clock.Now().UnixMilli() }
+
+// call feeds one request to the state machine and returns a reply that
+// waits for its answer. loading answers while the groups load.
+func (s *shard) call(ctx context.Context, req kmsg.Request, input func(gs *group.Groups, now int64, h group.Handle) group.Output) reply {
+	s.mu.Lock()
+	if s.groups == nil {
+		err := s.unavailableLocked()
+		s.mu.Unlock()
+		return reply{resp: coordinatorError(req, err)}
+	}
+	s.nextH++
+	h := s.nextH
+	ch := make(chan kmsg.Response, 1)
+	s.held[h] = heldRequest{req: req, ch: ch}
+	out := input(s.groups, s.now(), h)
+	s.applyLocked(out)
+	s.mu.Unlock()
+	s.kickTimer()
+	return reply{wait: func() kmsg.Response {
+		select {
+		case resp := <-ch:
+			return resp
+		case <-ctx.Done():
+			return nil
+		}
+	}}
+}
+
+// read runs answer against the groups now, and returns a wait that ends
+// once the records appended before it are committed: nil then, or why the
+// answer cannot be given (loading, not the coordinator).
+func (s *shard) read(answer func(gs *group.Groups)) func() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.groups == nil {
+		err := s.unavailableLocked()
+		return func() error { return err }
+	}
+	answer(s.groups)
+	ch := make(chan error, 1)
+	s.enqueue(s.lastEnd, func(ok bool) {
+		if !ok {
+			ch <- errNotCoordinator
+			return
+		}
+		ch <- nil
+	})
+	return func() error { return <-ch }
+}
+
+// applyLocked appends an Output's records and queues its replies behind
+// them. s.mu is held.
+func (s *shard) applyLocked(out group.Output) {
+	if len(out.Records) > 0 {
+		end, err := s.appendRecords(out.Records)
+		if err != nil {
+			s.b.log.Error("append to __consumer_offsets; reloading groups", "partition", s.part, "err", err)
+			s.groups = nil
+			s.failHeldLocked()
+			return
+		}
+		s.lastEnd = end
+	}
+	if len(out.Replies) == 0 {
+		return
+	}
+	replies := out.Replies
+	s.enqueue(s.lastEnd, func(ok bool) { s.deliver(replies, ok) })
+}
+
+// appendRecords writes records as one uncompressed batch.
+func (s *shard) appendRecords(recs []group.Record) (int64, error) {
+	now := s.now()
+	batch := wire.Batch{FirstTimestamp: now, MaxTimestamp: now, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
+	for i, r := range recs {
+		batch.Records = append(batch.Records, wire.Record{OffsetDelta: int32(i), Key: r.Key, Value: r.Value})
+	}
+	raw, err := wire.AppendBatch(nil, batch)
+	if err != nil {
+		return 0, err
+	}
+	h, err := wire.ParseBatchHeader(raw)
+	if err != nil {
+		return 0, err
+	}
+	res, err := s.p.append(raw, []wire.BatchHeader{h})
+	return res.end, err
+}
+
+// deliver sends replies to their held requests; ok=false means the records
+// before them were not committed, so they become NOT_COORDINATOR.
+func (s *shard) deliver(replies []group.Reply, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range replies {
+		hr, found := s.held[r.To]
+		if !found {
+			continue
+		}
+		delete(s.held, r.To)
+		msg := r.Msg
+		if !ok {
+			msg = coordinatorError(hr.req, errNotCoordinator)
+		}
+		hr.ch <- msg
+	}
+}
+
+// failHeldLocked answers every held request NOT_COORDINATOR.
+func (s *shard) failHeldLocked() {
+	for h, hr := range s.held {
+		hr.ch <- coordinatorError(hr.req, errNotCoordinator)
+		delete(s.held, h)
+	}
+}
+
+func (s *shard) enqueue(end int64, fn func(bool)) {
+	s.queueMu.Lock()
+	s.queue = append(s.queue, delivery{end, fn})
+	s.queueMu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// deliverLoop releases queued work in order as the high watermark passes it.
+func (s *shard) deliverLoop(ctx context.Context) {
+	for {
+		s.queueMu.Lock()
+		var d *delivery
+		if len(s.queue) > 0 {
+			d = &s.queue[0]
+		}
+		s.queueMu.Unlock()
+		if d == nil {
+			select {
+			case <-ctx.Done():
+				s.drain()
+				return
+			case <-s.wake:
+				continue
+			}
+		}
+		err := s.p.waitHW(ctx, d.end)
+		d.fn(err == nil)
+		s.queueMu.Lock()
+		s.queue = s.queue[1:]
+		s.queueMu.Unlock()
+	}
+}
+
+// drain fails whatever is still queued when the shard stops.
+func (s *shard) drain() {
+	s.queueMu.Lock()
+	q := s.queue
+	s.queue = nil
+	s.queueMu.Unlock()
+	for _, d := range q {
+		d.fn(false)
+	}
+}
+
+func (s *shard) kickTimer() {
+	select {
+	case s.rearm <- struct{}{}:
+	default:
+	}
+}
+
+// timerLoop calls Tick at the state machine's next deadline, and expires
+// offsets every offsets.retention.check.interval.ms.
+func (s *shard) timerLoop(ctx context.Context) {
+	expireEvery := 10 * time.Minute
+	nextExpire := s.b.env.Clock.Now().Add(expireEvery)
+	for {
+		s.mu.Lock()
+		if s.groups == nil {
+			s.mu.Unlock()
+			return
+		}
+		wait := s.b.env.Clock.Until(nextExpire)
+		if ms, ok := s.groups.NextDeadline(); ok {
+			if d := time.Duration(ms-s.now()) * time.Millisecond; d < wait {
+				wait = d
+			}
+		}
+		s.mu.Unlock()
+		t := s.b.env.Clock.Timer(max(wait, 0))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-s.rearm:
+			t.Stop()
+			continue
+		case <-t.C:
+		}
+		s.mu.Lock()
+		if s.groups != nil {
+			now := s.now()
+			s.applyLocked(s.groups.Tick(now))
+			if s.groups != nil && !s.b.env.Clock.Now().Before(nextExpire) {
+				s.applyLocked(s.groups.ExpireOffsets(now))
+				nextExpire = s.b.env.Clock.Now().Add(expireEvery)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
