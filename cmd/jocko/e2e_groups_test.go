@@ -169,3 +169,57 @@ func produceN(t *testing.T, b *proc, topic string, from, to int) {
 
 var _ = kadm.NewClient
 var _ = time.Second
+
+// TestE2EGroupOffsetsSurviveKill9: a group commits, the broker is killed
+// with SIGKILL and restarted; the coordinator reloads __consumer_offsets and
+// a new member resumes exactly after the committed offsets.
+func TestE2EGroupOffsetsSurviveKill9(t *testing.T) {
+	b := startBroker(t, "", "--group.initial.rebalance.delay.ms=0")
+	ctx := testCtx(t)
+	adm := b.admin(t)
+	if _, err := adm.CreateTopic(ctx, 3, 1, nil, "resume"); err != nil {
+		t.Fatal(err)
+	}
+	produceN(t, b, "resume", 0, 300)
+	m := startMember(t, b, "resumers", "resume", "first")
+	waitUntil(t, ctx, func() bool { return consumedAll([]*groupMember{m}, 300) })
+	if err := m.cl.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, err := adm.FetchOffsets(ctx, "resumers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var committed int64
+	before.Each(func(o kadm.OffsetResponse) { committed += o.At })
+	if committed != 300 {
+		t.Fatalf("committed offsets sum to %d, want 300", committed)
+	}
+	m.close()
+	b.kill9()
+	b.restart()
+	adm = b.admin(t)
+	var after kadm.OffsetResponses
+	waitUntil(t, ctx, func() bool {
+		after, err = adm.FetchOffsets(ctx, "resumers")
+		return err == nil // COORDINATOR_LOAD_IN_PROGRESS is retried by kadm
+	})
+	for _, o := range before.Sorted() {
+		got, ok := after.Lookup(o.Topic, o.Partition)
+		if !ok || got.At != o.At {
+			t.Fatalf("after restart %s/%d committed %d, want %d", o.Topic, o.Partition, got.At, o.At)
+		}
+	}
+	produceN(t, b, "resume", 300, 400)
+	m2 := startMember(t, b, "resumers", "resume", "second")
+	waitUntil(t, ctx, func() bool { return consumedAll([]*groupMember{m2}, 100) })
+	m2.mu.Lock()
+	defer m2.mu.Unlock()
+	for v := range m2.got {
+		var n int
+		fmt.Sscan(v, &n)
+		if n < 300 {
+			t.Fatalf("the resumed member re-consumed record %d, committed before the crash", n)
+		}
+	}
+}
