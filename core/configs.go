@@ -170,7 +170,7 @@ func isBool(v string) error {
 
 func ratio(v string) error {
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 || f > 1 {
+	if err != nil || !(f >= 0 && f <= 1) { // also refuses NaN
 		return fmt.Errorf("want a number from 0 to 1")
 	}
 	return nil
