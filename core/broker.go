@@ -158,7 +158,11 @@ func (b *Broker) start(ctx context.Context) error {
 			return fmt.Errorf("register broker: %w", err)
 		}
 	}
-	return b.reconcile()
+	if err := b.reconcile(); err != nil {
+		return err
+	}
+	b.sweepOrphans()
+	return nil
 }
 
 func (b *Broker) closePartitions() {

@@ -322,7 +322,7 @@ func (s *shard) kickTimer() {
 // timerLoop calls Tick at the state machine's next deadline, and expires
 // offsets every offsets.retention.check.interval.ms.
 func (s *shard) timerLoop(ctx context.Context) {
-	expireEvery := 10 * time.Minute
+	expireEvery := time.Duration(s.b.brokerInt(s.b.node.State(), "offsets.retention.check.interval.ms")) * time.Millisecond
 	nextExpire := s.b.env.Clock.Now().Add(expireEvery)
 	for {
 		s.mu.Lock()

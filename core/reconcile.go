@@ -173,3 +173,34 @@ func contains(xs []int32, x int32) bool {
 	}
 	return false
 }
+
+// sweepOrphans deletes partition directories that no hosted partition
+// claims: left behind when the broker stopped between a topic's deletion in
+// the metadata log and the removal of its data.
+func (b *Broker) sweepOrphans() {
+	infos, err := afero.ReadDir(b.env.FS, b.cfg.DataDir)
+	if err != nil {
+		b.log.Warn("sweep orphaned partitions", "err", err)
+		return
+	}
+	b.partsMu.RLock()
+	claimed := map[string]bool{}
+	for k := range b.parts {
+		claimed[k.topic+"-"+strconv.Itoa(int(k.part))] = true
+	}
+	b.partsMu.RUnlock()
+	for _, fi := range infos {
+		if !fi.IsDir() || claimed[fi.Name()] {
+			continue
+		}
+		dir := filepath.Join(b.cfg.DataDir, fi.Name())
+		if ok, _ := afero.Exists(b.env.FS, filepath.Join(dir, partitionMetaFile)); !ok {
+			continue // not a partition directory (the metadata log, or the operator's)
+		}
+		if err := b.env.FS.RemoveAll(dir); err != nil {
+			b.log.Warn("remove orphaned partition", "dir", dir, "err", err)
+			continue
+		}
+		b.log.Info("removed orphaned partition data", "dir", dir)
+	}
+}
