@@ -79,6 +79,31 @@ type outcome struct {
 
 func (o outcome) failed() bool { return o.err != nil || o.exit != 0 || !o.res.OK }
 
+var (
+	memoMu sync.Mutex
+	memo   = map[string]*memoEntry{}
+)
+
+type memoEntry struct {
+	once sync.Once
+	o    outcome
+}
+
+// runMemo is runOne shared between tests: TestSim and TestSelfTest ask for
+// the same correct-broker runs, which then cost one execution.
+func runMemo(t *testing.T, scenario string, seed uint64, bugs string) outcome {
+	key := fmt.Sprintf("%s/%d/%s", scenario, seed, bugs)
+	memoMu.Lock()
+	e := memo[key]
+	if e == nil {
+		e = &memoEntry{}
+		memo[key] = e
+	}
+	memoMu.Unlock()
+	e.once.Do(func() { e.o = runOne(t, scenario, seed, bugs) })
+	return e.o
+}
+
 // runOne executes one (scenario, seed, bugs) run.
 func runOne(t *testing.T, scenario string, seed uint64, bugs string, extra ...string) outcome {
 	h := getHost(t)

@@ -60,7 +60,12 @@ func TestSim(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			o := runOne(t, j.scenario, j.seed, *flagBug, extra...)
+			var o outcome
+			if len(extra) == 0 {
+				o = runMemo(t, j.scenario, j.seed, *flagBug)
+			} else {
+				o = runOne(t, j.scenario, j.seed, *flagBug, extra...)
+			}
 			results[i] = o
 			if msg := report(t, j.scenario, j.seed, *flagBug, o); msg != "" {
 				t.Error(msg)
