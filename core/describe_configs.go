@@ -5,8 +5,9 @@ package core
 // Behavior: topic resources list every topic setting with its value and
 // source (topic override, dynamic broker, dynamic cluster default, static
 // flag, built-in default), with synonyms when asked (v1+) and types and
-// documentation (v3+). Broker resources take "" (the cluster-wide view) or
-// this broker's ID.
+// documentation (v3+). Broker resources take this broker's ID (every
+// setting as this broker resolves it) or "" (only the cluster-wide dynamic
+// defaults, as Kafka answers for its default resource).
 
 import (
 	"context"
@@ -97,6 +98,18 @@ func (b *Broker) brokerEntries(st *cluster.State, name string) ([]configEntry, e
 		}
 	}
 	var out []configEntry
+	if name == "" {
+		// The cluster-wide default resource lists only the dynamic cluster
+		// defaults, as Kafka's ConfigHelper does for the "" broker.
+		for _, n := range sortedKeys(brokerDefs) {
+			if v, ok := st.BrokerConfigs[n]; ok {
+				e := configEntry{name: n, def: brokerDefs[n], value: v, source: sourceDynamicDef}
+				e.synonyms = []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{synonym(n, v, sourceDynamicDef)}
+				out = append(out, e)
+			}
+		}
+		return out, nil
+	}
 	for _, n := range sortedKeys(brokerDefs) {
 		d := brokerDefs[n]
 		e := configEntry{name: n, def: d}
