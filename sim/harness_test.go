@@ -21,12 +21,12 @@ import (
 )
 
 var (
-	flagSeeds    = flag.Int("seeds", 4, "seeds per scenario")
+	flagSeeds    = flag.Int("seeds", 8, "seeds per scenario")
 	flagFirst    = flag.Uint64("first-seed", 1, "first seed of the seed set")
 	flagSeed     = flag.Uint64("seed", 0, "run only this seed, with a full trace written to a file")
 	flagScenario = flag.String("scenario", "", "run only this scenario (default: the default set)")
 	flagBug      = flag.String("bug", "", "switch on broken variants (comma-separated) in TestSim")
-	flagDouble   = flag.Int("double-every", 3, "run every Nth seed twice and compare hashes (0: never)")
+	flagDouble   = flag.Int("double-every", 4, "run every Nth seed twice and compare hashes (0: never)")
 	flagWall     = flag.Duration("wall", 10*time.Minute, "wall-clock limit per run")
 	flagParallel = flag.Int("parallel-runs", runtime.NumCPU(), "runs at once")
 )
