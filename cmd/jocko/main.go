@@ -2,6 +2,7 @@
 //
 //	jocko broker [flags]          run a broker
 //	jocko topic create|list|describe|alter|delete ...
+//	jocko group list|describe|delete|reset-offsets ...
 //
 // Every flag can also be set with a JOCKO_ environment variable: --data-dir
 // is JOCKO_DATA_DIR, --log.retention.ms is JOCKO_LOG_RETENTION_MS.
@@ -24,6 +25,10 @@ Usage:
   jocko topic describe NAME [flags]    show partitions, leaders and configs
   jocko topic alter NAME [flags]       add partitions or change configs
   jocko topic delete NAME [flags]      delete a topic and its data
+  jocko group list [flags]             list consumer groups and their states
+  jocko group describe NAME [flags]    show members, committed offsets and lag
+  jocko group delete NAME [flags]      delete an inactive group and its offsets
+  jocko group reset-offsets NAME ...   plan new offsets; --execute commits them
 
 Run 'jocko COMMAND -h' for the flags of a command.
 `
@@ -45,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runBroker(args[1:], stderr)
 	case "topic":
 		err = runTopic(args[1:], stdout, stderr)
+	case "group":
+		err = runGroup(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
