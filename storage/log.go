@@ -51,6 +51,8 @@ type Log struct {
 	werr    error // sticky write error
 
 	waitHook func() // tests: called when a Sync starts waiting for another
+
+	cmp compactState // Compact's own state (compact.go)
 }
 
 // Open opens or creates the log in dir on fs and recovers it: it CRC-scans

@@ -43,6 +43,11 @@ type segment struct {
 	maxTsRel uint32 // relative base offset of the first batch with maxTs
 	rollMs   int64  // when the segment got its first batch (segment.ms)
 	lastBase int64  // base offset of the last batch (-1 if empty)
+
+	// mods counts openWriters and close calls, so that Compact can tell
+	// that a sealed segment it read was reopened, truncated or closed
+	// since. Changed only with the log's mu held (or before publication).
+	mods int
 }
 
 func (s *segment) path(suffix string) string {
@@ -81,6 +86,7 @@ func (s *segment) openReader() error {
 // openWriters opens the write handles of the segment's three files,
 // creating them (and with create set, emptying them).
 func (s *segment) openWriters(create bool) error {
+	s.mods++
 	flag := os.O_RDWR | os.O_CREATE
 	if create {
 		flag |= os.O_TRUNC
@@ -112,6 +118,7 @@ func (s *segment) closeWriters() error {
 
 // close closes every handle.
 func (s *segment) close() error {
+	s.mods++
 	err := s.closeWriters()
 	if s.r != nil {
 		err = errors.Join(err, s.r.Close())
