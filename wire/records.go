@@ -22,7 +22,9 @@ type Record struct {
 
 // Records decompresses (if needed) and decodes the records of one whole
 // batch. It checks the structure of the records as ValidateBatches does,
-// but not the CRC or timestamps, and allows control batches.
+// but not the CRC or timestamps, and allows control batches and batches
+// that log compaction rewrote: fewer records than offsets (down to none),
+// with offset deltas increasing up to LastOffsetDelta.
 //
 // The Key, Value and header values of the result never alias batch: they
 // point into one buffer owned by the result (a copy of the records, or
@@ -38,7 +40,7 @@ func Records(batch []byte) ([]Record, error) {
 	if h.Size() > len(batch) {
 		return nil, corruptf("batch length %d exceeds the %d bytes given", h.Length, len(batch)-offLeaderEpoch)
 	}
-	opt := ValidateOptions{AllowControl: true}
+	opt := ValidateOptions{AllowControl: true, Compacted: true}
 	if berr := checkHeader(h, opt); berr != nil {
 		return nil, berr
 	}
@@ -49,15 +51,16 @@ func Records(batch []byte) ([]Record, error) {
 	} else if data, err = decompressAppend(nil, h.Codec(), body, 0); err != nil {
 		return nil, corruptf("%s records: %v", h.Codec(), err)
 	}
-	return decodeRecords(data, h.NumRecords)
+	return decodeRecords(data, h.NumRecords, h.LastOffsetDelta)
 }
 
-// decodeRecords decodes n records from data, aliasing data.
-func decodeRecords(data []byte, n int32) ([]Record, error) {
+// decodeRecords decodes n records from data, aliasing data; offset deltas
+// must increase and stay at or below lastDelta (gaps allowed).
+func decodeRecords(data []byte, n, lastDelta int32) ([]Record, error) {
 	// Do not trust n for the allocation: each record takes at least
 	// 1+recordLenMin bytes.
 	recs := make([]Record, 0, min(int(n), len(data)/(1+recordLenMin)))
-	it := recordIter{b: data, n: n}
+	it := recordIter{b: data, n: n, gaps: true, lastDelta: lastDelta}
 	var r rawRecord
 	for it.more() {
 		if err := it.next(&r); err != nil {
@@ -99,6 +102,11 @@ type rawRecord struct {
 type recordIter struct {
 	b    []byte // unread records
 	i, n int32  // records read, records declared
+	// gaps allows compacted batches: offset deltas increase up to
+	// lastDelta instead of running 0..n-1.
+	gaps      bool
+	lastDelta int32
+	prev      int32 // the previous record's offset delta (gaps only)
 }
 
 // more reports whether records remain to be read.
@@ -122,9 +130,13 @@ func (it *recordIter) next(r *rawRecord) *BatchError {
 		err.Msg = recordMsg(it.i, err.Msg)
 		return err
 	}
-	if r.offsetDelta != it.i {
+	switch {
+	case it.gaps && (r.offsetDelta > it.lastDelta || it.i > 0 && r.offsetDelta <= it.prev || r.offsetDelta < 0):
+		return invalidf("record %d: offset delta %d out of order (previous %d, last %d)", it.i, r.offsetDelta, it.prev, it.lastDelta)
+	case !it.gaps && r.offsetDelta != it.i:
 		return invalidf("record %d: offset delta %d, want %d", it.i, r.offsetDelta, it.i)
 	}
+	it.prev = r.offsetDelta
 	it.i++
 	return nil
 }

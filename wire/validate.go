@@ -65,6 +65,10 @@ type ValidateOptions struct {
 	// may not produce them, so leave it false for Produce; set it for
 	// batches fetched from a leader.
 	AllowControl bool
+	// Compacted accepts batches rewritten by log compaction: fewer records
+	// than offsets (none at all, even), offset deltas increasing with gaps.
+	// Leave it false for Produce.
+	Compacted bool
 }
 
 // decompressBufs holds buffers for decompressed batches on the produce
@@ -163,9 +167,11 @@ func checkHeader(h BatchHeader, opt ValidateOptions) *BatchError {
 	case !h.Codec().Known():
 		return newBatchError(CodeUnsupportedCompressionType, ErrUnsupportedCodec,
 			"unknown compression codec %d", h.Codec())
-	case h.NumRecords <= 0:
+	case opt.Compacted && (h.NumRecords < 0 || h.LastOffsetDelta < 0 || int64(h.NumRecords) > int64(h.LastOffsetDelta)+1):
+		return invalidf("compacted batch: %d records within last offset delta %d", h.NumRecords, h.LastOffsetDelta)
+	case !opt.Compacted && h.NumRecords <= 0:
 		return invalidf("record count %d, want at least 1", h.NumRecords)
-	case h.LastOffsetDelta != h.NumRecords-1:
+	case !opt.Compacted && h.LastOffsetDelta != h.NumRecords-1:
 		return invalidf("last offset delta %d with %d records", h.LastOffsetDelta, h.NumRecords)
 	case h.ProducerID < -1:
 		return invalidf("producer id %d", h.ProducerID)
