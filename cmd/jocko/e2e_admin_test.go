@@ -123,9 +123,16 @@ func TestE2EDescribeClusterAndMetadata(t *testing.T) {
 	}
 	metaID, _ := metaTopic(metadata(t, r, 12, false, []string{"meta"}), "meta")
 
-	// All topics: a null list from v1.
+	// All topics: an empty list in v0, a null list from v1; from v1 an
+	// empty list asks for none.
+	if _, ok := metaTopic(metadata(t, r, 0, false, []string{}), "meta"); !ok {
+		t.Error("Metadata v0 with an empty topic list does not list meta")
+	}
 	if _, ok := metaTopic(metadata(t, r, 1, false, nil), "meta"); !ok {
 		t.Error("Metadata v1 with a null topic list does not list meta")
+	}
+	if resp := metadata(t, r, 9, false, []string{}); len(resp.Topics) != 0 {
+		t.Errorf("Metadata v9 with an empty topic list lists %d topics, want none", len(resp.Topics))
 	}
 
 	// By topic ID (v10+, KIP-516), and an unknown ID.

@@ -184,8 +184,15 @@ func TestE2ETopicAndBrokerConfigs(t *testing.T) {
 	wantConfig(t, "plain", ps, "retention.ms", "1234", srcStatic,
 		"log.retention.ms=1234/STATIC_BROKER_CONFIG", "log.retention.ms=604800000/DEFAULT_CONFIG")
 
+	// A missing topic is UNKNOWN_TOPIC_OR_PARTITION for describe and alter.
+	if rcs, err := adm.DescribeTopicConfigs(ctx, "missing"); err != nil || len(rcs) != 1 || !errors.Is(rcs[0].Err, kerr.UnknownTopicOrPartition) {
+		t.Errorf("describe configs of a missing topic: %v %+v, want UNKNOWN_TOPIC_OR_PARTITION", err, rcs)
+	}
+	rs, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: s("1")}}, "missing")
+	wantAlterErr(t, "alter configs of a missing topic", rs, err, kerr.UnknownTopicOrPartition)
+
 	// IncrementalAlterConfigs on a list setting.
-	rs, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.AppendConfig, Name: "cleanup.policy", Value: s("delete")}}, "cfg")
+	rs, err = adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.AppendConfig, Name: "cleanup.policy", Value: s("delete")}}, "cfg")
 	wantAlterErr(t, "append cleanup.policy", rs, err, nil)
 	wantConfig(t, "after append", describeConfigs(t, ctx, adm, "cfg"), "cleanup.policy", "compact,delete", srcTopic)
 	rs, err = adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SubtractConfig, Name: "cleanup.policy", Value: s("compact")}}, "cfg")
