@@ -59,6 +59,7 @@ var configDefs = []configDef{
 	{"", "log.retention.check.interval.ms", kmsg.ConfigTypeLong, "300000", false, longAtLeast(1), "how often retention runs"},
 	{"", "offsets.topic.num.partitions", kmsg.ConfigTypeInt, "50", false, intAtLeast(1), "partitions of __consumer_offsets"},
 	{"", "offsets.topic.replication.factor", kmsg.ConfigTypeShort, "3", false, intAtLeast(1), "replicas of __consumer_offsets (capped at the broker count)"},
+	{"", "offsets.topic.segment.bytes", kmsg.ConfigTypeInt, "104857600", false, intAtLeast(14), "segment size of __consumer_offsets (compacted)"},
 	{"", "offsets.retention.check.interval.ms", kmsg.ConfigTypeLong, "600000", false, longAtLeast(1), "how often expired offsets are removed"},
 	{"", "offsets.retention.minutes", kmsg.ConfigTypeInt, "10080", true, intAtLeast(1), "how long offsets of an empty group are kept"},
 	{"", "group.initial.rebalance.delay.ms", kmsg.ConfigTypeInt, "3000", false, intAtLeast(0), "wait for more members before the first rebalance"},

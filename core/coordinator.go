@@ -110,7 +110,7 @@ func (b *Broker) ensureOffsetsTopic(ctx context.Context) error {
 		name:        offsetsTopic,
 		partitions:  int32(b.brokerInt(st, "offsets.topic.num.partitions")),
 		replication: int16(rf),
-		configs:     map[string]string{"cleanup.policy": "compact", "segment.bytes": strconv.Itoa(100 << 20)},
+		configs:     map[string]string{"cleanup.policy": "compact", "segment.bytes": strconv.FormatInt(b.brokerInt(st, "offsets.topic.segment.bytes"), 10)},
 		internal:    true,
 	}, false)
 	if code, _ := errorCode(err); code == kerr.TopicAlreadyExists.Code {

@@ -156,11 +156,7 @@ func (b *Broker) retentionLoop(ctx context.Context) error {
 		}
 		b.partsMu.RUnlock()
 		for _, p := range parts {
-			if n, err := p.log.EnforceRetention(); err != nil {
-				b.log.Error("retention", "topic", p.topic, "partition", p.index, "err", err)
-			} else if n > 0 {
-				b.log.Info("retention deleted segments", "topic", p.topic, "partition", p.index, "segments", n)
-			}
+			p.cleanup()
 		}
 	}
 }
@@ -202,5 +198,26 @@ func (b *Broker) sweepOrphans() {
 			continue
 		}
 		b.log.Info("removed orphaned partition data", "dir", dir)
+	}
+}
+
+// cleanup applies the partition's cleanup.policy: time and size retention
+// (and time-based rolling) for delete, log compaction for compact.
+func (p *partition) cleanup() {
+	log := p.b.log.With("topic", p.topic, "partition", p.index)
+	if n, err := p.log.EnforceRetention(); err != nil {
+		log.Error("retention", "err", err)
+	} else if n > 0 {
+		log.Info("retention deleted segments", "segments", n)
+	}
+	cfg := p.config()
+	if !cfg.compact {
+		return
+	}
+	st, err := p.log.Compact(cfg.compactCfg)
+	if err != nil {
+		log.Error("compaction", "err", err)
+	} else if st.SegmentsRewritten > 0 {
+		log.Info("compacted", "segments", st.SegmentsRewritten, "bytes_before", st.BytesBefore, "bytes_after", st.BytesAfter)
 	}
 }

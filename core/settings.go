@@ -2,6 +2,7 @@ package core
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/jocko/jocko/cluster"
 	"github.com/jocko/jocko/storage"
@@ -81,6 +82,8 @@ type topicConfig struct {
 	tsAfterMaxMs    int64
 	minISR          int64
 	compression     string
+	compact         bool // cleanup.policy has compact
+	compactCfg      storage.CompactConfig
 }
 
 // durable reports whether acks=all waits for fsync.
@@ -97,6 +100,12 @@ func (b *Broker) resolveTopicConfig(st *cluster.State, t *cluster.Topic) topicCo
 	sc.IndexIntervalBytes = int32(num("index.interval.bytes"))
 	sc.SegmentIndexBytes = int32(num("segment.index.bytes"))
 	sc.Bugs = b.cfg.Bugs.Storage
+	policy := "," + strings.ReplaceAll(get("cleanup.policy"), " ", "") + ","
+	if !strings.Contains(policy, ",delete,") {
+		// Compacted-only topics keep everything but superseded keys.
+		sc.RetentionMs, sc.RetentionBytes = -1, -1
+	}
+	ratio, _ := strconv.ParseFloat(get("min.cleanable.dirty.ratio"), 64)
 	return topicConfig{
 		storage:         sc,
 		flushMessages:   num("flush.messages"),
@@ -107,5 +116,11 @@ func (b *Broker) resolveTopicConfig(st *cluster.State, t *cluster.Topic) topicCo
 		tsAfterMaxMs:    num("message.timestamp.after.max.ms"),
 		minISR:          num("min.insync.replicas"),
 		compression:     get("compression.type"),
+		compact:         strings.Contains(policy, ",compact,"),
+		compactCfg: storage.CompactConfig{
+			DeleteRetentionMs:  num("delete.retention.ms"),
+			MinCompactionLagMs: num("min.compaction.lag.ms"),
+			MinCleanableRatio:  ratio,
+		},
 	}
 }
