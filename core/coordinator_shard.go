@@ -117,8 +117,10 @@ func (s *shard) load(ctx context.Context) error {
 			return fmt.Errorf("offset %d: %w", base, err)
 		}
 		for _, r := range recs {
+			// A record that does not decode is skipped with a log line
+			// rather than leaving the coordinator unavailable for good.
 			if err := ld.Apply(r.Key, r.Value); err != nil && !errors.Is(err, group.ErrNotClassic) {
-				return fmt.Errorf("offset %d: %w", base+int64(r.OffsetDelta), err)
+				s.b.log.Warn("skipping undecodable __consumer_offsets record", "partition", s.part, "offset", base+int64(r.OffsetDelta), "err", err)
 			}
 		}
 		return nil
