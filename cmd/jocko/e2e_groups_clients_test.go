@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -57,9 +58,11 @@ func cgCreateTopic(t *testing.T, b *proc, topic string, n int32) {
 
 // cgProduce writes the values from..to-1 (as decimal strings) to topic,
 // value i to partition i%parts, so every partition gets records.
+// Uncompressed: kafka-python from Debian has no snappy.
 func cgProduce(t *testing.T, b *proc, topic string, parts, from, to int) {
 	t.Helper()
-	cl := b.client(t, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl := b.client(t, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	var rs []*kgo.Record
 	for i := from; i < to; i++ {
 		rs = append(rs, &kgo.Record{Value: []byte(strconv.Itoa(i)), Partition: int32(i % parts)})
@@ -238,12 +241,23 @@ func cgExactlyOnce(t *testing.T, logs []*cgLog, names []string, from, to int) {
 // cgLine is a running client process whose stdout lines are parsed into a
 // cgLog and whose stderr is kept for failure messages.
 type cgLine struct {
-	name   string
-	cmd    *exec.Cmd
-	log    cgLog
-	mu     sync.Mutex
-	stderr strings.Builder
-	exited chan struct{}
+	name string
+	// ownerLines: the client prints "# assigned <p> ..." after each
+	// rebalance (owns is the last such line)
+	ownerLines bool
+	owns       []int32
+	cmd        *exec.Cmd
+	log        cgLog
+	mu         sync.Mutex
+	stderr     strings.Builder
+	exited     chan struct{}
+}
+
+// Owned is what the process last said it owns, if it says.
+func (p *cgLine) Owned() ([]int32, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]int32(nil), p.owns...), p.ownerLines
 }
 
 // cgStart runs a client process. Its stdout must carry lines
@@ -268,6 +282,17 @@ func cgStart(t *testing.T, name string, path string, args ...string) *cgLine {
 		defer readers.Done()
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "# assigned"); ok {
+				var owns []int32
+				for _, f := range strings.Fields(rest) {
+					n, _ := strconv.Atoi(f)
+					owns = append(owns, int32(n))
+				}
+				p.mu.Lock()
+				p.owns = owns
+				p.mu.Unlock()
+				continue
+			}
 			var r cgRecord
 			if n, _ := fmt.Sscanf(sc.Text(), "%d %d %d", &r.partition, &r.offset, &r.value); n == 3 {
 				p.log.add(r)
@@ -414,7 +439,7 @@ type cgMember interface {
 // were given (a rebalance callback); the scenario then waits for the
 // members to agree with the broker.
 type cgOwnerView interface {
-	Owned() []int32
+	Owned() ([]int32, bool)
 }
 
 // cgScenario is what every client's test runs, with start starting one
@@ -486,8 +511,12 @@ func cgScenario(t *testing.T, b *proc, px *cgProxy, group, topic string, start f
 			}
 			for i, m := range ms[:n] {
 				if v, ok := m.(cgOwnerView); ok {
+					owned, ok := v.Owned()
+					if !ok {
+						continue
+					}
 					mine := map[int32]bool{}
-					for _, p := range v.Owned() {
+					for _, p := range owned {
 						mine[p] = true
 					}
 					for p := int32(0); p < parts; p++ {
@@ -616,24 +645,26 @@ func TestE2EGroupClientsKcat(t *testing.T) {
 
 // goMember is an in-process group member (sarama, kafka-go).
 type goMember struct {
-	name   string
-	log    cgLog
-	mu     sync.Mutex
-	owns   []int32
-	errs   []string
-	fatal  error
-	cancel context.CancelFunc
-	done   chan struct{}
-	close  func() error
+	name string
+	log  cgLog
+	mu   sync.Mutex
+	owns []int32
+	// reportsOwned: the client tells what it owns (sarama's Setup)
+	reportsOwned bool
+	errs         []string
+	fatal        error
+	cancel       context.CancelFunc
+	done         chan struct{}
+	close        func() error
 }
 
 func (m *goMember) Name() string { return m.name }
 func (m *goMember) Log() *cgLog  { return &m.log }
 
-func (m *goMember) Owned() []int32 {
+func (m *goMember) Owned() ([]int32, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]int32(nil), m.owns...)
+	return append([]int32(nil), m.owns...), m.reportsOwned
 }
 
 func (m *goMember) setOwned(ps []int32) {
@@ -733,7 +764,7 @@ func startSarama(t *testing.T, b *proc, group, topic, clientID string, version s
 		t.Fatalf("%s: %v", clientID, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &goMember{name: clientID, cancel: cancel, done: make(chan struct{}), close: cg.Close}
+	m := &goMember{name: clientID, cancel: cancel, done: make(chan struct{}), close: cg.Close, reportsOwned: true}
 	go func() {
 		for err := range cg.Errors() {
 			m.note(err)
@@ -949,4 +980,115 @@ func (px *cgProxy) describe(prefix string) string {
 		parts = append(parts, kmsg.NameForKey(int16(k))+" "+strings.Join(s, "/"))
 	}
 	return strings.Join(parts, ", ")
+}
+
+func startKafkaGo(t *testing.T, b *proc, group, topic, clientID string, balancer kafka.GroupBalancer) cgMember {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &goMember{name: clientID, cancel: cancel, done: make(chan struct{})}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:           []string{b.addr},
+		GroupID:           group,
+		Topic:             topic,
+		Dialer:            &kafka.Dialer{ClientID: clientID, Timeout: 10 * time.Second},
+		StartOffset:       kafka.FirstOffset,
+		GroupBalancers:    []kafka.GroupBalancer{balancer},
+		SessionTimeout:    6 * time.Second,
+		HeartbeatInterval: 300 * time.Millisecond,
+		JoinGroupBackoff:  200 * time.Millisecond,
+		MaxWait:           200 * time.Millisecond,
+		ReadBackoffMin:    50 * time.Millisecond,
+		ReadBackoffMax:    200 * time.Millisecond,
+		CommitInterval:    0, // CommitMessages commits synchronously
+		ErrorLogger:       kafka.LoggerFunc(func(f string, a ...any) { m.note(fmt.Errorf(f, a...)) }),
+	})
+	m.close = r.Close
+	go func() {
+		defer close(m.done)
+		for {
+			msg, err := r.FetchMessage(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				m.note(err)
+				if errors.Is(err, io.EOF) {
+					m.setFatal(err)
+					return
+				}
+				continue
+			}
+			v, err := strconv.Atoi(string(msg.Value))
+			if err != nil {
+				m.setFatal(fmt.Errorf("value %q: %v", msg.Value, err))
+				return
+			}
+			m.log.add(cgRecord{partition: int32(msg.Partition), offset: msg.Offset, value: v})
+			if err := r.CommitMessages(ctx, msg); err != nil && ctx.Err() == nil {
+				m.note(fmt.Errorf("commit %d/%d: %w", msg.Partition, msg.Offset, err))
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-m.done; r.Close() })
+	return m
+}
+
+// TestE2EGroupClientsKafkaGo: segmentio/kafka-go's Reader with a GroupID
+// (old versions: ApiVersions v0, FindCoordinator v0, JoinGroup v2,
+// SyncGroup/LeaveGroup v0 ...), with its range and round-robin balancers,
+// committing each message with CommitMessages.
+func TestE2EGroupClientsKafkaGo(t *testing.T) {
+	b, px := startProxiedBroker(t, clientGroupBrokerFlags...)
+	for _, tc := range []struct {
+		name     string
+		balancer kafka.GroupBalancer
+	}{
+		{"range", kafka.RangeGroupBalancer{}},
+		{"roundrobin", kafka.RoundRobinGroupBalancer{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			group := "kafkago-" + tc.name
+			cgScenario(t, b, px, group, group, func(clientID string) cgMember {
+				return startKafkaGo(t, b, group, group, clientID, tc.balancer)
+			})
+		})
+	}
+}
+
+// needKafkaPython returns a python3 that can import kafka-python, or skips
+// (Debian package python3-kafka, kafka-python 2.0.2, for /usr/bin/python3).
+func needKafkaPython(t *testing.T) string {
+	t.Helper()
+	for _, py := range []string{"/usr/bin/python3", "python3"} {
+		if out, err := exec.Command(py, "-c", "import kafka; print(kafka.__version__)").Output(); err == nil {
+			t.Logf("%s: kafka-python %s", py, strings.TrimSpace(string(out)))
+			return py
+		}
+	}
+	t.Skip("kafka-python not installed (apt-get install python3-kafka); skipping")
+	return ""
+}
+
+// TestE2EGroupClientsKafkaPython: kafka-python's KafkaConsumer in a group
+// (testdata/clients/kafka_python_group.py), committing after each poll,
+// with its range and round-robin assignors; SIGTERM commits and closes.
+func TestE2EGroupClientsKafkaPython(t *testing.T) {
+	py := needKafkaPython(t)
+	script, err := filepath.Abs("testdata/clients/kafka_python_group.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, px := startProxiedBroker(t, clientGroupBrokerFlags...)
+	for _, assignor := range []string{"range", "roundrobin"} {
+		t.Run(assignor, func(t *testing.T) {
+			group := "kafkapy-" + assignor
+			cgScenario(t, b, px, group, group, func(clientID string) cgMember {
+				p := cgStart(t, clientID, py, script, b.addr, group, group, clientID, assignor)
+				p.mu.Lock()
+				p.ownerLines = true
+				p.mu.Unlock()
+				return p
+			})
+		})
+	}
 }
