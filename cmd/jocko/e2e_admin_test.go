@@ -176,7 +176,7 @@ func TestE2EDescribeClusterAndMetadata(t *testing.T) {
 
 	// The cluster ID and topic IDs survive a restart.
 	b.stop()
-	b.restartSamePorts()
+	b.restart()
 	r = dialRaw(t, b.addr)
 	if got := describeCluster(t, r, 1); got.ClusterID != dc0.ClusterID || got.ControllerID != 1 {
 		t.Errorf("after restart: cluster %q controller %d, want %q and 1", got.ClusterID, got.ControllerID, dc0.ClusterID)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,30 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
-
-var raftReadyRE = regexp.MustCompile(`broker ready.* raft=(\S+)`)
-
-// restartSamePorts restarts the broker on its Kafka and Raft addresses.
-// proc.restart keeps only the Kafka one, and the Raft listener then defaults
-// to the Kafka port plus one, which another socket may hold.
-func (p *proc) restartSamePorts() {
-	p.t.Helper()
-	m := raftReadyRE.FindAllStringSubmatch(p.logText(), -1)
-	if len(m) == 0 {
-		p.t.Fatal("no raft address in the broker logs")
-	}
-	raft := m[len(m)-1][1]
-	set := false
-	for i := range p.args {
-		if p.args[i] == "--raft-listen" {
-			p.args[i+1], set = raft, true
-		}
-	}
-	if !set {
-		p.args = append(p.args, "--raft-listen", raft)
-	}
-	p.restart()
-}
 
 // incompressible returns n random bytes (a snappy-compressed batch of them
 // stays about n bytes long).
@@ -275,7 +250,7 @@ func TestE2ETopicAndBrokerConfigs(t *testing.T) {
 
 	// Everything survives a clean restart.
 	b.stop()
-	b.restartSamePorts()
+	b.restart()
 	cs = describeConfigs(t, ctx, adm, "cfg")
 	wantConfig(t, "cfg after restart", cs, "segment.ms", "3600000", srcTopic)
 	wantConfig(t, "cfg after restart", cs, "max.message.bytes", "200", srcTopic)

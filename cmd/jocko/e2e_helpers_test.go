@@ -55,7 +55,10 @@ type proc struct {
 	exited  chan struct{}
 }
 
-var readyRE = regexp.MustCompile(`broker ready.* kafka=(\S+)`)
+var (
+	readyRE     = regexp.MustCompile(`broker ready.* kafka=(\S+)`)
+	raftReadyRE = regexp.MustCompile(`broker ready.* raft=(\S+)`)
+)
 
 // startBroker runs the jocko binary on a free loopback port with a fresh data
 // directory (or the given one) and waits until it serves.
@@ -133,11 +136,25 @@ func (p *proc) kill9() {
 	<-p.exited
 }
 
-// restart starts the broker again on the same data directory and address.
+// restart starts the broker again on the same data directory and on the
+// same Kafka and Raft addresses (left to default, the Raft port would be
+// the Kafka port plus one, which another socket may hold).
 func (p *proc) restart() {
 	p.t.Helper()
-	addr := p.addr
-	p.start(addr)
+	m := raftReadyRE.FindAllStringSubmatch(p.logText(), -1)
+	if len(m) == 0 {
+		p.t.Fatal("no raft address in the broker logs")
+	}
+	raft, set := m[len(m)-1][1], false
+	for i := range p.args {
+		if p.args[i] == "--raft-listen" {
+			p.args[i+1], set = raft, true
+		}
+	}
+	if !set {
+		p.args = append(p.args, "--raft-listen", raft)
+	}
+	p.start(p.addr)
 }
 
 // stop shuts the broker down with SIGTERM and checks it exits cleanly.

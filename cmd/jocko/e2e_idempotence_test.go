@@ -175,7 +175,7 @@ func TestE2EIdempotentProduce(t *testing.T) {
 
 	// kill -9: the producer table is rebuilt from the log.
 	b.kill9()
-	b.restartSamePorts()
+	b.restart()
 	r = dialRaw(t, b.addr)
 	code, base = produceRaw(t, r, ver, "idem", noID, idemBatch(t, pid, 1, 1, 1))
 	wantProduce(t, "retry of the last batch after kill -9", code, base, 0, 8)
