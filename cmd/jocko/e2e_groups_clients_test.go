@@ -454,9 +454,14 @@ type cgOwnerView interface {
 //  3. it comes back: three members again, 600 more records consumed each
 //     once, and the returning member reads nothing it committed before.
 //
+// With crash > 0 (the members' session timeout), the member in step 2 is
+// killed with SIGKILL instead, once the group has committed everything:
+// no LeaveGroup; the broker must expel it when its session times out, not
+// before; the two others resume from its commits (nothing read twice).
+//
 // The broker is reached through px, which checks the members really sent
 // the group requests (LeaveGroup when they stop) and logs their versions.
-func cgScenario(t *testing.T, b *proc, px *cgProxy, group, topic string, start func(clientID string) cgMember) {
+func cgScenario(t *testing.T, b *proc, px *cgProxy, group, topic string, crash time.Duration, start func(clientID string) cgMember) {
 	ctx := cgCtx(t, 50*time.Second)
 	const parts = 6
 	cgCreateTopic(t, b, topic, parts)
@@ -545,11 +550,27 @@ func cgScenario(t *testing.T, b *proc, px *cgProxy, group, topic string, start f
 	cgExactlyOnce(t, logs, names, 0, 600)
 	cgOwnerCheck(t, logs, names, owner, 0, 600)
 
-	ms[2].Stop(t, ctx)
-	active = 2
-	owner = spread(2)
-	if len(px.versions(names[2])[13]) == 0 {
-		fail(names[2] + " stopped without sending LeaveGroup")
+	if crash == 0 {
+		ms[2].Stop(t, ctx)
+		active = 2
+		owner = spread(2)
+		if len(px.versions(names[2])[13]) == 0 {
+			fail(names[2] + " stopped without sending LeaveGroup")
+		}
+	} else {
+		wait(func() string { return "the group to commit all it consumed" }, func() bool { return cgAllCommitted(t, b, group, topic) })
+		killed := time.Now()
+		ms[2].(cgKiller).Kill9(t, ctx)
+		active = 2
+		owner = spread(2)
+		if el := time.Since(killed); el < crash*3/4 {
+			fail(fmt.Sprintf("%s was expelled %v after it died, before its session timeout of %v", names[2], el, crash))
+		} else {
+			t.Logf("%s expelled %v after SIGKILL (session timeout %v)", names[2], el.Round(time.Millisecond), crash)
+		}
+		if len(px.versions(names[2])[13]) != 0 {
+			fail(names[2] + " sent LeaveGroup before it was killed")
+		}
 	}
 	cgProduce(t, b, topic, parts, 600, 1200)
 	consume(2, 600, 1200)
@@ -584,11 +605,53 @@ func cgScenario(t *testing.T, b *proc, px *cgProxy, group, topic string, start f
 	}
 	used := px.versions(group)
 	for _, k := range []int16{8, 9, 10, 11, 12, 13, 14} {
-		if len(used[k]) == 0 {
+		if len(used[k]) == 0 && (k != 13 || crash == 0) {
 			fail(fmt.Sprintf("the members never sent %s: %s", kmsg.NameForKey(k), px.describe(group)))
 		}
 	}
 	t.Logf("requests sent: %s", px.describe(group))
+}
+
+// cgKiller is a member that can die without a word (SIGKILL).
+type cgKiller interface {
+	Kill9(t *testing.T, ctx context.Context)
+}
+
+// cgAllCommitted reports whether group's committed offsets of topic are at
+// the end of each of its partitions.
+func cgAllCommitted(t *testing.T, b *proc, group, topic string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	adm := b.admin(t)
+	defer adm.Close()
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return false
+	}
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return false
+	}
+	ok := true
+	ends.Each(func(o kadm.ListedOffset) {
+		c, found := committed.Lookup(topic, o.Partition)
+		if !found || c.Err != nil || c.At != o.Offset {
+			ok = false
+		}
+	})
+	return ok
+}
+
+// Kill9 kills the process with SIGKILL: it neither commits nor leaves.
+func (p *cgLine) Kill9(t *testing.T, ctx context.Context) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-p.exited:
+	case <-ctx.Done():
+		t.Fatalf("%s did not exit after SIGKILL", p.name)
+	}
 }
 
 // cgLine implements cgMember for a client process.
@@ -606,23 +669,39 @@ func (p *cgLine) Err() error {
 // TestE2EGroupClientsKcat: `kcat -G` balanced consumers (librdkafka 2.0,
 // JoinGroup v5, SyncGroup v3, Heartbeat v3, LeaveGroup v1, FindCoordinator
 // v2, OffsetCommit/Fetch v7) under each of librdkafka's assignors; SIGTERM
-// makes kcat commit and leave. JOCKO_TEST_KCAT_DEBUG=protocol,cgrp writes
+// makes kcat commit and leave; range-kill9 kills a member with SIGKILL
+// instead, which the broker expels after its session timeout (3 s there).
+// JOCKO_TEST_KCAT_DEBUG=protocol,cgrp writes
 // librdkafka's debug log of each process to $TMPDIR/kcat-debug-*.
 func TestE2EGroupClientsKcat(t *testing.T) {
 	kcat := needKcat(t)
 	b, px := startProxiedBroker(t, clientGroupBrokerFlags...)
-	for _, strategy := range []string{"range", "roundrobin", "cooperative-sticky"} {
-		t.Run(strategy, func(t *testing.T) {
+	for _, tc := range []struct {
+		name, strategy string
+		crash          time.Duration
+	}{
+		{"range", "range", 0},
+		{"roundrobin", "roundrobin", 0},
+		{"cooperative-sticky", "cooperative-sticky", 0},
+		{"range-kill9", "range", 3 * time.Second},
+	} {
+		strategy := tc.strategy
+		session := 6 * time.Second
+		if tc.crash > 0 {
+			session = tc.crash
+		}
+		t.Run(tc.name, func(t *testing.T) {
 			var started []*cgLine
-			cgScenario(t, b, px, "kcat-"+strategy, "kcat-"+strategy, func(n string) cgMember {
-				args := []string{"-b", b.addr, "-G", n[:len(n)-2], "kcat-" + strategy, "-u",
+			group := "kcat-" + tc.name
+			cgScenario(t, b, px, group, group, tc.crash, func(n string) cgMember {
+				args := []string{"-b", b.addr, "-G", group, group, "-u",
 					// not -o beginning: kcat then assigns every partition at
 					// BEGINNING itself and ignores the committed offsets.
 					"-X", "auto.offset.reset=earliest",
 					"-f", "%p %o %s\n",
 					"-X", "client.id=" + n,
 					"-X", "partition.assignment.strategy=" + strategy,
-					"-X", "session.timeout.ms=6000",
+					"-X", "session.timeout.ms=" + strconv.Itoa(int(session.Milliseconds())),
 					"-X", "heartbeat.interval.ms=300",
 					"-X", "auto.commit.interval.ms=200",
 					"-X", "topic.metadata.refresh.interval.ms=1000",
@@ -636,7 +715,7 @@ func TestE2EGroupClientsKcat(t *testing.T) {
 			})
 			if os.Getenv("JOCKO_TEST_KCAT_DEBUG") != "" {
 				for i, p := range started {
-					os.WriteFile(filepath.Join(os.TempDir(), fmt.Sprintf("kcat-debug-%s-%d-%s", strategy, i, p.name)), []byte(p.stderrAll()), 0o644)
+					os.WriteFile(filepath.Join(os.TempDir(), fmt.Sprintf("kcat-debug-%s-%d-%s", tc.name, i, p.name)), []byte(p.stderrAll()), 0o644)
 				}
 			}
 		})
@@ -806,7 +885,7 @@ func TestE2EGroupClientsSarama(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			group := "sarama-" + tc.name
-			cgScenario(t, b, px, group, group, func(clientID string) cgMember {
+			cgScenario(t, b, px, group, group, 0, func(clientID string) cgMember {
 				return startSarama(t, b, group, group, clientID, tc.version, tc.strategy())
 			})
 		})
@@ -1048,7 +1127,7 @@ func TestE2EGroupClientsKafkaGo(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			group := "kafkago-" + tc.name
-			cgScenario(t, b, px, group, group, func(clientID string) cgMember {
+			cgScenario(t, b, px, group, group, 0, func(clientID string) cgMember {
 				return startKafkaGo(t, b, group, group, clientID, tc.balancer)
 			})
 		})
@@ -1071,7 +1150,8 @@ func needKafkaPython(t *testing.T) string {
 
 // TestE2EGroupClientsKafkaPython: kafka-python's KafkaConsumer in a group
 // (testdata/clients/kafka_python_group.py), committing after each poll,
-// with its range and round-robin assignors; SIGTERM commits and closes.
+// with its range and round-robin assignors; SIGTERM commits and closes;
+// roundrobin-kill9 kills a member, which its session timeout expels.
 func TestE2EGroupClientsKafkaPython(t *testing.T) {
 	py := needKafkaPython(t)
 	script, err := filepath.Abs("testdata/clients/kafka_python_group.py")
@@ -1079,11 +1159,23 @@ func TestE2EGroupClientsKafkaPython(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, px := startProxiedBroker(t, clientGroupBrokerFlags...)
-	for _, assignor := range []string{"range", "roundrobin"} {
-		t.Run(assignor, func(t *testing.T) {
-			group := "kafkapy-" + assignor
-			cgScenario(t, b, px, group, group, func(clientID string) cgMember {
-				p := cgStart(t, clientID, py, script, b.addr, group, group, clientID, assignor)
+	for _, tc := range []struct {
+		name, assignor string
+		crash          time.Duration
+	}{
+		{"range", "range", 0},
+		{"roundrobin", "roundrobin", 0},
+		{"roundrobin-kill9", "roundrobin", 3 * time.Second},
+	} {
+		session := 6 * time.Second
+		if tc.crash > 0 {
+			session = tc.crash
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			group := "kafkapy-" + tc.name
+			cgScenario(t, b, px, group, group, tc.crash, func(clientID string) cgMember {
+				p := cgStart(t, clientID, py, script, b.addr, group, group, clientID, tc.assignor,
+					strconv.Itoa(int(session.Milliseconds())))
 				p.mu.Lock()
 				p.ownerLines = true
 				p.mu.Unlock()

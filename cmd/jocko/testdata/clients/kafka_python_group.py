@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """A kafka-python group consumer for Jocko's end-to-end tests.
 
-Usage: kafka_python_group.py BOOTSTRAP GROUP TOPIC CLIENT_ID [ASSIGNOR]
+Usage: kafka_python_group.py BOOTSTRAP GROUP TOPIC CLIENT_ID [ASSIGNOR [SESSION_MS]]
 
 Joins GROUP on TOPIC (from the earliest offset when the group has no
 commit), prints "<partition> <offset> <value>" for each record and
 "# assigned <p> <p> ..." after each rebalance on stdout, and commits after
 each poll. On SIGTERM it commits and closes (which leaves the group).
-ASSIGNOR is range (the default) or roundrobin.
+ASSIGNOR is range (the default) or roundrobin; SESSION_MS the session
+timeout (6000 by default).
 """
 
 import signal
@@ -20,6 +21,7 @@ from kafka.errors import CommitFailedError
 
 bootstrap, group, topic, client_id = sys.argv[1:5]
 assignor = sys.argv[5] if len(sys.argv) > 5 else "range"
+session_ms = int(sys.argv[6]) if len(sys.argv) > 6 else 6000
 
 stop = False
 
@@ -47,7 +49,7 @@ consumer = KafkaConsumer(
     client_id=client_id,
     auto_offset_reset="earliest",
     enable_auto_commit=False,
-    session_timeout_ms=6000,
+    session_timeout_ms=session_ms,
     heartbeat_interval_ms=300,
     fetch_max_wait_ms=100,
     retry_backoff_ms=50,
