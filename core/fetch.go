@@ -39,6 +39,7 @@ func (b *Broker) handleFetch(ctx context.Context, r *request) reply {
 	if size >= int(req.MinBytes) || wait <= 0 || len(parts) == 0 {
 		return reply{resp: resp}
 	}
+	resp.release()
 	return reply{wait: func() kmsg.Response { return b.fetchLongPoll(ctx, req, parts, wait) }}
 }
 
@@ -69,13 +70,14 @@ func (b *Broker) fetchLongPoll(ctx context.Context, req *kmsg.FetchRequest, part
 		if size >= int(req.MinBytes) {
 			return resp
 		}
+		resp.release()
 	}
 }
 
 // fetchOnce builds a response from what is readable now; it returns the
 // bytes of record data gathered and the local partitions that were asked for.
-func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []*partition) {
-	resp := req.ResponseKind().(*kmsg.FetchResponse)
+func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchResponse, int, []*partition) {
+	resp := &fetchResponse{FetchResponse: req.ResponseKind().(*kmsg.FetchResponse)}
 	st := b.node.State()
 	budget := int(req.MaxBytes)
 	if req.Version < 3 || budget <= 0 {
@@ -106,6 +108,9 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []
 			}
 			parts = append(parts, p)
 			n := b.fetchPartition(p, rp, budget-size, size == 0, &pr)
+			if n > 0 {
+				resp.pooled = append(resp.pooled, pr.RecordBatches)
+			}
 			size += n
 			t.Partitions = append(t.Partitions, pr)
 		}
@@ -114,7 +119,8 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []
 	return resp, size, parts
 }
 
-// fetchPartition reads one partition into pr and returns the bytes read.
+// fetchPartition reads one partition into pr and returns the bytes read,
+// which are in a pooled buffer when there are any.
 func (b *Broker) fetchPartition(p *partition, rp kmsg.FetchRequestTopicPartition, budget int, first bool, pr *kmsg.FetchResponseTopicPartition) int {
 	if code := p.checkLeaderEpoch(rp.CurrentLeaderEpoch); code != 0 {
 		pr.ErrorCode = code
@@ -138,12 +144,11 @@ func (b *Broker) fetchPartition(p *partition, rp kmsg.FetchRequestTopicPartition
 		pr.ErrorCode = kerr.KafkaStorageError.Code
 		return 0
 	}
-	if len(data) > max && !first {
-		return 0 // KIP-74: only the first partition may exceed its limit
+	if len(data) == 0 || (len(data) > max && !first) {
+		storage.Release(data) // KIP-74: only the first partition may exceed its limit
+		return 0
 	}
-	if len(data) > 0 {
-		pr.RecordBatches = data
-	}
+	pr.RecordBatches = data
 	return len(data)
 }
 

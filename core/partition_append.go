@@ -95,7 +95,8 @@ func (p *partition) afterAppend(records, end int64) {
 
 // read returns batches from offset up to the high watermark (or the log end
 // for replicas that may read uncommitted data), at most maxBytes but at
-// least one batch.
+// least one batch. The data is in a pooled buffer: the caller hands it back
+// with storage.Release once it has been written, or lets the GC have it.
 func (p *partition) read(offset int64, maxBytes int) ([]byte, error) {
 	if err := p.err(); err != nil {
 		return nil, err
@@ -107,7 +108,7 @@ func (p *partition) read(offset int64, maxBytes int) ([]byte, error) {
 	if offset > hw && offset <= p.log.EndOffset() {
 		return nil, nil // not yet committed: nothing to read yet
 	}
-	data, err := p.log.Read(offset, maxBytes, hw)
+	data, err := p.log.ReadPooled(offset, maxBytes, hw)
 	if err != nil && !errors.Is(err, storage.ErrOffsetOutOfRange) {
 		return nil, fmt.Errorf("read %s-%d at %d: %w", p.topic, p.index, offset, err)
 	}

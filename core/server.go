@@ -103,8 +103,10 @@ func (b *Broker) serveConn(ctx context.Context, c net.Conn) {
 	defer func() { close(queue); <-written }()
 	br := bufio.NewReaderSize(c, 64<<10)
 	remote := c.RemoteAddr().String()
+	var spare []byte // a frame buffer no handler holds on to any more
 	for {
-		frame, err := wire.ReadFrame(br, b.cfg.RequestBytesMax, nil)
+		frame, err := wire.ReadFrame(br, b.cfg.RequestBytesMax, spare)
+		spare = nil
 		if err != nil {
 			if !errors.Is(err, io.EOF) && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 				b.log.Info("closing connection", "remote", remote, "reason", err)
@@ -117,6 +119,9 @@ func (b *Broker) serveConn(ctx context.Context, c net.Conn) {
 		if !ok {
 			return
 		}
+		if err == nil && frameFreeAfterDispatch(hdr.Key) && cap(frame) <= frameReuseBytesMax {
+			spare = frame
+		}
 		select {
 		case queue <- pending{hdr.CorrelationID, rep}:
 		case <-ctx.Done():
@@ -125,8 +130,24 @@ func (b *Broker) serveConn(ctx context.Context, c net.Conn) {
 	}
 }
 
+// frameReuseBytesMax bounds the request frame buffer a connection keeps
+// for its next request.
+const frameReuseBytesMax = 16 << 20
+
+// frameFreeAfterDispatch reports whether nothing refers to a request frame
+// of this API once its handler has returned, so that the buffer can take
+// the next request. kmsg copies strings but not bytes fields out of a
+// frame: Produce's records are appended to the log inside the handler (its
+// wait closure keeps only the response), and a Fetch request has no bytes
+// fields a long poll could still read. Other APIs may keep bytes (group
+// member metadata, say) and get a fresh frame each time.
+func frameFreeAfterDispatch(key int16) bool {
+	return key == int16(kmsg.Produce) || key == int16(kmsg.Fetch)
+}
+
 func (b *Broker) writeReplies(c net.Conn, queue <-chan pending, cancel func()) {
 	var buf []byte
+	var ff fetchFrame
 	for p := range queue {
 		resp := p.reply.resp
 		if p.reply.wait != nil {
@@ -135,8 +156,16 @@ func (b *Broker) writeReplies(c net.Conn, queue <-chan pending, cancel func()) {
 		if p.reply.none || resp == nil {
 			continue
 		}
-		buf = wire.AppendResponse(buf[:0], p.corr, resp)
-		if _, err := c.Write(buf); err != nil {
+		var err error
+		if fr, ok := resp.(*fetchResponse); ok {
+			bufs := net.Buffers(ff.encode(p.corr, fr.FetchResponse))
+			_, err = bufs.WriteTo(c)
+			fr.release()
+		} else {
+			buf = wire.AppendResponse(buf[:0], p.corr, resp)
+			_, err = c.Write(buf)
+		}
+		if err != nil {
 			cancel()
 			c.Close()
 			// Drain so the reader never blocks on a full queue.

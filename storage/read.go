@@ -22,11 +22,12 @@ var errStop = errors.New("storage: stop")
 func (l *Log) Read(offset int64, maxBytes int, upTo int64) ([]byte, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return l.read(offset, maxBytes, upTo, nil)
+	return l.read(offset, maxBytes, upTo, nil, false)
 }
 
-// read is Read into buf (reused when big enough). Caller holds mu.
-func (l *Log) read(offset int64, maxBytes int, upTo int64, buf []byte) ([]byte, error) {
+// read is Read into buf (reused when big enough), or into a buffer from the
+// read pool when buf is too small and pooled is set. Caller holds mu.
+func (l *Log) read(offset int64, maxBytes int, upTo int64, buf []byte, pooled bool) ([]byte, error) {
 	if l.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -43,32 +44,48 @@ func (l *Log) read(offset int64, maxBytes int, upTo int64, buf []byte) ([]byte, 
 		return nil, err
 	}
 	n := min(max(int64(maxBytes), h.size()), s.size-pos, max(readBytesMax, h.size()))
-	if int64(cap(buf)) >= n {
+	switch {
+	case int64(cap(buf)) >= n:
 		buf = buf[:n]
-	} else {
+	case pooled:
+		buf = readPool.get(n)
+	default:
 		buf = make([]byte, n)
 	}
-	if err := s.readAt(buf, pos); err != nil {
+	p, err := s.checkRead(buf, pos, h.baseOffset, upTo)
+	if err != nil {
+		if pooled {
+			readPool.put(buf)
+		}
 		return nil, err
 	}
-	p, next := int64(0), h.baseOffset
+	return buf[:p], nil
+}
+
+// checkRead fills buf from pos and returns how many of its bytes are whole
+// batches, consecutive from offset next, below upTo, and intact.
+func (s *segment) checkRead(buf []byte, pos, next, upTo int64) (int64, error) {
+	if err := s.readAt(buf, pos); err != nil {
+		return 0, err
+	}
+	n, p := int64(len(buf)), int64(0)
 	for p+batchHeaderLen <= n {
 		bh, err := parseBatchHeader(buf[p:])
 		if err != nil {
-			return nil, fmt.Errorf("segment %d position %d: %w", s.base, pos+p, err)
+			return 0, fmt.Errorf("segment %d position %d: %w", s.base, pos+p, err)
 		}
 		if bh.baseOffset != next {
-			return nil, fmt.Errorf("%w: segment %d position %d: batch at offset %d, expected %d", ErrCorrupt, s.base, pos+p, bh.baseOffset, next)
+			return 0, fmt.Errorf("%w: segment %d position %d: batch at offset %d, expected %d", ErrCorrupt, s.base, pos+p, bh.baseOffset, next)
 		}
 		if bh.baseOffset >= upTo || p+bh.size() > n {
 			break
 		}
 		if err := checkBatchCRC(buf[p : p+bh.size()]); err != nil {
-			return nil, fmt.Errorf("segment %d position %d: %w", s.base, pos+p, err)
+			return 0, fmt.Errorf("segment %d position %d: %w", s.base, pos+p, err)
 		}
 		p, next = p+bh.size(), bh.nextOffset()
 	}
-	return buf[:p], nil
+	return p, nil
 }
 
 // segmentFor returns the segment that holds offset (the last one whose
@@ -110,7 +127,7 @@ func (l *Log) Batches(from int64, fn func(baseOffset int64, raw []byte) error) e
 	for off := from; ; {
 		l.mu.RLock()
 		off = max(off, l.start.Load())
-		chunk, err := l.read(off, batchesChunkBytes, math.MaxInt64, buf)
+		chunk, err := l.read(off, batchesChunkBytes, math.MaxInt64, buf, false)
 		l.mu.RUnlock()
 		if err != nil || len(chunk) == 0 {
 			return err
