@@ -83,6 +83,11 @@ func (c *coordinator) shardFor(groupID string) (*shard, error) {
 	if s := c.shards[part]; s != nil {
 		return s, nil
 	}
+	if t.Partitions[part].Leader == c.b.cfg.NodeID {
+		// This broker leads the partition but has not opened it yet (the
+		// topic was just created): the shard is about to load.
+		return nil, errCoordinatorLoading
+	}
 	return nil, errNotCoordinator
 }
 
