@@ -49,6 +49,9 @@ type Config struct {
 type Bugs struct {
 	// AckBeforeFsync answers acks=all produces before the batch is durable.
 	AckBeforeFsync bool
+	// ForgetCommitsOnRestart makes a coordinator that loads its groups skip
+	// the committed-offset records: acknowledged commits vanish on restart.
+	ForgetCommitsOnRestart bool
 	// Storage holds the storage layer's broken variants.
 	Storage storage.Bugs
 }

@@ -1,0 +1,57 @@
+package core
+
+import "sort"
+
+// PartitionView is a read-only snapshot of one local partition, for the
+// simulator's in-run invariants (sim/runner): the high watermark against the
+// log's end and durable end.
+type PartitionView struct {
+	Topic     string
+	Partition int32
+	TopicID   [16]byte
+	// LogStart is the first offset kept.
+	LogStart int64
+	// HighWatermark is the offset below which records are committed.
+	HighWatermark int64
+	// DurableEnd is the end of what has been fsynced.
+	DurableEnd int64
+	// LogEnd is the next offset to assign.
+	LogEnd int64
+	// Durable says the partition acknowledges only fsynced data
+	// (flush.messages <= 1): then HighWatermark <= DurableEnd.
+	Durable bool
+	// Failed says the partition went offline after a storage error.
+	Failed bool
+}
+
+// Inspect returns a snapshot of every local partition, sorted by topic and
+// partition. It reads atomics only (no disk, no partition lock); the values
+// are read in the order high watermark, durable end, log end, each of which
+// only grows within one incarnation, so HighWatermark <= DurableEnd <=
+// LogEnd holds in the snapshot whenever it holds at every instant.
+func (b *Broker) Inspect() []PartitionView {
+	b.partsMu.RLock()
+	parts := make([]*partition, 0, len(b.parts))
+	for _, p := range b.parts {
+		parts = append(parts, p)
+	}
+	b.partsMu.RUnlock()
+	out := make([]PartitionView, 0, len(parts))
+	for _, p := range parts {
+		v := PartitionView{Topic: p.topic, Partition: p.index, TopicID: p.topicID}
+		v.HighWatermark = p.highWatermark()
+		v.DurableEnd = p.log.DurableEnd()
+		v.LogEnd = p.log.EndOffset()
+		v.LogStart = p.log.StartOffset()
+		v.Durable = p.config().durable()
+		v.Failed = p.err() != nil
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Topic != out[j].Topic {
+			return out[i].Topic < out[j].Topic
+		}
+		return out[i].Partition < out[j].Partition
+	})
+	return out
+}
