@@ -20,7 +20,7 @@ func TestPipelineKfake(t *testing.T) {
 	if err := run(ctx, cfg, &out); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int64{"produce": 2000, "consume": 2000, "produce-latency": 200}
+	want := map[string]int64{"produce": 2000, "consume": 2000, "fetch": 2000, "produce-latency": 200}
 	seen := 0
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
@@ -39,8 +39,8 @@ func TestPipelineKfake(t *testing.T) {
 			t.Errorf("unexpected latencies: %s", sc.Text())
 		}
 	}
-	if seen != 6 {
-		t.Errorf("got %d lines, want 6:\n%s", seen, out.String())
+	if seen != 8 {
+		t.Errorf("got %d lines, want 8:\n%s", seen, out.String())
 	}
 }
 
