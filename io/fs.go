@@ -25,11 +25,10 @@ func SyncDir(fs afero.Fs, dir string) error {
 	return cerr
 }
 
-// WriteFileAtomic replaces path with data durably: write a temporary file,
-// fsync it, rename it over path, fsync the directory.
-func WriteFileAtomic(fs afero.Fs, path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := fs.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+// WriteFileSynced creates (or truncates) path, writes data and fsyncs it.
+// The file's name is not durable until its directory is synced.
+func WriteFileSynced(fs afero.Fs, path string, data []byte) error {
+	f, err := fs.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
@@ -41,7 +40,14 @@ func WriteFileAtomic(fs afero.Fs, path string, data []byte) error {
 		f.Close()
 		return err
 	}
-	if err := f.Close(); err != nil {
+	return f.Close()
+}
+
+// WriteFileAtomic replaces path with data durably: write a temporary file,
+// fsync it, rename it over path, fsync the directory.
+func WriteFileAtomic(fs afero.Fs, path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := WriteFileSynced(fs, tmp, data); err != nil {
 		return err
 	}
 	if err := fs.Rename(tmp, path); err != nil {

@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
+
+	jio "github.com/jocko/jocko/io"
+	"hash/crc32"
 
 	"github.com/spf13/afero"
 
@@ -282,7 +284,7 @@ func (w *segWriter) finish(old segSnap, rollMs int64) (*segment, error) {
 		suffix string
 		data   []byte
 	}{{indexSuffix, oi}, {timeIndexSuffix, ti}} {
-		if err := writeSynced(ns.fs, ns.path(f.suffix+cleanedSuffix), f.data); err != nil {
+		if err := jio.WriteFileSynced(ns.fs, ns.path(f.suffix+cleanedSuffix), f.data); err != nil {
 			return nil, err
 		}
 	}
@@ -302,21 +304,4 @@ func (w *segWriter) removeTemp() {
 	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
 		w.ns.fs.Remove(w.ns.path(suf + cleanedSuffix))
 	}
-}
-
-// writeSynced writes data to a new file at path and fsyncs it.
-func writeSynced(fs afero.Fs, path string, data []byte) error {
-	f, err := fs.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
