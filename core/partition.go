@@ -34,6 +34,7 @@ type partition struct {
 	unflushed int64 // records appended since the last fsync (page-cache mode)
 
 	leaderEpoch atomic.Int32
+	isr         atomic.Int32 // size of the in-sync replica set, from the metadata
 	cfg         atomic.Pointer[topicConfig]
 	hw          atomic.Int64
 
@@ -235,6 +236,10 @@ func (p *partition) waitHW(ctx context.Context, end int64) error {
 		}
 	}
 }
+
+// isrSize is how many replicas are in sync (acks=all needs
+// min.insync.replicas of them).
+func (p *partition) isrSize() int { return int(p.isr.Load()) }
 
 // checkLeaderEpoch compares a client's view of the leader epoch with ours
 // (KIP-320): -1 skips the check.

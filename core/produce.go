@@ -14,8 +14,10 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/jocko/jocko/cluster"
 	"github.com/jocko/jocko/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -47,24 +49,17 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) reply {
 	for _, rt := range req.Topics {
 		t := kmsg.NewProduceResponseTopic()
 		t.Topic, t.TopicID = rt.Topic, rt.TopicID
-		name, known := rt.Topic, false
-		if req.Version >= 13 {
-			if top, ok := st.TopicByID(rt.TopicID); ok {
-				name, known = top.Name, true
-			}
-		} else {
-			_, known = st.Topic(name)
-		}
+		top, known := lookupTopic(st, rt.Topic, rt.TopicID, req.Version >= 13)
 		for _, rp := range rt.Partitions {
 			pr := kmsg.NewProduceResponseTopicPartition()
 			pr.Partition = rp.Partition
 			t.Partitions = append(t.Partitions, pr)
 			out := &t.Partitions[len(t.Partitions)-1]
-			if !known {
-				out.ErrorCode = unknownTopicCode(req.Version >= 13)
+			if code := produceTopicCode(top, known, rp.Partition, req); code != 0 {
+				out.ErrorCode, out.BaseOffset, out.LogAppendTime, out.LogStartOffset = code, -1, -1, -1
 				continue
 			}
-			if w, ok := b.producePartition(name, rp, req.Acks, out); ok {
+			if w, ok := b.producePartition(top.Name, rp, req.Acks, out); ok {
 				waits = append(waits, w)
 			}
 		}
@@ -83,6 +78,21 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) reply {
 	}}
 }
 
+// produceTopicCode refuses partitions a client may not write: unknown topics
+// and partitions, and internal topics (Kafka: "Cannot append to internal
+// topic").
+func produceTopicCode(t *cluster.Topic, known bool, part int32, req *kmsg.ProduceRequest) int16 {
+	switch {
+	case !known:
+		return unknownTopicCode(req.Version >= 13)
+	case t.Internal:
+		return kerr.InvalidTopicException.Code
+	case part < 0 || int(part) >= len(t.Partitions):
+		return kerr.UnknownTopicOrPartition.Code
+	}
+	return 0
+}
+
 // producePartition validates and appends one partition's records, filling
 // out. ok=true means the answer waits for the high watermark (acks=all).
 func (b *Broker) producePartition(topic string, rp kmsg.ProduceRequestTopicPartition, acks int16, out *kmsg.ProduceResponseTopicPartition) (produceWait, bool) {
@@ -95,6 +105,11 @@ func (b *Broker) producePartition(topic string, rp kmsg.ProduceRequestTopicParti
 	cfg := p.config()
 	if acks != 0 && acks != 1 && acks != -1 {
 		out.ErrorCode = kerr.InvalidRequiredAcks.Code
+		return produceWait{}, false
+	}
+	if isr := p.isrSize(); acks == -1 && int64(isr) < cfg.minISR {
+		out.ErrorCode = kerr.NotEnoughReplicas.Code
+		out.ErrorMessage = strPtr(fmt.Sprintf("%d in-sync replicas, min.insync.replicas is %d", isr, cfg.minISR))
 		return produceWait{}, false
 	}
 	if int64(len(rp.Records)) > cfg.maxMessageBytes+wire.BatchHeaderLen && len(rp.Records) > 0 {

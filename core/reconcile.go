@@ -63,6 +63,7 @@ func (b *Broker) reconcile() error {
 			if p := b.partition(name, ps.Index); p != nil {
 				p.setConfig(cfg)
 				p.leaderEpoch.Store(ps.LeaderEpoch)
+				p.isr.Store(int32(len(ps.ISR)))
 				continue
 			}
 			if err := b.openLocal(t, ps, cfg); err != nil && firstErr == nil {
@@ -104,6 +105,7 @@ func (b *Broker) openLocal(t *cluster.Topic, ps cluster.Partition, cfg topicConf
 	if err != nil {
 		return fmt.Errorf("open %s-%d: %w", t.Name, ps.Index, err)
 	}
+	p.isr.Store(int32(len(ps.ISR)))
 	b.partsMu.Lock()
 	b.parts[tp{t.Name, ps.Index}] = p
 	b.partsMu.Unlock()

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestE2EProduceRefusals: clients may not write internal topics
+// (INVALID_TOPIC_EXCEPTION, as Kafka's "Cannot append to internal topic"),
+// and acks=all is refused with NOT_ENOUGH_REPLICAS while the in-sync
+// replicas are fewer than min.insync.replicas; acks=1 is still accepted.
+func TestE2EProduceRefusals(t *testing.T) {
+	b := startBroker(t, "")
+	ctx := testCtx(t)
+	adm := b.admin(t)
+	// Finding a group's coordinator creates __consumer_offsets.
+	if _, err := adm.FetchOffsets(ctx, "creator"); err != nil {
+		t.Fatal(err)
+	}
+	raw := b.client(t, kgo.RecordRetries(1))
+	err := raw.ProduceSync(ctx, &kgo.Record{Topic: "__consumer_offsets", Value: []byte("garbage")}).FirstErr()
+	if !errors.Is(err, kerr.InvalidTopicException) {
+		t.Fatalf("producing to __consumer_offsets: %v, want INVALID_TOPIC_EXCEPTION", err)
+	}
+
+	minISR := "2"
+	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"min.insync.replicas": &minISR}, "strict"); err != nil {
+		t.Fatal(err)
+	}
+	all := b.client(t, kgo.DefaultProduceTopic("strict"), kgo.RecordRetries(1))
+	err = all.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr()
+	if !errors.Is(err, kerr.NotEnoughReplicas) {
+		t.Fatalf("acks=all with 1 in-sync replica and min.insync.replicas=2: %v, want NOT_ENOUGH_REPLICAS", err)
+	}
+	one := b.client(t, kgo.DefaultProduceTopic("strict"), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	if err := one.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatalf("acks=1 with min.insync.replicas=2: %v, want success", err)
+	}
+}
