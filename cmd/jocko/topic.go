@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
@@ -136,7 +137,7 @@ func topicList(ctx context.Context, adm *kadm.Client, out io.Writer) error {
 		if len(t.Partitions) > 0 {
 			rf = len(t.Partitions[0].Replicas)
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", name, len(t.Partitions), rf, t.ID)
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", name, len(t.Partitions), rf, kafkaUUID(t.ID))
 	}
 	return w.Flush()
 }
@@ -173,4 +174,10 @@ func sortedNames(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// kafkaUUID renders a topic ID as Kafka's tools do (Uuid.toString: URL-safe
+// base64 without padding).
+func kafkaUUID(id [16]byte) string {
+	return base64.RawURLEncoding.EncodeToString(id[:])
 }

@@ -27,7 +27,7 @@ func topicDescribe(ctx context.Context, adm *kadm.Client, out io.Writer, name st
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Topic: %s  ID: %s  Partitions: %d\n", name, t.ID, len(t.Partitions))
+	fmt.Fprintf(out, "Topic: %s  ID: %s  Partitions: %d\n", name, kafkaUUID(t.ID), len(t.Partitions))
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tSTART\tEND")
 	for _, p := range t.Partitions.Sorted() {
