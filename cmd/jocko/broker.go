@@ -75,13 +75,33 @@ func runBroker(args []string, stderr io.Writer) error {
 	return nil
 }
 
+// keySettings are the broker settings shown at start, with their effective
+// values, so an operator sees the defaults they are running with.
+var keySettings = []string{
+	"auto.create.topics.enable", "num.partitions", "default.replication.factor",
+	"log.retention.ms", "log.retention.bytes", "log.segment.bytes", "log.flush.interval.messages",
+}
+
+// describeSettings lists the key settings (effective values, "*" marking
+// those set by flag or environment) and any other setting that was set.
 func describeSettings(set map[string]string) string {
-	if len(set) == 0 {
-		return "defaults"
+	def := map[string]string{}
+	for _, s := range core.Settings() {
+		def[s.Name] = s.Default
 	}
 	var parts []string
-	for k, v := range set {
-		parts = append(parts, k+"="+v)
+	shown := map[string]bool{}
+	for _, k := range keySettings {
+		v, mark := def[k], ""
+		if sv, ok := set[k]; ok {
+			v, mark = sv, "*"
+		}
+		parts, shown[k] = append(parts, k+"="+v+mark), true
+	}
+	for _, k := range sortedNames(set) {
+		if !shown[k] {
+			parts = append(parts, k+"="+set[k]+"*")
+		}
 	}
 	return strings.Join(parts, " ")
 }
