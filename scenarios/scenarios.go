@@ -59,10 +59,28 @@ var all = []runner.Scenario{
 		runner.Fault{Kind: runner.SyncFail, Weight: 1, Min: 200 * ms, Max: 2 * time.Second},
 		runner.Fault{Kind: runner.WriteFail, Weight: 1, Min: 200 * ms, Max: 2 * time.Second},
 		runner.Fault{Kind: runner.TornCrash, Weight: 1, Min: 50 * ms, Max: time.Second}),
+	group("group-crash", "single broker, three franz-go group consumers (cooperative-sticky, autocommit) "+
+		"while the broker process and machine crash and restart",
+		runner.Fault{Kind: runner.ProcessCrash, Weight: 2, Min: 50 * ms, Max: 2 * time.Second},
+		runner.Fault{Kind: runner.MachineCrash, Weight: 1, Min: 50 * ms, Max: 2 * time.Second},
+		runner.Fault{Kind: runner.TornCrash, Weight: 1, Min: 50 * ms, Max: 2 * time.Second}),
+}
+
+// group is a consumer-group scenario: the queue workload's producers, no
+// partition-reading consumer or observer, and group members instead.
+func group(name, desc string, faults ...runner.Fault) runner.Scenario {
+	s := with(name, desc, faults...)
+	s.Partitions = 4
+	s.Consumers = 0
+	s.Linearize = false
+	s.GroupMembers = 3
+	s.GroupSession = 6 * time.Second
+	s.GroupChurn = [2]time.Duration{3 * time.Second, 6 * time.Second}
+	return s
 }
 
 // Default lists the scenarios `go test ./sim` runs when none is named.
-var Default = []string{"single-crash", "single-machine-crash", "disk-full", "slow-disk"}
+var Default = []string{"single-crash", "single-machine-crash", "disk-full", "slow-disk", "group-crash"}
 
 // Get returns the scenario called name.
 func Get(name string) (runner.Scenario, bool) {

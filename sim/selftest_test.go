@@ -18,6 +18,7 @@ var variants = []struct {
 	{"skip-torn-tail", "single-machine-crash", "recovery keeps a torn tail instead of truncating it"},
 	{"reuse-offset", "single-crash", "recovery sets the log end to the last batch's base offset"},
 	{"lying-fsync", "single-machine-crash", "the disk reports fsync success without making data durable"},
+	{"forget-commits", "group-crash", "a restarted coordinator does not load the committed offsets"},
 }
 
 // TestSelfTest proves the simulator can fail: each broken variant must be

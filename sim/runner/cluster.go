@@ -42,6 +42,7 @@ type cluster struct {
 	lying   bool
 	brokers []*broker
 	fail    func(kind, detail string) // reports a violation
+	ready   func(b *broker)           // called once a started broker serves
 }
 
 func newCluster(sc Scenario, opt Options, tr *trace.Trace, fail func(kind, detail string)) (*cluster, error) {
@@ -59,6 +60,8 @@ func newCluster(sc Scenario, opt Options, tr *trace.Trace, fail func(kind, detai
 			c.bugs.Storage = storage.Bugs{SkipTornTailTruncation: true, ReuseOffsetAfterRestart: c.bugs.Storage.ReuseOffsetAfterRestart}
 		case "reuse-offset":
 			c.bugs.Storage.ReuseOffsetAfterRestart = true
+		case "forget-commits":
+			c.bugs.ForgetCommitsOnRestart = true
 		case "lying-fsync":
 			c.lying = true
 		default:
@@ -128,6 +131,9 @@ func (c *cluster) start(b *broker, wait time.Duration) {
 	defer t.Stop()
 	select {
 	case <-br.Ready():
+		if c.ready != nil {
+			c.ready(b)
+		}
 	case <-t.C:
 		c.fail("broker-not-ready", fmt.Sprintf("%s incarnation %d not ready after %v", b.name, gen, wait))
 	}
@@ -137,6 +143,15 @@ func (c *cluster) brokerDefaults() map[string]string {
 	m := map[string]string{"auto.create.topics.enable": "false"}
 	if c.sc.SegmentMax > 0 {
 		m["log.segment.bytes"] = strconv.Itoa(c.sc.SegmentMax)
+	}
+	if c.sc.GroupMembers > 0 {
+		// Few __consumer_offsets partitions (each is a log to recover),
+		// small segments so that they roll and compact during the run, a
+		// short initial rebalance delay, and room for short sessions.
+		m["offsets.topic.num.partitions"] = "3"
+		m["offsets.topic.segment.bytes"] = "8192"
+		m["group.initial.rebalance.delay.ms"] = "100"
+		m["group.min.session.timeout.ms"] = "1000"
 	}
 	return m
 }

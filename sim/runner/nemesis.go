@@ -48,9 +48,11 @@ func (w *workload) nemesis(ctx context.Context, seed uint64) {
 		w.rec.mu.Lock()
 		w.rec.stats.Faults++
 		w.rec.mu.Unlock()
+		w.sample()
 		heal := w.inject(f.Kind, b, rng)
 		time.Sleep(dur) // the fault lasts its full duration even past ctx
 		heal()
+		w.sample()
 		w.rec.tr.Record(trace.Nemesis, trace.Str(string(f.Kind)), uint64(b.id), 0)
 		w.rec.tr.Logf("nemesis healed %s on %s", f.Kind, b.name)
 	}

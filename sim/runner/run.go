@@ -24,6 +24,7 @@ type run struct {
 	mu   sync.Mutex
 	viol []check.Violation
 	rec  *recorder
+	c    *cluster
 }
 
 func (r *run) fail(kind, detail string) {
@@ -44,7 +45,7 @@ func Run(sc Scenario, opt Options) Result {
 // RunWithEvents is Run that also returns the kept events (Options.KeepEvents).
 func RunWithEvents(sc Scenario, opt Options) (Result, []trace.Event) {
 	tr := trace.New(opt.KeepEvents, 4<<20, opt.Trace)
-	r := &run{sc: sc, opt: opt, tr: tr, rec: &recorder{tr: tr}}
+	r := &run{sc: sc, opt: opt, tr: tr, rec: newRecorder(tr, sc.Brokers == 1)}
 	start := time.Now()
 	done := make(chan struct{})
 	go func() {
@@ -72,7 +73,9 @@ func (r *run) result(elapsed time.Duration) Result {
 	defer r.rec.mu.Unlock()
 	res := Result{Seed: r.opt.Seed, Scenario: r.sc.Name, Bugs: r.opt.Bugs,
 		Hash: fmt.Sprintf("%016x", r.tr.Hash()), OK: len(r.viol) == 0, VirtualMs: elapsed.Milliseconds(),
-		Events: r.tr.Count(), Stats: r.rec.stats, Violations: r.viol}
+		Events: r.tr.Count(), Stats: r.rec.stats}
+	res.Violations = append(append(res.Violations, r.rec.inRun...), r.viol...)
+	res.OK = len(res.Violations) == 0
 	if len(res.Violations) > violationsMax {
 		extra := len(res.Violations) - violationsMax
 		res.Violations = append(res.Violations[:violationsMax:violationsMax],
@@ -87,7 +90,12 @@ func (r *run) body() {
 		r.fail("setup", err.Error())
 		return
 	}
-	w := &workload{c: c, rec: r.rec, sc: r.sc}
+	r.c = c
+	c.ready = r.sample
+	w := &workload{c: c, rec: r.rec, sc: r.sc, sample: r.sampleAll}
+	mctx, mstop := context.WithCancel(context.Background())
+	defer mstop()
+	go r.monitor(mctx)
 	for _, b := range c.brokers {
 		c.start(b, 30*time.Second)
 	}
@@ -97,15 +105,18 @@ func (r *run) body() {
 		return
 	}
 	r.tr.Record(trace.Phase, 2, 0, 0)
-	ackedAtHeal := w.faultPhase()
+	ackedAtHeal := w.faultPhase(r)
 	r.tr.Record(trace.Phase, 3, 0, 0)
 	if r.sc.Progress && r.rec.acked() <= ackedAtHeal {
 		r.fail("no-progress", fmt.Sprintf("no send was acknowledged in the %v after healing", r.sc.Quiet))
 	}
 	w.finalRead(r)
+	r.sampleAll()
+	mstop()
 	r.tr.Record(trace.Phase, 4, 0, 0)
-	h := r.history()
+	h, g := r.history()
 	vs := check.Queue(h)
+	vs = append(vs, check.Group(h, g)...)
 	if r.sc.Linearize {
 		vs = append(vs, check.Linearizable(h)...)
 	}
@@ -114,16 +125,17 @@ func (r *run) body() {
 	r.mu.Unlock()
 }
 
-func (r *run) history() check.History {
+func (r *run) history() (check.History, check.GroupHistory) {
 	r.rec.mu.Lock()
 	defer r.rec.mu.Unlock()
-	return check.History{Ops: append([]check.Op(nil), r.rec.h.Ops...)}
+	return check.History{Ops: append([]check.Op(nil), r.rec.h.Ops...)},
+		check.GroupHistory{Members: r.rec.g.Members, Events: append([]check.GroupEvent(nil), r.rec.g.Events...)}
 }
 
 // faultPhase runs the workload with the nemesis for Duration, heals
 // everything, lets the workload go on for Quiet, then stops the clients. It
 // returns the number of acknowledged sends at the heal.
-func (w *workload) faultPhase() int {
+func (w *workload) faultPhase(r *run) int {
 	wctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for i := 1; i <= w.sc.Producers; i++ {
@@ -138,6 +150,13 @@ func (w *workload) faultPhase() int {
 		wg.Add(1)
 		go func() { defer wg.Done(); w.observer(wctx, 200, w.c.seed) }()
 	}
+	gctx, gstop := context.WithCancel(context.Background())
+	defer gstop()
+	var gwg sync.WaitGroup
+	if w.sc.GroupMembers > 0 {
+		gwg.Add(1)
+		go func() { defer gwg.Done(); w.group(gctx, wctx) }()
+	}
 	nctx, nstop := context.WithTimeout(context.Background(), w.sc.Duration)
 	defer nstop()
 	w.nemesis(nctx, w.c.seed)
@@ -146,6 +165,14 @@ func (w *workload) faultPhase() int {
 	time.Sleep(w.sc.Quiet)
 	stop()
 	wg.Wait()
+	if w.sc.GroupMembers > 0 {
+		// The producers have stopped: the group must consume up to the
+		// ends, then its members leave (committing on revoke).
+		w.groupDrain(r)
+		gstop()
+		gwg.Wait()
+		w.groupFinalOffsets(r)
+	}
 	return acked
 }
 

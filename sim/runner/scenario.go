@@ -48,6 +48,15 @@ type Scenario struct {
 	Partitions  int32 // partitions of the workload topic
 	Producers   int   // idempotent acks=all producer clients
 	Consumers   int   // consumer clients reading every partition
+	// GroupMembers are franz-go group consumers (kgo.ConsumerGroup,
+	// cooperative-sticky, autocommit) sharing one group; 0: none.
+	GroupMembers int
+	// GroupSession is the members' session timeout (rebalance timeout alike);
+	// the heartbeat interval is a tenth of it.
+	GroupSession time.Duration
+	// GroupChurn, when set, closes a random member and starts a new one
+	// every GroupChurn[0]..GroupChurn[1] during the fault phase.
+	GroupChurn  [2]time.Duration
 	SendEvery   time.Duration
 	InFlightMax int // outstanding sends per producer
 
@@ -69,7 +78,7 @@ type Scenario struct {
 type Options struct {
 	Seed uint64
 	// Bugs names deliberately broken variants: ack-before-fsync,
-	// skip-torn-tail, reuse-offset, lying-fsync.
+	// skip-torn-tail, reuse-offset, lying-fsync, forget-commits.
 	Bugs []string
 	// Trace receives the text trace (nil: none).
 	Trace interface{ Write([]byte) (int, error) }
@@ -83,6 +92,10 @@ type Stats struct {
 	Acked     int `json:"acked"`
 	Failed    int `json:"failed"`
 	Polled    int `json:"polled"`
+	Consumed  int `json:"group_consumed,omitempty"`
+	Commits   int `json:"group_commits,omitempty"`
+	Rebalance int `json:"group_assignments,omitempty"`
+	Samples   int `json:"samples"`
 	Observed  int `json:"observed"`
 	Faults    int `json:"faults"`
 	FinalRead int `json:"final_read"`

@@ -20,6 +20,18 @@ type recorder struct {
 	h     check.History
 	tr    *trace.Trace
 	stats Stats
+	start time.Time
+
+	mon   *check.Monitor    // in-run invariants
+	inRun []check.Violation // what mon found, as it found it
+
+	g      check.GroupHistory
+	gReach map[int32]int64 // per partition: the highest offset the group consumed
+}
+
+func newRecorder(tr *trace.Trace, singleReplica bool) *recorder {
+	return &recorder{tr: tr, start: time.Now(), mon: check.NewMonitor(singleReplica),
+		g: check.GroupHistory{Members: map[int]bool{}}, gReach: map[int32]int64{}}
 }
 
 func now() int64 { return time.Now().UnixNano() }
@@ -34,6 +46,22 @@ func (r *recorder) add(op check.Op) {
 	}
 	r.tr.Record(trace.ClientRes, uint64(op.Process)<<32|uint64(op.Partition),
 		uint64(op.Kind)<<8|uint64(op.Result), uint64(op.Value)^uint64(op.Offset)<<40^first)
+	if op.Result == check.OK {
+		if op.Kind == check.Send {
+			r.inRunLocked(r.mon.Observe(op.Partition, op.Offset, op.Value, "acknowledged send"))
+		}
+		for _, rec := range op.Records {
+			r.inRunLocked(r.mon.Observe(op.Partition, rec.Offset, rec.Value, op.Kind.String()))
+		}
+	}
+	if op.Kind == check.Poll && r.g.Members[op.Process] {
+		r.stats.Consumed += len(op.Records)
+		for _, rec := range op.Records {
+			if reach, ok := r.gReach[op.Partition]; !ok || rec.Offset > reach {
+				r.gReach[op.Partition] = rec.Offset
+			}
+		}
+	}
 	switch op.Kind {
 	case check.Send:
 		r.stats.Sends++
@@ -44,9 +72,11 @@ func (r *recorder) add(op check.Op) {
 			r.stats.Failed++
 		}
 	case check.Poll:
-		if op.Final {
+		switch {
+		case op.Final:
 			r.stats.FinalRead += len(op.Records)
-		} else {
+		case r.g.Members[op.Process]:
+		default:
 			r.stats.Polled += len(op.Records)
 		}
 	default:
@@ -82,6 +112,8 @@ type workload struct {
 	rec *recorder
 	sc  Scenario
 	rng *rand.Rand // workload decisions only; drawn from one goroutine each
+	// sample runs the in-run invariants on every live broker.
+	sample func()
 }
 
 // producer sends unique values to random partitions until ctx ends, then
