@@ -164,6 +164,18 @@ func decompressGzip(dst, src []byte, max int) ([]byte, error) {
 func compressGzip(dst, src []byte) ([]byte, error) {
 	w := gzipWriters.Get().(*gzip.Writer)
 	defer gzipWriters.Put(w)
+	return compressStream(w, dst, src)
+}
+
+// streamWriter is a pooled compressing writer (gzip, lz4).
+type streamWriter interface {
+	Reset(io.Writer)
+	Write([]byte) (int, error)
+	Close() error
+}
+
+// compressStream appends src compressed by w to dst, leaving w reset.
+func compressStream(w streamWriter, dst, src []byte) ([]byte, error) {
 	buf := bytes.NewBuffer(dst)
 	w.Reset(buf)
 	if _, err := w.Write(src); err != nil {
@@ -209,16 +221,7 @@ func decompressLZ4(dst, src []byte, max int) ([]byte, error) {
 func compressLZ4(dst, src []byte) ([]byte, error) {
 	w := lz4Writers.Get().(*lz4.Writer)
 	defer lz4Writers.Put(w)
-	buf := bytes.NewBuffer(dst)
-	w.Reset(buf)
-	if _, err := w.Write(src); err != nil {
-		return nil, err
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	w.Reset(nil)
-	return buf.Bytes(), nil
+	return compressStream(w, dst, src)
 }
 
 // zstdReader is a pooled zstd decoder and the output bound it was last
