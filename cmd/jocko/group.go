@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -18,80 +17,39 @@ import (
 var groupStates = []string{"Empty", "Stable", "PreparingRebalance", "CompletingRebalance", "Dead",
 	"Assigning", "Reconciling", "NotReady", "Unknown"}
 
-// groupCmd is one `jocko group` subcommand once its flags are parsed.
-type groupCmd func(ctx context.Context, adm *kadm.Client, name string) error
-
 func runGroup(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError{"group needs a subcommand: list, describe, delete or reset-offsets"}
 	}
-	sub, args := args[0], args[1:]
-	var a adminFlags
-	fs := flag.NewFlagSet("jocko group "+sub, flag.ContinueOnError)
-	a.bind(fs)
-	var cmd groupCmd
-	check := func() error { return nil }
-	needName := true
-	switch sub {
+	c := newAdminCommand("group", args[0])
+	fs := c.fs
+	switch c.sub {
 	case "list":
-		needName = false
+		c.needName = false
 		state := fs.String("state", "", "only groups in these comma-separated states (e.g. Stable,Empty)")
 		var states []string
-		check = func() (err error) { states, err = parseStates(*state); return err }
-		cmd = func(ctx context.Context, adm *kadm.Client, _ string) error {
+		c.check = func() (err error) { states, err = parseStates(*state); return err }
+		c.run = func(ctx context.Context, adm *kadm.Client, _ string) error {
 			return groupList(ctx, adm, stdout, states)
 		}
 	case "describe":
-		cmd = func(ctx context.Context, adm *kadm.Client, name string) error {
+		c.run = func(ctx context.Context, adm *kadm.Client, name string) error {
 			return groupDescribe(ctx, adm, stdout, name)
 		}
 	case "delete":
-		cmd = func(ctx context.Context, adm *kadm.Client, name string) error {
+		c.run = func(ctx context.Context, adm *kadm.Client, name string) error {
 			return groupDelete(ctx, adm, stdout, name)
 		}
 	case "reset-offsets":
 		r := bindReset(fs)
-		check = func() error { return r.check(fs) }
-		cmd = func(ctx context.Context, adm *kadm.Client, name string) error {
+		c.check = func() error { return r.check(fs) }
+		c.run = func(ctx context.Context, adm *kadm.Client, name string) error {
 			return groupReset(ctx, adm, stdout, stderr, name, r)
 		}
 	default:
-		return usageErrorf("unknown group subcommand %q: want list, describe, delete or reset-offsets", sub)
+		return usageErrorf("unknown group subcommand %q: want list, describe, delete or reset-offsets", c.sub)
 	}
-	if err := parseFlags(fs, interleave(fs, args), stderr); err != nil {
-		return err
-	}
-	name, err := groupName(fs, sub, needName)
-	if err != nil {
-		return err
-	}
-	if err := check(); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-	defer cancel()
-	adm, closeFn, err := a.client(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	return cmd(ctx, adm, name)
-}
-
-// groupName returns the one positional argument, the group, when the
-// subcommand needs it, and checks there is nothing else.
-func groupName(fs *flag.FlagSet, sub string, needName bool) (string, error) {
-	switch {
-	case needName && fs.NArg() != 1:
-		return "", usageErrorf("jocko group %s needs exactly one group name (got %d arguments)", sub, fs.NArg())
-	case !needName && fs.NArg() != 0:
-		return "", usageErrorf("jocko group %s takes no arguments", sub)
-	case needName && fs.Arg(0) == "":
-		return "", usageErrorf("jocko group %s: the group name is empty", sub)
-	case needName:
-		return fs.Arg(0), nil
-	}
-	return "", nil
+	return c.execute(args[1:], stderr)
 }
 
 // parseStates splits a --state list and spells each state as Kafka does.

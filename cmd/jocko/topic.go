@@ -3,68 +3,35 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// adminFlags are the flags every admin command shares.
-type adminFlags struct {
-	brokers string
-	timeout time.Duration
-}
-
-func (a *adminFlags) bind(fs *flag.FlagSet) {
-	fs.StringVar(&a.brokers, "brokers", "127.0.0.1:9092", "comma-separated HOST:PORT list of any Kafka-compatible brokers")
-	fs.DurationVar(&a.timeout, "timeout", 30*time.Second, "how long to wait for the cluster")
-}
-
-// client connects an admin client; it fails fast with a clear message when no
-// broker answers.
-func (a *adminFlags) client(ctx context.Context) (*kadm.Client, func(), error) {
-	seeds := strings.Split(a.brokers, ",")
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RequestRetries(2))
-	if err != nil {
-		return nil, nil, usageError{fmt.Sprintf("--brokers %q: %v", a.brokers, err)}
-	}
-	if err := cl.Ping(ctx); err != nil {
-		cl.Close()
-		return nil, nil, fmt.Errorf("cannot reach a broker at %s (%v); is one running? Set --brokers or JOCKO_BROKERS", a.brokers, err)
-	}
-	return kadm.NewClient(cl), cl.Close, nil
-}
 
 func runTopic(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError{"topic needs a subcommand: create, list, describe, alter or delete"}
 	}
-	sub, args := args[0], args[1:]
-	var a adminFlags
-	fs := flag.NewFlagSet("jocko topic "+sub, flag.ContinueOnError)
-	a.bind(fs)
-	var cmd func(ctx context.Context, adm *kadm.Client, name string) error
-	needName := true
-	switch sub {
+	c := newAdminCommand("topic", args[0])
+	fs := c.fs
+	switch c.sub {
 	case "create":
 		partitions := fs.Int("partitions", 1, "number of partitions")
 		rf := fs.Int("replication-factor", 1, "replicas per partition")
 		configs := kvList{}
 		fs.Var(configs, "config", "topic config NAME=VALUE (repeatable)")
-		cmd = func(ctx context.Context, adm *kadm.Client, name string) error {
+		c.run = func(ctx context.Context, adm *kadm.Client, name string) error {
 			return topicCreate(ctx, adm, stdout, name, *partitions, *rf, configs)
 		}
 	case "list":
-		needName = false
-		cmd = func(ctx context.Context, adm *kadm.Client, _ string) error { return topicList(ctx, adm, stdout) }
+		c.needName = false
+		c.run = func(ctx context.Context, adm *kadm.Client, _ string) error { return topicList(ctx, adm, stdout) }
 	case "describe":
-		cmd = func(ctx context.Context, adm *kadm.Client, name string) error {
+		c.run = func(ctx context.Context, adm *kadm.Client, name string) error {
 			return topicDescribe(ctx, adm, stdout, name)
 		}
 	case "alter":
@@ -73,36 +40,17 @@ func runTopic(args []string, stdout, stderr io.Writer) error {
 		fs.Var(configs, "config", "set topic config NAME=VALUE (repeatable)")
 		var deletes stringList
 		fs.Var(&deletes, "delete-config", "remove a topic config override NAME (repeatable)")
-		cmd = func(ctx context.Context, adm *kadm.Client, name string) error {
+		c.run = func(ctx context.Context, adm *kadm.Client, name string) error {
 			return topicAlter(ctx, adm, stdout, name, *partitions, configs, deletes)
 		}
 	case "delete":
-		cmd = func(ctx context.Context, adm *kadm.Client, name string) error {
+		c.run = func(ctx context.Context, adm *kadm.Client, name string) error {
 			return topicDelete(ctx, adm, stdout, name)
 		}
 	default:
-		return usageError{fmt.Sprintf("unknown topic subcommand %q: want create, list, describe, alter or delete", sub)}
+		return usageErrorf("unknown topic subcommand %q: want create, list, describe, alter or delete", c.sub)
 	}
-	if err := parseFlags(fs, interleave(fs, args), stderr); err != nil {
-		return err
-	}
-	name := ""
-	switch {
-	case needName && fs.NArg() != 1:
-		return usageError{fmt.Sprintf("jocko topic %s needs exactly one topic name", sub)}
-	case !needName && fs.NArg() != 0:
-		return usageError{fmt.Sprintf("jocko topic %s takes no arguments", sub)}
-	case needName:
-		name = fs.Arg(0)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-	defer cancel()
-	adm, closeFn, err := a.client(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeFn()
-	return cmd(ctx, adm, name)
+	return c.execute(args[1:], stderr)
 }
 
 func topicCreate(ctx context.Context, adm *kadm.Client, out io.Writer, name string, partitions, rf int, configs kvList) error {

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// adminFlags are the flags every admin command shares.
+type adminFlags struct {
+	brokers string
+	timeout time.Duration
+}
+
+func (a *adminFlags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&a.brokers, "brokers", "127.0.0.1:9092", "comma-separated HOST:PORT list of any Kafka-compatible brokers")
+	fs.DurationVar(&a.timeout, "timeout", 30*time.Second, "how long to wait for the cluster")
+}
+
+// client connects an admin client; it fails fast with a clear message when no
+// broker answers.
+func (a *adminFlags) client(ctx context.Context) (*kadm.Client, func(), error) {
+	seeds := strings.Split(a.brokers, ",")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RequestRetries(2))
+	if err != nil {
+		return nil, nil, usageError{fmt.Sprintf("--brokers %q: %v", a.brokers, err)}
+	}
+	if err := cl.Ping(ctx); err != nil {
+		cl.Close()
+		return nil, nil, fmt.Errorf("cannot reach a broker at %s (%v); is one running? Set --brokers or JOCKO_BROKERS", a.brokers, err)
+	}
+	return kadm.NewClient(cl), cl.Close, nil
+}
+
+// adminCommand is one `jocko KIND SUB` admin command (topic create, group
+// describe, ...): its flags, whether it takes a name, extra checks of its
+// flags, and what it runs against the cluster.
+type adminCommand struct {
+	kind, sub string
+	flags     adminFlags
+	fs        *flag.FlagSet
+	needName  bool
+	check     func() error // flag checks beyond parsing; nil for none
+	run       func(ctx context.Context, adm *kadm.Client, name string) error
+}
+
+func newAdminCommand(kind, sub string) *adminCommand {
+	c := &adminCommand{kind: kind, sub: sub, needName: true}
+	c.fs = flag.NewFlagSet("jocko "+kind+" "+sub, flag.ContinueOnError)
+	c.flags.bind(c.fs)
+	return c
+}
+
+// execute parses args (flags may follow the name), checks them, connects to
+// the cluster and runs the command.
+func (c *adminCommand) execute(args []string, stderr io.Writer) error {
+	if err := parseFlags(c.fs, interleave(c.fs, args), stderr); err != nil {
+		return err
+	}
+	name, err := c.name()
+	if err != nil {
+		return err
+	}
+	if c.check != nil {
+		if err := c.check(); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.flags.timeout)
+	defer cancel()
+	adm, closeFn, err := c.flags.client(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return c.run(ctx, adm, name)
+}
+
+// name returns the one positional argument when the command needs it, and
+// checks there is nothing else.
+func (c *adminCommand) name() (string, error) {
+	switch {
+	case c.needName && c.fs.NArg() != 1:
+		return "", usageErrorf("jocko %s %s needs exactly one %s name (got %d arguments)", c.kind, c.sub, c.kind, c.fs.NArg())
+	case !c.needName && c.fs.NArg() != 0:
+		return "", usageErrorf("jocko %s %s takes no arguments", c.kind, c.sub)
+	case c.needName && c.fs.Arg(0) == "":
+		return "", usageErrorf("jocko %s %s: the %s name is empty", c.kind, c.sub, c.kind)
+	}
+	return c.fs.Arg(0), nil
+}
