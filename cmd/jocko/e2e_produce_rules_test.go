@@ -40,3 +40,32 @@ func TestE2EProduceRefusals(t *testing.T) {
 		t.Fatalf("acks=1 with min.insync.replicas=2: %v, want success", err)
 	}
 }
+
+// TestE2EAcksAndIsolation: acks=0 (no response) and acks=1 records are
+// stored and read back, also by a read_committed consumer (no transactions:
+// the last stable offset is the high watermark).
+func TestE2EAcksAndIsolation(t *testing.T) {
+	b := startBroker(t, "")
+	ctx := testCtx(t)
+	if _, err := b.admin(t).CreateTopic(ctx, 1, 1, nil, "acks"); err != nil {
+		t.Fatal(err)
+	}
+	none := b.client(t, kgo.DefaultProduceTopic("acks"), kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
+	leader := b.client(t, kgo.DefaultProduceTopic("acks"), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	for i := 0; i < 50; i++ {
+		if err := none.ProduceSync(ctx, &kgo.Record{Value: []byte("zero")}).FirstErr(); err != nil {
+			t.Fatalf("acks=0: %v", err)
+		}
+		if err := leader.ProduceSync(ctx, &kgo.Record{Value: []byte("one")}).FirstErr(); err != nil {
+			t.Fatalf("acks=1: %v", err)
+		}
+	}
+	got := consumeAll(t, b, "acks", 100, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	counts := map[string]int{}
+	for _, r := range got {
+		counts[string(r.Value)]++
+	}
+	if counts["zero"] != 50 || counts["one"] != 50 {
+		t.Fatalf("read_committed consumer read %v, want 50 of each", counts)
+	}
+}
