@@ -130,9 +130,10 @@ func (b *Broker) serveConn(ctx context.Context, c net.Conn) {
 	}
 }
 
-// frameReuseBytesMax bounds the request frame buffer a connection keeps
-// for its next request.
-const frameReuseBytesMax = 16 << 20
+// frameReuseBytesMax bounds the request frame buffer a connection keeps for
+// its next request: enough for producers' default 1 MiB batches; larger
+// frames are allocated per request, so idle connections stay cheap.
+const frameReuseBytesMax = 2 << 20
 
 // frameFreeAfterDispatch reports whether nothing refers to a request frame
 // of this API once its handler has returned, so that the buffer can take
