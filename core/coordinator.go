@@ -170,16 +170,7 @@ func coordinatorError(req kmsg.Request, err error) kmsg.Response {
 	case *kmsg.OffsetDeleteResponse:
 		r.ErrorCode = code
 	case *kmsg.OffsetCommitResponse:
-		for _, t := range req.(*kmsg.OffsetCommitRequest).Topics {
-			rt := kmsg.NewOffsetCommitResponseTopic()
-			rt.Topic, rt.TopicID = t.Topic, t.TopicID
-			for _, p := range t.Partitions {
-				rp := kmsg.NewOffsetCommitResponseTopicPartition()
-				rp.Partition, rp.ErrorCode = p.Partition, code
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			r.Topics = append(r.Topics, rt)
-		}
+		return group.CommitResponse(req.(*kmsg.OffsetCommitRequest), func(string, kmsg.OffsetCommitRequestTopicPartition) int16 { return code })
 	case *kmsg.OffsetFetchResponse:
 		q := req.(*kmsg.OffsetFetchRequest)
 		r.ErrorCode = code

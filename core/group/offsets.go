@@ -63,19 +63,9 @@ func (g *Group) Commit(nowMs int64, to Handle, req *kmsg.OffsetCommitRequest) Ou
 			out.reply(to, commitError(req, err))
 			return
 		}
-		r := kmsg.NewPtrOffsetCommitResponse()
-		r.Version = req.Version
-		for _, t := range req.Topics {
-			rt := kmsg.NewOffsetCommitResponseTopic()
-			rt.Topic, rt.TopicID = t.Topic, t.TopicID
-			for _, p := range t.Partitions {
-				rp := kmsg.NewOffsetCommitResponseTopicPartition()
-				rp.Partition = p.Partition
-				rp.ErrorCode = code(g.commitOne(nowMs, req, t.Topic, p, out))
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			r.Topics = append(r.Topics, rt)
-		}
+		r := CommitResponse(req, func(topic string, p kmsg.OffsetCommitRequestTopicPartition) int16 {
+			return code(g.commitOne(nowMs, req, topic, p, out))
+		})
 		if m, ok := g.members[req.MemberID]; ok {
 			m.heartbeatDeadlineMs = nowMs + int64(m.sessionTimeoutMs)
 		}
@@ -85,6 +75,13 @@ func (g *Group) Commit(nowMs int64, to Handle, req *kmsg.OffsetCommitRequest) Ou
 
 // commitError answers every partition of an OffsetCommit with err.
 func commitError(req *kmsg.OffsetCommitRequest, err error) *kmsg.OffsetCommitResponse {
+	c := code(err)
+	return CommitResponse(req, func(string, kmsg.OffsetCommitRequestTopicPartition) int16 { return c })
+}
+
+// CommitResponse answers each partition of an OffsetCommit, in request
+// order, with the error code partition returns for it (0 for success).
+func CommitResponse(req *kmsg.OffsetCommitRequest, partition func(topic string, p kmsg.OffsetCommitRequestTopicPartition) int16) *kmsg.OffsetCommitResponse {
 	r := kmsg.NewPtrOffsetCommitResponse()
 	r.Version = req.Version
 	for _, t := range req.Topics {
@@ -93,7 +90,7 @@ func commitError(req *kmsg.OffsetCommitRequest, err error) *kmsg.OffsetCommitRes
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetCommitResponseTopicPartition()
 			rp.Partition = p.Partition
-			rp.ErrorCode = code(err)
+			rp.ErrorCode = partition(t.Topic, p)
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		r.Topics = append(r.Topics, rt)
