@@ -163,8 +163,9 @@ func intAtLeast(min int64) func(string) error {
 	}
 }
 
+// isBool accepts true and false in any case, as Kafka's ConfigDef does.
 func isBool(v string) error {
-	if v != "true" && v != "false" {
+	if !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false") {
 		return fmt.Errorf("want true or false")
 	}
 	return nil

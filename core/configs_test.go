@@ -56,6 +56,7 @@ func TestValidateTopicConfig(t *testing.T) {
 		{"message.timestamp.type", "logappendtime", false},
 		{"unclean.leader.election.enable", "true", true},
 		{"unclean.leader.election.enable", "yes", false},
+		{"unclean.leader.election.enable", "TRUE", true}, // any case, as Kafka's ConfigDef
 		{"min.cleanable.dirty.ratio", "0", true},
 		{"min.cleanable.dirty.ratio", "0.25", true},
 		{"min.cleanable.dirty.ratio", "1", true},
@@ -224,5 +225,17 @@ func TestApplyConfigOps(t *testing.T) {
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestBrokerBoolAnyCase: a broker setting of "FALSE" switches the feature
+// off, as Kafka parses booleans case-insensitively.
+func TestBrokerBoolAnyCase(t *testing.T) {
+	b := &Broker{cfg: Config{Defaults: map[string]string{"auto.create.topics.enable": "FALSE", "delete.topic.enable": "True"}}}
+	if b.brokerBool(nil, "auto.create.topics.enable") {
+		t.Fatal(`auto.create.topics.enable=FALSE read as true`)
+	}
+	if !b.brokerBool(nil, "delete.topic.enable") {
+		t.Fatal(`delete.topic.enable=True read as false`)
 	}
 }

@@ -68,7 +68,7 @@ func (b *Broker) brokerInt(st *cluster.State, name string) int64 {
 
 func (b *Broker) brokerBool(st *cluster.State, name string) bool {
 	v, _ := b.brokerSetting(st, name)
-	return v == "true"
+	return strings.EqualFold(v, "true")
 }
 
 // topicConfig is a topic's resolved, typed settings.
