@@ -64,6 +64,9 @@ func (p *partition) appendOne(raw []byte, h wire.BatchHeader) (first, end int64,
 		}
 	}
 	info, err := p.log.Append(raw, p.leaderEpoch.Load())
+	if errors.Is(err, storage.ErrBatchTooLarge) {
+		return 0, 0, err // the client's batch, not the disk: the partition stays up
+	}
 	if err != nil {
 		p.fail(err)
 		return 0, 0, p.err()

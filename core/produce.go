@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jocko/jocko/cluster"
+	"github.com/jocko/jocko/storage"
 	"github.com/jocko/jocko/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -168,6 +169,8 @@ func appendErrorCode(err error) int16 {
 		return kerr.OutOfOrderSequenceNumber.Code
 	case errors.Is(err, errProducerFenced):
 		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, storage.ErrBatchTooLarge):
+		return kerr.RecordListTooLarge.Code
 	case errors.Is(err, context.DeadlineExceeded):
 		return kerr.RequestTimedOut.Code
 	case errors.Is(err, context.Canceled):

@@ -69,3 +69,24 @@ func TestE2EAcksAndIsolation(t *testing.T) {
 		t.Fatalf("read_committed consumer read %v, want 50 of each", counts)
 	}
 }
+
+// TestE2EBatchLargerThanSegment: a batch bigger than the topic's
+// segment.bytes is refused (RECORD_LIST_TOO_LARGE, as Kafka's
+// RecordBatchTooLargeException) and the partition keeps serving: a client's
+// input error must not take the partition offline like a disk fault.
+func TestE2EBatchLargerThanSegment(t *testing.T) {
+	b := startBroker(t, "")
+	ctx := testCtx(t)
+	seg := "1024"
+	if _, err := b.admin(t).CreateTopic(ctx, 1, 1, map[string]*string{"segment.bytes": &seg}, "tiny"); err != nil {
+		t.Fatal(err)
+	}
+	cl := b.client(t, kgo.DefaultProduceTopic("tiny"), kgo.RecordRetries(1), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	err := cl.ProduceSync(ctx, &kgo.Record{Value: make([]byte, 4000)}).FirstErr()
+	if !errors.Is(err, kerr.RecordListTooLarge) {
+		t.Fatalf("a 4 KB batch on 1 KB segments: %v, want RECORD_LIST_TOO_LARGE", err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("small")}).FirstErr(); err != nil {
+		t.Fatalf("the partition went offline after refusing a large batch: %v", err)
+	}
+}
