@@ -35,8 +35,9 @@ type Broker struct {
 	pids        producerIDs
 	coord       coordinator
 
-	connsMu sync.Mutex
-	conns   map[net.Conn]struct{}
+	connsMu sync.Mutex          // guards conns and connSeq
+	conns   map[net.Conn]uint64 // open connections, by accept order (nil once closing)
+	connSeq uint64
 	connWG  sync.WaitGroup
 }
 
@@ -76,7 +77,7 @@ func NewBroker(cfg Config, env jio.Env) (*Broker, error) {
 		node:  node,
 		ready: make(chan struct{}),
 		parts: map[tp]*partition{},
-		conns: map[net.Conn]struct{}{},
+		conns: map[net.Conn]uint64{},
 	}
 	b.pids.b = b
 	b.coord = coordinator{b: b, shards: map[int32]*shard{}}

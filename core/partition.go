@@ -38,9 +38,9 @@ type partition struct {
 	cfg         atomic.Pointer[topicConfig]
 	hw          atomic.Int64
 
-	notifyMu sync.Mutex
-	notify   chan struct{}              // closed and replaced when the high watermark moves
-	watchers map[chan struct{}]struct{} // long-poll fetches, signalled on the same events
+	notifyMu sync.Mutex      // guards notify and watchers
+	notify   chan struct{}   // closed and replaced when the high watermark moves
+	watchers []chan struct{} // long-poll fetches, signalled on the same events, in watch order
 
 	kick   chan struct{} // wakes the flusher; capacity 1, so kicks coalesce
 	failed atomic.Pointer[error]
@@ -140,7 +140,7 @@ func (p *partition) broadcast() {
 	p.notifyMu.Lock()
 	close(p.notify)
 	p.notify = make(chan struct{})
-	for w := range p.watchers {
+	for _, w := range p.watchers {
 		select {
 		case w <- struct{}{}:
 		default:
@@ -154,16 +154,18 @@ func (p *partition) broadcast() {
 func (p *partition) watch(w chan struct{}) {
 	p.notifyMu.Lock()
 	defer p.notifyMu.Unlock()
-	if p.watchers == nil {
-		p.watchers = map[chan struct{}]struct{}{}
-	}
-	p.watchers[w] = struct{}{}
+	p.watchers = append(p.watchers, w)
 }
 
 func (p *partition) unwatch(w chan struct{}) {
 	p.notifyMu.Lock()
 	defer p.notifyMu.Unlock()
-	delete(p.watchers, w)
+	for i, x := range p.watchers {
+		if x == w {
+			p.watchers = append(p.watchers[:i], p.watchers[i+1:]...)
+			return
+		}
+	}
 }
 
 // changed returns a channel closed at the next high-watermark move.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sort"
 
 	jio "github.com/jocko/jocko/io"
 	"github.com/jocko/jocko/wire"
@@ -45,7 +46,8 @@ func (b *Broker) trackConn(c net.Conn) bool {
 	if b.conns == nil {
 		return false
 	}
-	b.conns[c] = struct{}{}
+	b.connSeq++
+	b.conns[c] = b.connSeq
 	b.connWG.Add(1)
 	return true
 }
@@ -61,7 +63,14 @@ func (b *Broker) untrackConn(c net.Conn) {
 func (b *Broker) closeConns() {
 	b.connsMu.Lock()
 	defer b.connsMu.Unlock()
+	// In accept order: a map's order follows addresses, which must not
+	// reach the outside (the simulator replays by seed).
+	open := make([]net.Conn, 0, len(b.conns))
 	for c := range b.conns {
+		open = append(open, c)
+	}
+	sort.Slice(open, func(i, j int) bool { return b.conns[open[i]] < b.conns[open[j]] })
+	for _, c := range open {
 		c.Close()
 	}
 	b.conns = nil

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jocko/jocko/sim/runner"
+	"github.com/jocko/jocko/sim/trace"
 )
 
 var (
@@ -68,16 +69,24 @@ func getHost(t *testing.T) *Host {
 
 // outcome is one run as the host saw it.
 type outcome struct {
-	res    runner.Result
-	exit   int
-	virt   time.Duration
-	wall   time.Duration
-	err    error
-	stderr string
-	events []string // with -events
+	res     runner.Result
+	exit    int
+	virt    time.Duration
+	wall    time.Duration
+	err     error
+	stderr  string
+	events  []trace.Event  // with watch.events
+	buggify map[string]int // BUGGIFY firings by site
 }
 
 func (o outcome) failed() bool { return o.err != nil || o.exit != 0 || !o.res.OK }
+
+// watch says what the host keeps of a run. It never changes the run: the
+// program gets the same arguments and environment either way.
+type watch struct {
+	trace  bool // write the text trace to tracePath
+	events bool // keep the event list
+}
 
 var (
 	memoMu sync.Mutex
@@ -100,49 +109,53 @@ func runMemo(t *testing.T, scenario string, seed uint64, bugs string) outcome {
 		memo[key] = e
 	}
 	memoMu.Unlock()
-	e.once.Do(func() { e.o = runOne(t, scenario, seed, bugs) })
+	e.once.Do(func() { e.o = runOne(t, scenario, seed, bugs, watch{}) })
 	return e.o
 }
 
-// runOne executes one (scenario, seed, bugs) run.
-func runOne(t *testing.T, scenario string, seed uint64, bugs string, extra ...string) outcome {
-	h := getHost(t)
-	runSlots <- struct{}{}
-	defer func() { <-runSlots }()
+// runArgs are the program's arguments for (scenario, seed, bugs): the only
+// input besides the binary and the seed.
+func runArgs(scenario string, seed uint64, bugs string) []string {
 	args := []string{"-scenario", scenario, "-seed", fmt.Sprint(seed)}
 	if bugs != "" {
 		args = append(args, "-bug", bugs)
 	}
-	args = append(args, extra...)
+	return args
+}
+
+// runOne executes one (scenario, seed, bugs) run.
+func runOne(t *testing.T, scenario string, seed uint64, bugs string, w watch) outcome {
+	h := getHost(t)
+	runSlots <- struct{}{}
+	defer func() { <-runSlots }()
 	var stdout bytes.Buffer
 	stderr := &tailBuffer{max: 64 << 10}
-	var errw interface{ Write([]byte) (int, error) } = stderr
-	var traceFile *os.File
-	if contains(extra, "-trace") {
-		traceFile, _ = os.Create(tracePath(scenario, seed, bugs))
-		errw = traceFile
-		defer traceFile.Close()
+	spec := RunSpec{Seed: seed, Args: runArgs(scenario, seed, bugs), Stdout: &stdout, Stderr: stderr, Events: w.events}
+	if w.trace {
+		f, err := os.Create(tracePath(scenario, seed, bugs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		spec.Trace = f
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *flagWall)
 	defer cancel()
 	start := time.Now()
-	exit, virt, err := h.Run(ctx, seed, args, &stdout, errw)
-	o := outcome{exit: exit, virt: virt, wall: time.Since(start), err: err, stderr: stderr.String()}
+	rr, err := h.Run(ctx, spec)
+	o := outcome{exit: rr.Exit, virt: rr.Virtual, wall: time.Since(start), err: err, stderr: stderr.String(),
+		events: rr.Events, buggify: rr.Buggify}
 	sc := bufio.NewScanner(&stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.HasPrefix(line, "{"):
+		if line := sc.Text(); strings.HasPrefix(line, "{") {
 			if jerr := json.Unmarshal([]byte(line), &o.res); jerr != nil && o.err == nil {
 				o.err = jerr
 			}
-		case strings.HasPrefix(line, "E "):
-			o.events = append(o.events, line)
 		}
 	}
 	if o.res.Hash == "" && o.err == nil {
-		o.err = fmt.Errorf("no result line (exit %d)", exit)
+		o.err = fmt.Errorf("no result line (exit %d)", rr.Exit)
 	}
 	return o
 }
@@ -191,15 +204,6 @@ func report(t *testing.T, scenario string, seed uint64, bugs string, o outcome) 
 	}
 	fmt.Fprintf(&b, "\n  replay: %s", replayCmd(scenario, seed, bugs))
 	return b.String()
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func lastLines(s string, n int) string {

@@ -20,6 +20,8 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/jocko/jocko/sim/trace"
 )
 
 // Epoch is where every run's virtual clock starts (the Go runtime aborts on
@@ -71,6 +73,9 @@ func NewHost(ctx context.Context, wasm []byte, cacheDir string) (*Host, error) {
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		return nil, err
 	}
+	if err := instantiateObserver(ctx, rt); err != nil {
+		return nil, err
+	}
 	mod, err := rt.CompileModule(experimental.WithCompilationWorkers(ctx, runtime.NumCPU()), wasm)
 	if err != nil {
 		return nil, err
@@ -79,36 +84,64 @@ func NewHost(ctx context.Context, wasm []byte, cacheDir string) (*Host, error) {
 	return &Host{rt: rt, mod: mod}, nil
 }
 
-// Run executes the program once with args. Randomness comes from seed and
-// time is virtual; ctx bounds the wall-clock time. It returns the exit code
-// and how much virtual time passed.
-func (h *Host) Run(ctx context.Context, seed uint64, args []string, stdout, stderr io.Writer) (int, time.Duration, error) {
+// RunSpec is one execution of the program.
+type RunSpec struct {
+	Seed           uint64
+	Args           []string
+	Stdout, Stderr io.Writer
+	// Trace, when set, receives the text trace: every event in words and
+	// every log line, stamped with virtual time.
+	Trace io.Writer
+	// Events keeps the event list (RunResult.Events), for divergence reports.
+	Events bool
+}
+
+// RunResult is what the host saw of one execution.
+type RunResult struct {
+	Exit    int
+	Virtual time.Duration
+	Events  []trace.Event  // with RunSpec.Events
+	Buggify map[string]int // how often each BUGGIFY site fired
+}
+
+// Run executes the program once. Randomness comes from spec.Seed and time is
+// virtual; ctx bounds the wall-clock time. What the host observes (trace,
+// events) never reaches the program, so it cannot change the run. The
+// guest's environment is set here, never inherited: GOGC and GODEBUG in the
+// test's environment do not reach it.
+func (h *Host) Run(ctx context.Context, spec RunSpec) (RunResult, error) {
 	vc := &vclock{}
+	obs := &observer{vc: vc, text: spec.Trace, keep: spec.Events, names: map[uint64]string{}, buggify: map[string]int{}}
 	cfg := wazero.NewModuleConfig().
 		WithName("").
-		WithArgs(append([]string{"sim"}, args...)...).
-		WithStdout(stdout).
-		WithStderr(stderr).
-		WithRandSource(newSeeded(seed)).
+		WithArgs(append([]string{"sim"}, spec.Args...)...).
+		WithEnv("GOGC", "100").
+		WithEnv("GODEBUG", "").
+		WithStdout(spec.Stdout).
+		WithStderr(spec.Stderr).
+		WithRandSource(newSeeded(spec.Seed)).
 		WithNanotime(vc.nanotime, 1).
 		WithWalltime(vc.walltime, 1).
 		WithNanosleep(vc.nanosleep)
-	mod, err := h.rt.InstantiateModule(ctx, h.mod, cfg)
+	mod, err := h.rt.InstantiateModule(context.WithValue(ctx, observerKey{}, obs), h.mod, cfg)
 	if mod != nil {
 		mod.Close(context.Background())
 	}
-	virt := time.Duration(vc.ns.Load())
+	obs.flush()
+	res := RunResult{Virtual: time.Duration(vc.ns.Load()), Events: obs.events, Buggify: obs.buggify}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		if ctx.Err() != nil {
-			return -1, virt, fmt.Errorf("wall-clock limit: %w", ctx.Err())
+			return res, fmt.Errorf("wall-clock limit: %w", ctx.Err())
 		}
-		return int(exit.ExitCode()), virt, nil
+		res.Exit = int(exit.ExitCode())
+		return res, nil
 	}
 	if err != nil {
-		return -1, virt, err
+		res.Exit = -1
+		return res, err
 	}
-	return 0, virt, nil
+	return res, nil
 }
 
 // Close releases the runtime.

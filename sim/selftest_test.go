@@ -67,7 +67,7 @@ func selfTest(t *testing.T, bug, scenario, why string) {
 	}
 	first := flagged[0]
 	o := broken[indexOf(seeds, first)]
-	again := runOne(t, scenario, first, bug)
+	again := runOne(t, scenario, first, bug, watch{})
 	if again.res.Hash != o.res.Hash || !again.failed() {
 		t.Errorf("self-test %s: seed %d did not replay (hash %s then %s, failed %v then %v)",
 			bug, first, o.res.Hash, again.res.Hash, o.failed(), again.failed())

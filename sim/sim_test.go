@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jocko/jocko/scenarios"
+	"github.com/jocko/jocko/sim/trace"
 )
 
 func scenarioList() []string {
@@ -38,10 +39,9 @@ func TestSim(t *testing.T) {
 			t.Fatalf("unknown scenario %q (have %s)", name, strings.Join(scenarios.Names(), ", "))
 		}
 	}
-	var extra []string
-	if *flagSeed != 0 {
-		extra = []string{"-trace"}
-	}
+	// A single-seed replay writes the full trace; the run is the same one
+	// either way (TestReplayFidelity holds the host to that).
+	w := watch{trace: *flagSeed != 0}
 	type job struct {
 		scenario string
 		seed     uint64
@@ -61,10 +61,10 @@ func TestSim(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			var o outcome
-			if len(extra) == 0 {
+			if w == (watch{}) {
 				o = runMemo(t, j.scenario, j.seed, *flagBug)
 			} else {
-				o = runOne(t, j.scenario, j.seed, *flagBug, extra...)
+				o = runOne(t, j.scenario, j.seed, *flagBug, w)
 			}
 			results[i] = o
 			if msg := report(t, j.scenario, j.seed, *flagBug, o); msg != "" {
@@ -74,7 +74,7 @@ func TestSim(t *testing.T) {
 				fmt.Printf("trace: %s\n", tracePath(j.scenario, j.seed, *flagBug))
 			}
 			if j.double && o.err == nil {
-				checkReplay(t, j.scenario, j.seed, *flagBug, o, extra)
+				checkReplay(t, j.scenario, j.seed, *flagBug, o)
 			}
 		}()
 	}
@@ -93,21 +93,21 @@ func jobs2keys(n int, f func(int) (string, uint64)) []string {
 
 // checkReplay runs a seed again and fails if the hash differs, naming the
 // first event where two -events runs diverge.
-func checkReplay(t *testing.T, scenario string, seed uint64, bugs string, first outcome, extra []string) {
-	again := runOne(t, scenario, seed, bugs, extra...)
+func checkReplay(t *testing.T, scenario string, seed uint64, bugs string, first outcome) {
+	again := runOne(t, scenario, seed, bugs, watch{})
 	if again.res.Hash == first.res.Hash {
 		return
 	}
-	a := runOne(t, scenario, seed, bugs, "-events")
-	b := runOne(t, scenario, seed, bugs, "-events")
+	a := runOne(t, scenario, seed, bugs, watch{events: true})
+	b := runOne(t, scenario, seed, bugs, watch{events: true})
 	t.Errorf("NONDETERMINISM seed=%d scenario=%s: hash %s then %s\n  %s\n  replay: %s",
 		seed, scenario, first.res.Hash, again.res.Hash, firstDivergence(a.events, b.events), replayCmd(scenario, seed, bugs))
 }
 
-func firstDivergence(a, b []string) string {
+func firstDivergence(a, b []trace.Event) string {
 	for i := 0; i < len(a) && i < len(b); i++ {
 		if a[i] != b[i] {
-			return fmt.Sprintf("first diverging event #%d: %q vs %q (previous: %q)", i, a[i], b[i], prev(a, i))
+			return fmt.Sprintf("first diverging event #%d: %v vs %v (previous: %v)", i, a[i], b[i], prev(a, i))
 		}
 	}
 	if len(a) != len(b) {
@@ -116,9 +116,9 @@ func firstDivergence(a, b []string) string {
 	return "the -events reruns agreed with each other (the divergence did not reproduce)"
 }
 
-func prev(xs []string, i int) string {
+func prev(xs []trace.Event, i int) trace.Event {
 	if i == 0 {
-		return ""
+		return trace.Event{}
 	}
 	return xs[i-1]
 }

@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -48,10 +47,9 @@ type cluster struct {
 func newCluster(sc Scenario, opt Options, tr *trace.Trace, fail func(kind, detail string)) (*cluster, error) {
 	c := &cluster{sc: sc, seed: opt.Seed, tr: tr, fail: fail,
 		net: simnet.New(simnet.Config{Seed: opt.Seed, Jitter: 500 * time.Microsecond, Trace: tr})}
-	c.log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	if opt.Trace != nil {
-		c.log = slog.New(slog.NewTextHandler(opt.Trace, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
+	// Always at debug level into the trace: whether anyone reads the log
+	// must not change what the program does (see sim/trace).
+	c.log = slog.New(slog.NewTextHandler(tr.LogWriter(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	for _, b := range opt.Bugs {
 		switch b {
 		case "ack-before-fsync":

@@ -38,13 +38,7 @@ func (r *run) fail(kind, detail string) {
 // Run executes one scenario for one seed and returns its result. It never
 // takes longer than sc.TimeLimit of (virtual) time.
 func Run(sc Scenario, opt Options) Result {
-	res, _ := RunWithEvents(sc, opt)
-	return res
-}
-
-// RunWithEvents is Run that also returns the kept events (Options.KeepEvents).
-func RunWithEvents(sc Scenario, opt Options) (Result, []trace.Event) {
-	tr := trace.New(opt.KeepEvents, 4<<20, opt.Trace)
+	tr := trace.New(opt.Trace)
 	r := &run{sc: sc, opt: opt, tr: tr, rec: newRecorder(tr, sc.Brokers == 1)}
 	start := time.Now()
 	done := make(chan struct{})
@@ -56,14 +50,16 @@ func RunWithEvents(sc Scenario, opt Options) (Result, []trace.Event) {
 	select {
 	case <-done:
 		t.Stop()
+		return r.result(time.Since(start))
 	case <-t.C:
 		r.fail("time-limit", fmt.Sprintf("run did not finish within %v of virtual time", sc.TimeLimit))
-		if opt.Trace != nil {
-			buf := make([]byte, 8<<20)
-			opt.Trace.Write(buf[:runtime.Stack(buf, true)])
-		}
+		res := r.result(time.Since(start))
+		// Every goroutine's stack, for the trace; after the result, so that
+		// the dump cannot change it.
+		buf := make([]byte, 8<<20)
+		tr.LogWriter().Write(buf[:runtime.Stack(buf, true)])
+		return res
 	}
-	return r.result(time.Since(start)), tr.Events()
 }
 
 func (r *run) result(elapsed time.Duration) Result {

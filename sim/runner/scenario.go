@@ -80,10 +80,9 @@ type Options struct {
 	// Bugs names deliberately broken variants: ack-before-fsync,
 	// skip-torn-tail, reuse-offset, lying-fsync, forget-commits.
 	Bugs []string
-	// Trace receives the text trace (nil: none).
+	// Trace receives the text trace in a native run (nil: none). Under the
+	// simulator the host receives every event and log line and decides.
 	Trace interface{ Write([]byte) (int, error) }
-	// KeepEvents keeps the compact event list (for divergence reports).
-	KeepEvents bool
 }
 
 // Stats counts what the workload did.

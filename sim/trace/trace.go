@@ -2,14 +2,17 @@
 // event into a cheap 64-bit hash (FNV-1a over binary fields). Two runs of the
 // same binary and seed must produce the same hash; the harness compares them.
 //
-// The hot path (Record) does no formatting and no allocation beyond the
-// optional compact event list kept for divergence reports. A text trace is
-// written only when a writer is set (the -trace flag).
+// Observation must not change the run: under the simulator (GOOS=wasip1)
+// every event, log line and string name is handed to the host through
+// imported functions (sink_wasip1.go), always, whether or not anyone keeps
+// them, so the program allocates the same bytes and draws the same random
+// numbers with or without -trace and -events. The host decodes them after
+// the fact (sim.Host). A native build (sink_native.go) writes them to an
+// io.Writer instead; native runs are not deterministic anyway.
 package trace
 
 import (
 	"fmt"
-	"io"
 	"sync"
 	"time"
 )
@@ -37,12 +40,13 @@ const (
 	Nemesis                    // fault kind, target, detail
 	Phase                      // phase number, 0, 0
 	Note                       // free-form hashed value
+	Buggify                    // site name, 0, 0
 )
 
 var kindNames = [...]string{"?", "net.dial", "net.accept", "net.deliver", "net.reset",
 	"net.fin", "net.refused", "net.block", "net.heal", "node.crash", "node.start",
 	"fs.sync", "fs.syncdir", "fs.fault", "client.op", "client.res", "nemesis",
-	"phase", "note"}
+	"phase", "note", "buggify"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -51,7 +55,8 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind%d", uint8(k))
 }
 
-// Event is one recorded step: virtual time, kind and three fields.
+// Event is one recorded step: virtual time since the run began, kind and
+// three fields.
 type Event struct {
 	At      int64
 	Kind    Kind
@@ -69,23 +74,22 @@ const (
 
 // Trace accumulates the hash. A nil *Trace ignores every call.
 type Trace struct {
-	mu        sync.Mutex
-	h         uint64
-	n         uint64
-	epoch     time.Time
-	keep      bool
-	eventsMax int
-	events    []Event
-	text      io.Writer
+	epoch time.Time
+	out   *sink // where events and log lines go (see sink_*.go)
+
+	mu  sync.Mutex // guards h, n and buf
+	h   uint64
+	n   uint64
+	buf []byte // Logf's reused line buffer
 }
 
-// New returns a trace. keepEvents keeps a compact list of up to eventsMax
-// events (for divergence reports); text, when non-nil, gets one line per event.
-func New(keepEvents bool, eventsMax int, text io.Writer) *Trace {
-	return &Trace{h: offset64, epoch: time.Now(), keep: keepEvents, eventsMax: eventsMax, text: text}
+// New returns a trace. Natively, text (when non-nil) gets one line per event
+// and log line; under the simulator the host decides what to keep.
+func New(text interface{ Write([]byte) (int, error) }) *Trace {
+	return &Trace{h: offset64, epoch: time.Now(), out: newSink(text), buf: make([]byte, 0, 512)}
 }
 
-// Record folds one event into the hash.
+// Record folds one event into the hash and hands it to the observer.
 func (t *Trace) Record(k Kind, a, b, c uint64) {
 	if t == nil {
 		return
@@ -100,26 +104,36 @@ func (t *Trace) Record(k Kind, a, b, c uint64) {
 	h = mix(h, c)
 	t.h = h
 	t.n++
-	if t.keep && len(t.events) < t.eventsMax {
-		t.events = append(t.events, Event{At: at, Kind: k, A: a, B: b, C: c})
-	}
-	w := t.text
 	t.mu.Unlock()
-	if w != nil {
-		fmt.Fprintf(w, "T %s\n", Event{At: at, Kind: k, A: a, B: b, C: c})
-	}
+	t.out.event(Event{At: at, Kind: k, A: a, B: b, C: c})
 }
 
-// Logf writes a free-form line to the text trace only (not hashed).
+// Logf writes a free-form line to the observer (not hashed). Under the
+// simulator the line is always formatted, kept or not, so that tracing does
+// not change what the program allocates.
 func (t *Trace) Logf(format string, args ...any) {
-	if t == nil || t.text == nil {
+	if t == nil || !t.out.logging() {
 		return
 	}
-	fmt.Fprintf(t.text, "L %d "+format+"\n", append([]any{int64(time.Since(t.epoch))}, args...)...)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = fmt.Appendf(t.buf[:0], format, args...)
+	t.buf = append(t.buf, '\n')
+	t.out.log(t.buf)
 }
 
-// Verbose reports whether a text trace is being written.
-func (t *Trace) Verbose() bool { return t != nil && t.text != nil }
+// LogWriter is an io.Writer for whole log lines (a slog handler's output):
+// each Write goes to the observer like a Logf line.
+func (t *Trace) LogWriter() interface{ Write([]byte) (int, error) } { return logWriter{t} }
+
+type logWriter struct{ t *Trace }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	if w.t != nil {
+		w.t.out.log(p)
+	}
+	return len(p), nil
+}
 
 // Hash returns the hash of everything recorded so far.
 func (t *Trace) Hash() uint64 {
@@ -141,16 +155,6 @@ func (t *Trace) Count() uint64 {
 	return t.n
 }
 
-// Events returns the kept events.
-func (t *Trace) Events() []Event {
-	if t == nil {
-		return nil
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]Event(nil), t.events...)
-}
-
 func mix(h, v uint64) uint64 {
 	for i := 0; i < 8; i++ {
 		h = (h ^ (v & 0xff)) * prime64
@@ -159,12 +163,14 @@ func mix(h, v uint64) uint64 {
 	return h
 }
 
-// Str hashes a string (host names, paths) into a field value.
+// Str hashes a string (host names, paths, fault kinds) into a field value
+// and tells the observer the name, so that traces can print it in words.
 func Str(s string) uint64 {
 	h := uint64(offset64)
 	for i := 0; i < len(s); i++ {
 		h = (h ^ uint64(s[i])) * prime64
 	}
+	nameOf(h, s)
 	return h
 }
 

@@ -1,12 +1,15 @@
 // Command wasm is the simulator program: one scenario, one seed, the whole
 // cluster and its clients in one process. Built with GOOS=wasip1 GOARCH=wasm
 // and run under wazero by `go test ./sim`, whose host makes time virtual and
-// randomness seeded, so the run is a pure function of (binary, seed). It also
-// builds natively (then it is not deterministic, but -race works).
+// randomness seeded, so the run is a pure function of (binary, seed,
+// arguments). It imports the host's "jocko" module (sim/trace), so it runs
+// only under sim.Host. It also builds natively (then it is not
+// deterministic, but -race works).
 //
-// It prints one JSON result line on stdout. -trace writes a text trace to
-// stderr; -events prints the compact event list after the result, one
-// "E at kind a b c" line per event, for divergence reports.
+// It prints one JSON result line on stdout. Under the simulator every event
+// and log line goes to the host, which writes the text trace or keeps the
+// event list when asked (the program does not know, so observing cannot
+// change the run). Natively, -trace writes the text trace to stderr.
 package main
 
 import (
@@ -14,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/jocko/jocko/scenarios"
@@ -21,36 +25,31 @@ import (
 )
 
 func main() {
+	// Heap-profile sampling draws from the runtime's random stream at
+	// allocation-dependent points; nothing here reads the profile.
+	runtime.MemProfileRate = 0
 	name := flag.String("scenario", "single-crash", "scenario name")
 	seed := flag.Uint64("seed", 1, "seed")
 	bugs := flag.String("bug", "", "comma-separated broken variants to switch on")
-	tr := flag.Bool("trace", false, "write a text trace to stderr")
-	events := flag.Bool("events", false, "print the compact event list after the result")
+	tr := flag.Bool("trace", false, "native runs: write a text trace to stderr")
 	flag.Parse()
 	sc, ok := scenarios.Get(*name)
 	if !ok {
 		fmt.Fprintf(os.Stderr, "unknown scenario %q (have %s)\n", *name, strings.Join(scenarios.Names(), ", "))
 		os.Exit(2)
 	}
-	opt := runner.Options{Seed: *seed, KeepEvents: *events}
+	opt := runner.Options{Seed: *seed}
 	if *bugs != "" {
 		opt.Bugs = strings.Split(*bugs, ",")
 	}
 	if *tr {
 		opt.Trace = os.Stderr
 	}
-	res, evs := runner.RunWithEvents(sc, opt)
+	res := runner.Run(sc, opt)
 	line, err := json.Marshal(res)
 	if err != nil {
 		panic(err)
 	}
 	os.Stdout.Write(append(line, '\n'))
-	if *events {
-		w := newLineWriter(os.Stdout)
-		for _, e := range evs {
-			w.printf("E %d %d %d %d %d\n", e.At, e.Kind, e.A, e.B, e.C)
-		}
-		w.flush()
-	}
 	os.Exit(0)
 }
