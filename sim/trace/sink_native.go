@@ -9,7 +9,7 @@ import (
 
 // A native run writes its trace straight to a writer (nil: nowhere).
 type sink struct {
-	mu   sync.Mutex // serialises writes to w
+	mu sync.Mutex // serialises writes to w
 	w  interface{ Write([]byte) (int, error) }
 }
 
