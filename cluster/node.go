@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jocko/jocko/io/buggify"
 	"net"
 	"path/filepath"
 	"sync"
@@ -93,6 +94,9 @@ func (n *Node) Run(ctx context.Context) error {
 	n.raft.Store(r)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n.waitReady(gctx, r) })
+	if buggify.Active() {
+		g.Go(func() error { n.buggifyStepDown(gctx, r); return nil })
+	}
 	<-ctx.Done()
 	err = r.Shutdown().Error()
 	if cerr := trans.Close(); err == nil {
@@ -215,4 +219,25 @@ func (n *Node) LeaderID() (int32, bool) {
 		return 0, false
 	}
 	return parseServerID(id)
+}
+
+// stepDownCheck is how often a simulated leader considers stepping down.
+const stepDownCheck = time.Second
+
+// buggifyStepDown runs only under the simulator (BUGGIFY): now and then the
+// leader hands leadership away, as a real leader does on a slow disk or a
+// lost quorum, so that every path that follows a leader change is taken.
+func (n *Node) buggifyStepDown(ctx context.Context, r *raft.Raft) {
+	t := n.cfg.Env.Clock.Ticker(stepDownCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if r.State() == raft.Leader && buggify.On(buggify.ClusterStepDown) {
+				r.LeadershipTransfer() // fails harmlessly without another voter
+			}
+		}
+	}
 }

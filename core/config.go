@@ -5,8 +5,6 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
-
-	"github.com/jocko/jocko/storage"
 )
 
 // Config is a broker's configuration. Every field has a default (Defaults);
@@ -38,22 +36,6 @@ type Config struct {
 	// "auto.create.topics.enable", "num.partitions", "log.retention.ms").
 	// Unknown names are rejected by Validate; topics inherit log.* values.
 	Defaults map[string]string
-
-	// Bugs switches on deliberately broken behaviour, for the simulator's
-	// self-tests only. The zero value is the correct broker.
-	Bugs Bugs
-}
-
-// Bugs are deliberately broken variants of the broker that the simulator must
-// catch. Never set outside tests.
-type Bugs struct {
-	// AckBeforeFsync answers acks=all produces before the batch is durable.
-	AckBeforeFsync bool
-	// ForgetCommitsOnRestart makes a coordinator that loads its groups skip
-	// the committed-offset records: acknowledged commits vanish on restart.
-	ForgetCommitsOnRestart bool
-	// Storage holds the storage layer's broken variants.
-	Storage storage.Bugs
 }
 
 // WithDefaults returns c with every unset field given its default.

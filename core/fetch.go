@@ -35,7 +35,7 @@ func (b *Broker) handleFetch(ctx context.Context, r *request) reply {
 		return reply{resp: resp}
 	}
 	resp, size, parts := b.fetchOnce(req)
-	wait := time.Duration(req.MaxWaitMillis) * time.Millisecond
+	wait := earlyTimeout(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	if size >= int(req.MinBytes) || wait <= 0 || len(parts) == 0 {
 		return reply{resp: resp}
 	}

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jocko/jocko/io/buggify"
 	"time"
 
 	"github.com/jocko/jocko/cluster"
@@ -69,10 +70,10 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) reply {
 	if req.Acks == 0 {
 		return reply{none: true}
 	}
-	if req.Acks != -1 || len(waits) == 0 || b.cfg.Bugs.AckBeforeFsync {
+	if req.Acks != -1 || len(waits) == 0 || buggify.Broken(buggify.AckBeforeFsync) {
 		return reply{resp: resp}
 	}
-	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	timeout := earlyTimeout(time.Duration(req.TimeoutMillis) * time.Millisecond)
 	return reply{wait: func() kmsg.Response {
 		b.awaitProduce(ctx, waits, timeout)
 		return resp
@@ -210,3 +211,12 @@ func produceErrorAll(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, code 
 }
 
 func strPtr(s string) *string { return &s }
+
+// earlyTimeout is d, or (BUGGIFY) a random part of it: a wait that ends
+// early must answer exactly what a timeout answers.
+func earlyTimeout(d time.Duration) time.Duration {
+	if d > 0 && buggify.On(buggify.CoreEarlyTimeout) {
+		return time.Duration(buggify.Intn(int(d/time.Millisecond)+1)) * time.Millisecond
+	}
+	return d
+}

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"github.com/jocko/jocko/io/buggify"
 	"io"
 	"net"
 	"sort"
+	"time"
 
 	jio "github.com/jocko/jocko/io"
 	"github.com/jocko/jocko/wire"
@@ -165,6 +167,9 @@ func (b *Broker) writeReplies(c net.Conn, queue <-chan pending, cancel func()) {
 		}
 		if p.reply.none || resp == nil {
 			continue
+		}
+		if buggify.On(buggify.CoreDelayResponse) {
+			b.env.Clock.Sleep(time.Duration(1+buggify.Intn(50)) * time.Millisecond)
 		}
 		var err error
 		if fr, ok := resp.(*fetchResponse); ok {

@@ -99,7 +99,6 @@ func (b *Broker) resolveTopicConfig(st *cluster.State, t *cluster.Topic) topicCo
 	sc.RetentionMs = num("retention.ms")
 	sc.IndexIntervalBytes = int32(num("index.interval.bytes"))
 	sc.SegmentIndexBytes = int32(num("segment.index.bytes"))
-	sc.Bugs = b.cfg.Bugs.Storage
 	policy := "," + strings.ReplaceAll(get("cleanup.policy"), " ", "") + ","
 	if !strings.Contains(policy, ",delete,") {
 		// Compacted-only topics keep everything but superseded keys.

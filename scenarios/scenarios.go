@@ -59,6 +59,10 @@ var all = []runner.Scenario{
 		runner.Fault{Kind: runner.SyncFail, Weight: 1, Min: 200 * ms, Max: 2 * time.Second},
 		runner.Fault{Kind: runner.WriteFail, Weight: 1, Min: 200 * ms, Max: 2 * time.Second},
 		runner.Fault{Kind: runner.TornCrash, Weight: 1, Min: 50 * ms, Max: time.Second}),
+	crashLoop("crash-loop", "single broker crashed and restarted about once a second for five virtual minutes: "+
+		"what crashed incarnations leave behind (make sim-long)",
+		runner.Fault{Kind: runner.ProcessCrash, Weight: 2, Min: 20 * ms, Max: 300 * ms},
+		runner.Fault{Kind: runner.MachineCrash, Weight: 1, Min: 20 * ms, Max: 300 * ms}),
 	group("group-crash", "single broker, three franz-go group consumers (cooperative-sticky, autocommit) "+
 		"while the broker process and machine crash and restart",
 		runner.Fault{Kind: runner.ProcessCrash, Weight: 2, Min: 50 * ms, Max: 2 * time.Second},
@@ -100,4 +104,15 @@ func Names() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// crashLoop is a long run of frequent crashes, for what dead incarnations
+// cost (SIMULATION.md, "Crashed nodes").
+func crashLoop(name, desc string, faults ...runner.Fault) runner.Scenario {
+	s := with(name, desc, faults...)
+	s.FaultGap = [2]time.Duration{100 * ms, 900 * ms}
+	s.Duration = 300 * time.Second
+	s.TimeLimit = 900 * time.Second
+	s.Linearize = false
+	return s
 }

@@ -77,6 +77,7 @@ type outcome struct {
 	stderr  string
 	events  []trace.Event  // with watch.events
 	buggify map[string]int // BUGGIFY firings by site
+	memory  uint32         // the program's largest linear memory
 }
 
 func (o outcome) failed() bool { return o.err != nil || o.exit != 0 || !o.res.OK }
@@ -144,7 +145,7 @@ func runOne(t *testing.T, scenario string, seed uint64, bugs string, w watch) ou
 	start := time.Now()
 	rr, err := h.Run(ctx, spec)
 	o := outcome{exit: rr.Exit, virt: rr.Virtual, wall: time.Since(start), err: err, stderr: stderr.String(),
-		events: rr.Events, buggify: rr.Buggify}
+		events: rr.Events, buggify: rr.Buggify, memory: rr.Memory}
 	sc := bufio.NewScanner(&stdout)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -179,8 +180,9 @@ func replayCmd(scenario string, seed uint64, bugs string) string {
 // report prints the per-run line and, on failure, what broke and how to replay.
 func report(t *testing.T, scenario string, seed uint64, bugs string, o outcome) string {
 	r := o.res
-	line := fmt.Sprintf("seed=%d scenario=%s hash=%s ok=%v virt=%.1fs wall=%.1fs events=%d acked=%d faults=%d",
-		seed, scenario, r.Hash, !o.failed(), o.virt.Seconds(), o.wall.Seconds(), r.Events, r.Stats.Acked, r.Stats.Faults)
+	line := fmt.Sprintf("seed=%d scenario=%s hash=%s ok=%v virt=%.1fs wall=%.1fs events=%d acked=%d faults=%d mem=%dMiB heap=%dMiB goroutines=%d",
+		seed, scenario, r.Hash, !o.failed(), o.virt.Seconds(), o.wall.Seconds(), r.Events, r.Stats.Acked, r.Stats.Faults,
+		o.memory>>20, r.HeapBytes>>20, r.Goroutines)
 	if bugs != "" {
 		line += " bugs=" + bugs
 	}

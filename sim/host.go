@@ -102,6 +102,7 @@ type RunResult struct {
 	Virtual time.Duration
 	Events  []trace.Event  // with RunSpec.Events
 	Buggify map[string]int // how often each BUGGIFY site fired
+	Memory  uint32         // the program's largest linear memory (bytes; wasm memory never shrinks)
 }
 
 // Run executes the program once. Randomness comes from spec.Seed and time is
@@ -128,7 +129,7 @@ func (h *Host) Run(ctx context.Context, spec RunSpec) (RunResult, error) {
 		mod.Close(context.Background())
 	}
 	obs.flush()
-	res := RunResult{Virtual: time.Duration(vc.ns.Load()), Events: obs.events, Buggify: obs.buggify}
+	res := RunResult{Virtual: time.Duration(vc.ns.Load()), Events: obs.events, Buggify: obs.buggify, Memory: obs.memMax}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		if ctx.Err() != nil {

@@ -28,14 +28,16 @@ type observer struct {
 	events  []trace.Event
 	names   map[uint64]string
 	buggify map[string]int
+	memMax  uint32 // the largest linear memory seen at an event
 }
 
 type observerKey struct{}
 
 func instantiateObserver(ctx context.Context, rt wazero.Runtime) error {
 	_, err := rt.NewHostModuleBuilder("jocko").
-		NewFunctionBuilder().WithFunc(func(ctx context.Context, at int64, kind uint32, a, b, c uint64) {
+		NewFunctionBuilder().WithFunc(func(ctx context.Context, m api.Module, at int64, kind uint32, a, b, c uint64) {
 		if o, _ := ctx.Value(observerKey{}).(*observer); o != nil {
+			o.memMax = max(o.memMax, m.Memory().Size())
 			o.event(trace.Event{At: at, Kind: trace.Kind(kind), A: a, B: b, C: c})
 		}
 	}).Export("event").

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jocko/jocko/io/buggify"
 	"github.com/jocko/jocko/scenarios"
 	"github.com/jocko/jocko/sim/trace"
 )
@@ -79,6 +80,7 @@ func TestSim(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	checkBuggify(t, results)
 	checkDistinct(t, jobs2keys(len(jobs), func(i int) (string, uint64) { return jobs[i].scenario, jobs[i].seed }), results)
 }
 
@@ -135,5 +137,29 @@ func checkDistinct(t *testing.T, keys []string, results []outcome) {
 			t.Errorf("runs %s and %s have the same hash %s: the seed does not vary the run", other, keys[i], o.res.Hash)
 		}
 		seen[k] = keys[i]
+	}
+}
+
+// checkBuggify prints how often each BUGGIFY site fired and, on the default
+// seed set, fails if one never did: a site no run reaches tests nothing.
+func checkBuggify(t *testing.T, results []outcome) {
+	counts := map[string]int{}
+	for _, o := range results {
+		for site, n := range o.buggify {
+			counts[site] += n
+		}
+	}
+	var parts []string
+	for _, site := range buggify.Sites {
+		parts = append(parts, fmt.Sprintf("%s=%d", site, counts[site]))
+	}
+	fmt.Printf("buggify: %s\n", strings.Join(parts, " "))
+	if *flagScenario != "" || *flagSeed != 0 || *flagSeeds < 8 || *flagBug != "" {
+		return
+	}
+	for _, site := range buggify.Sites {
+		if counts[site] == 0 {
+			t.Errorf("BUGGIFY site %s never fired on the default seed set", site)
+		}
 	}
 }

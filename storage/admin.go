@@ -108,9 +108,7 @@ func (l *Log) cutAt(i int, pos int64) error {
 	if err := s.w.Truncate(pos); err != nil {
 		return err
 	}
-	cfg := l.cfg
-	cfg.Bugs = Bugs{}
-	if _, err := s.recoverTail(cfg, l.clk.Now().UnixMilli()); err != nil {
+	if _, err := s.recoverTail(l.cfg.IndexIntervalBytes, false, l.clk.Now().UnixMilli()); err != nil {
 		return err
 	}
 	if err := s.w.Sync(); err != nil {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"github.com/jocko/jocko/io/buggify"
 
 	jio "github.com/jocko/jocko/io"
 )
@@ -39,7 +40,8 @@ func (l *Log) append(batches []byte, epoch int32, replica bool) (AppendInfo, err
 	if int64(len(batches)) > l.cfg.SegmentBytes || last-first > relativeOffsetMax {
 		return AppendInfo{}, fmt.Errorf("%w: %d bytes, %d offsets, segment.bytes %d", ErrBatchTooLarge, len(batches), last-first+1, l.cfg.SegmentBytes)
 	}
-	if l.mustRoll(int64(len(batches)), len(hdrs), last, nowMs) {
+	if l.mustRoll(int64(len(batches)), len(hdrs), last, nowMs) ||
+		(l.active().size > 0 && buggify.On(buggify.StorageRoll)) {
 		if err := l.roll(); err != nil {
 			return AppendInfo{}, err
 		}

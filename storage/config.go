@@ -55,14 +55,6 @@ type Config struct {
 	RetentionMs        int64 // delete segments whose newest batch is older (retention.ms, default 7 days); -1 = none
 	IndexIntervalBytes int32 // bytes between sparse index entries (index.interval.bytes, default 4096)
 	SegmentIndexBytes  int32 // max bytes of an index file (default 10 MiB); roll when full
-	Bugs               Bugs  // deliberately broken behaviour for the simulator's self-tests; zero value = correct
-}
-
-// Bugs switches on deliberately wrong behaviour, so that the simulator can
-// prove its checkers catch it. The zero value is the correct log.
-type Bugs struct {
-	SkipTornTailTruncation  bool // recovery keeps a torn/corrupt tail instead of truncating it
-	ReuseOffsetAfterRestart bool // recovery sets the log end to the last batch's BASE offset, so the next append reuses offsets
 }
 
 // AppendInfo reports what Append assigned.

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"errors"
+	"github.com/jocko/jocko/io/buggify"
 	"math/rand/v2"
 	"testing"
 
@@ -158,37 +159,36 @@ func TestCrashKeepsSyncedBatches(t *testing.T) {
 	}
 }
 
-// Each Bugs switch must break the property the simulator checks, or the
+// Each broken variant must break the property the simulator checks, or the
 // simulator's self-test proves nothing. These tests run the same scenario
 // with the switch off (the property holds) and on (it does not).
 
 // offsetAfterRestart appends two batches of three records, restarts, and
 // returns the first offset the next append gets.
-func offsetAfterRestart(t *testing.T, bugs Bugs) int64 {
+func offsetAfterRestart(t *testing.T, variants ...string) int64 {
 	fs := afero.NewMemMapFs()
 	l := openT(t, fs, DefaultConfig(), newMock())
 	appendT(t, l, simpleBatch(3, 10, epochMs, 'a'))
 	appendT(t, l, simpleBatch(3, 10, epochMs, 'b'))
 	l.Close()
-	cfg := DefaultConfig()
-	cfg.Bugs = bugs
-	l = openT(t, fs, cfg, newMock())
+	defer buggify.Install(buggify.Only(variants...))()
+	l = openT(t, fs, DefaultConfig(), newMock())
 	return appendT(t, l, simpleBatch(1, 10, epochMs, 'c')).FirstOffset
 }
 
 func TestBugReuseOffsetAfterRestart(t *testing.T) {
-	if got := offsetAfterRestart(t, Bugs{}); got != 6 {
+	if got := offsetAfterRestart(t); got != 6 {
 		t.Fatalf("correct log: append after restart at %d, want 6", got)
 	}
-	if got := offsetAfterRestart(t, Bugs{ReuseOffsetAfterRestart: true}); got != 3 {
-		t.Fatalf("with ReuseOffsetAfterRestart: append after restart at %d, want 3 (offset reused)", got)
+	if got := offsetAfterRestart(t, buggify.ReuseOffset); got != 3 {
+		t.Fatalf("with the reuse-offset variant: append after restart at %d, want 3 (offset reused)", got)
 	}
 }
 
 // syncedAfterTornTail leaves a torn batch at the end of the log, restarts
 // (with bugs), appends and syncs one batch, restarts correctly, and
 // reports whether that acknowledged batch is still there.
-func syncedAfterTornTail(t *testing.T, bugs Bugs) bool {
+func syncedAfterTornTail(t *testing.T, variants ...string) bool {
 	fs := afero.NewMemMapFs()
 	l := openT(t, fs, DefaultConfig(), newMock())
 	appendT(t, l, simpleBatch(2, 10, epochMs, 'a'))
@@ -198,14 +198,14 @@ func syncedAfterTornTail(t *testing.T, bugs Bugs) bool {
 	f.Write(torn[:len(torn)/2])
 	f.Close()
 
-	cfg := DefaultConfig()
-	cfg.Bugs = bugs
-	l = openT(t, fs, cfg, newMock())
+	uninstall := buggify.Install(buggify.Only(variants...))
+	l = openT(t, fs, DefaultConfig(), newMock())
 	info := appendT(t, l, simpleBatch(1, 10, epochMs, 'c'))
 	if err := l.Sync(info.LastOffset + 1); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
+	uninstall()
 	l = openT(t, fs, DefaultConfig(), newMock())
 	defer l.Close()
 	_, ok := readAllT(t, l, 0)[info.FirstOffset]
@@ -213,10 +213,10 @@ func syncedAfterTornTail(t *testing.T, bugs Bugs) bool {
 }
 
 func TestBugSkipTornTailTruncation(t *testing.T) {
-	if !syncedAfterTornTail(t, Bugs{}) {
+	if !syncedAfterTornTail(t) {
 		t.Fatal("correct log lost a batch acknowledged after recovering a torn tail")
 	}
-	if syncedAfterTornTail(t, Bugs{SkipTornTailTruncation: true}) {
-		t.Fatal("with SkipTornTailTruncation the acknowledged batch behind the kept torn tail survived; the bug does nothing")
+	if syncedAfterTornTail(t, buggify.SkipTornTail) {
+		t.Fatal("with the skip-torn-tail variant the acknowledged batch behind the kept torn tail survived; the bug does nothing")
 	}
 }

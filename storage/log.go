@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/jocko/jocko/io/buggify"
 	"hash/crc32"
 	"os"
 	"path/filepath"
@@ -98,7 +99,7 @@ func (l *Log) open() error {
 	}
 	active := l.active()
 	end := active.next
-	if l.cfg.Bugs.ReuseOffsetAfterRestart && active.lastBase >= 0 {
+	if buggify.Broken(buggify.ReuseOffset) && active.lastBase >= 0 {
 		end = active.lastBase
 	}
 	l.end.Store(end)
@@ -191,14 +192,10 @@ func (l *Log) loadSegments(bases []int64) error {
 				continue
 			}
 		}
-		cfg := l.cfg
-		if !last {
-			cfg.Bugs = Bugs{}
-		}
 		if err := s.openWriters(false); err != nil {
 			return err
 		}
-		clean, err := s.recoverTail(cfg, nowMs)
+		clean, err := s.recoverTail(l.cfg.IndexIntervalBytes, last && buggify.Broken(buggify.SkipTornTail), nowMs)
 		if err != nil || last {
 			return err
 		}

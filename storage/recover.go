@@ -40,9 +40,9 @@ func (s *segment) readBatch(pos, limit int64, buf []byte) (batchHeader, []byte, 
 // recoverTail makes s the active segment after a restart or a truncation:
 // it loads the index entries that agree with the .log, CRC-scans from the
 // last entry whose batch checks out to the end of the file, and truncates
-// a torn or corrupt tail (unless the bug says not to). clean reports that
+// a torn or corrupt tail (unless keepTornTail: the skip-torn-tail broken variant). clean reports that
 // the whole file was valid. s must have its write handles open.
-func (s *segment) recoverTail(cfg Config, nowMs int64) (clean bool, err error) {
+func (s *segment) recoverTail(indexInterval int32, keepTornTail bool, nowMs int64) (clean bool, err error) {
 	fi, err := s.w.Stat()
 	if err != nil {
 		return false, err
@@ -66,20 +66,20 @@ func (s *segment) recoverTail(cfg Config, nowMs int64) (clean bool, err error) {
 			return false, err
 		}
 		buf = raw
-		s.track(h, pos, cfg.IndexIntervalBytes, nowMs)
+		s.track(h, pos, indexInterval, nowMs)
 		pos = s.size
 	}
 	clean = pos == logSize
 	if err := s.setRollTime(nowMs); err != nil {
 		return false, err
 	}
-	if !clean && !cfg.Bugs.SkipTornTailTruncation {
+	if !clean && !keepTornTail {
 		if err := s.w.Truncate(pos); err != nil {
 			return false, err
 		}
 	}
 	writeAt := pos
-	if cfg.Bugs.SkipTornTailTruncation {
+	if keepTornTail { // the skip-torn-tail broken variant
 		writeAt, s.size = logSize, logSize
 	}
 	return clean, s.resetWriters(writeAt)

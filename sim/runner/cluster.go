@@ -13,7 +13,6 @@ import (
 	"github.com/jocko/jocko/sim/simfs"
 	"github.com/jocko/jocko/sim/simnet"
 	"github.com/jocko/jocko/sim/trace"
-	"github.com/jocko/jocko/storage"
 )
 
 const dataDir = "/data"
@@ -37,7 +36,6 @@ type cluster struct {
 	net     *simnet.Net
 	tr      *trace.Trace
 	log     *slog.Logger
-	bugs    core.Bugs
 	lying   bool
 	brokers []*broker
 	fail    func(kind, detail string) // reports a violation
@@ -51,17 +49,10 @@ func newCluster(sc Scenario, opt Options, tr *trace.Trace, fail func(kind, detai
 	// must not change what the program does (see sim/trace).
 	c.log = slog.New(slog.NewTextHandler(tr.LogWriter(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	for _, b := range opt.Bugs {
-		switch b {
-		case "ack-before-fsync":
-			c.bugs.AckBeforeFsync = true
-		case "skip-torn-tail":
-			c.bugs.Storage = storage.Bugs{SkipTornTailTruncation: true, ReuseOffsetAfterRestart: c.bugs.Storage.ReuseOffsetAfterRestart}
-		case "reuse-offset":
-			c.bugs.Storage.ReuseOffsetAfterRestart = true
-		case "forget-commits":
-			c.bugs.ForgetCommitsOnRestart = true
-		case "lying-fsync":
+		switch {
+		case b == "lying-fsync": // the simulator's own disk lies
 			c.lying = true
+		case isVariant(b): // the broker's, through buggify (Run installs the hook)
 		default:
 			return nil, fmt.Errorf("unknown bug %q", b)
 		}
@@ -110,7 +101,7 @@ func (c *cluster) start(b *broker, wait time.Duration) {
 	env := jio.Env{Net: nd, FS: fs, Rand: jio.NewRand(c.seed*1000 + uint64(b.id)*10 + uint64(gen)),
 		Log: c.log.With("inc", gen)}
 	cfg := core.Config{NodeID: b.id, DataDir: dataDir, ListenAddr: c.addr(b), RaftAddr: b.name + ":9093",
-		Bugs: c.bugs, Defaults: c.brokerDefaults()}
+		Defaults: c.brokerDefaults()}
 	br, err := core.NewBroker(cfg, env)
 	if err != nil {
 		c.mu.Unlock()

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"github.com/jocko/jocko/io/buggify"
 	"runtime"
 	"sync"
 	"time"
@@ -39,6 +40,7 @@ func (r *run) fail(kind, detail string) {
 // takes longer than sc.TimeLimit of (virtual) time.
 func Run(sc Scenario, opt Options) Result {
 	tr := trace.New(opt.Trace)
+	defer buggify.Install(newBuggifier(opt.Seed, tr, opt.Bugs))()
 	r := &run{sc: sc, opt: opt, tr: tr, rec: newRecorder(tr, sc.Brokers == 1)}
 	start := time.Now()
 	done := make(chan struct{})
@@ -50,7 +52,7 @@ func Run(sc Scenario, opt Options) Result {
 	select {
 	case <-done:
 		t.Stop()
-		return r.result(time.Since(start))
+		return leftovers(r.result(time.Since(start)))
 	case <-t.C:
 		r.fail("time-limit", fmt.Sprintf("run did not finish within %v of virtual time", sc.TimeLimit))
 		res := r.result(time.Since(start))
@@ -58,7 +60,7 @@ func Run(sc Scenario, opt Options) Result {
 		// the dump cannot change it.
 		buf := make([]byte, 8<<20)
 		tr.LogWriter().Write(buf[:runtime.Stack(buf, true)])
-		return res
+		return leftovers(res)
 	}
 }
 
@@ -244,4 +246,14 @@ func (w *workload) finalRead(r *run) {
 	if !w.consumer(ctx, 301, true, ends) {
 		r.fail("final-read-incomplete", fmt.Sprintf("did not read up to the ends %v within %v", ends, w.sc.FinalRead))
 	}
+}
+
+// leftovers adds what the run left behind to res. It runs after the result
+// is final, so it cannot change it.
+func leftovers(res Result) Result {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	res.Goroutines, res.HeapBytes = runtime.NumGoroutine(), ms.HeapAlloc
+	return res
 }

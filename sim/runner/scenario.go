@@ -111,4 +111,8 @@ type Result struct {
 	VirtualMs  int64             `json:"virtual_ms"`
 	Events     uint64            `json:"events"`
 	Stats      Stats             `json:"stats"`
+	// What the run left behind, read after it ended: live goroutines
+	// (frozen ones of crashed incarnations included) and the live heap.
+	Goroutines int    `json:"goroutines"`
+	HeapBytes  uint64 `json:"heap_bytes"`
 }
