@@ -30,6 +30,7 @@ var (
 	flagDouble   = flag.Int("double-every", 4, "run every Nth seed twice and compare hashes (0: never)")
 	flagWall     = flag.Duration("wall", 10*time.Minute, "wall-clock limit per run")
 	flagParallel = flag.Int("parallel-runs", runtime.NumCPU(), "runs at once")
+	flagMem      = flag.Int("mem-budget", 3072, "fail a run whose wasm memory grows past this many MiB (wasm32 stops at 4096)")
 )
 
 var (
@@ -157,6 +158,9 @@ func runOne(t *testing.T, scenario string, seed uint64, bugs string, w watch) ou
 	}
 	if o.res.Hash == "" && o.err == nil {
 		o.err = fmt.Errorf("no result line (exit %d)", rr.Exit)
+	}
+	if mib := int(rr.Memory >> 20); mib > *flagMem && o.err == nil {
+		o.err = fmt.Errorf("wasm memory grew to %d MiB, over the %d MiB budget (-mem-budget)", mib, *flagMem)
 	}
 	return o
 }

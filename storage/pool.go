@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"github.com/jocko/jocko/io/buggify"
 	"math/bits"
 	"sync"
 )
@@ -61,6 +62,16 @@ func (p *bufferPool) put(b []byte) {
 	c, ok := poolClass(int64(cap(b)))
 	if !ok || cap(b) != 1<<c {
 		return
+	}
+	if buggify.Active() {
+		// Under the simulator every broker of the cluster shares this
+		// pool: poison what is handed back, so that a read of stale bytes
+		// (one broker's data showing up in another's answer) fails its
+		// CRC instead of passing unnoticed.
+		b = b[:cap(b)]
+		for i := range b {
+			b[i] = 0xa5
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -98,7 +98,7 @@ func (c *cluster) start(b *broker, wait time.Duration) {
 	b.gen++
 	gen := b.gen
 	fs := b.disk.Mount()
-	env := jio.Env{Net: nd, FS: fs, Rand: jio.NewRand(c.seed*1000 + uint64(b.id)*10 + uint64(gen)),
+	env := jio.Env{Net: nd, FS: fs, Rand: jio.NewRand(incarnationSeed(c.seed, b.id, gen)),
 		Log: c.log.With("inc", gen)}
 	cfg := core.Config{NodeID: b.id, DataDir: dataDir, ListenAddr: c.addr(b), RaftAddr: b.name + ":9093",
 		Defaults: c.brokerDefaults()}
@@ -158,4 +158,19 @@ func (c *cluster) crash(b *broker, kind simfs.CrashKind) {
 	b.disk.Crash(kind)
 	b.cancel()
 	b.up = false
+}
+
+// incarnationSeed derives the random seed of incarnation gen of broker id
+// from the run's seed: distinct for every (seed, id, gen) in practice (a
+// 64-bit mix, not arithmetic that collides once gen reaches 10 or id 100).
+func incarnationSeed(seed uint64, id int32, gen int) uint64 {
+	return splitmix(seed ^ splitmix(uint64(uint32(id))<<32|uint64(uint32(gen))))
+}
+
+// splitmix is SplitMix64's finalizer: a bijection that scatters its input.
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
