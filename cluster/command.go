@@ -193,3 +193,37 @@ var (
 	ErrNotLeader         = errors.New("cluster: not the metadata leader")
 	ErrBadCommand        = errors.New("cluster: bad command")
 )
+
+// errorNames names the errors above for the wire: a command forwarded to
+// the controller comes back with its verdict's name.
+var errorNames = map[string]error{
+	"topic-exists": ErrTopicExists, "unknown-topic": ErrUnknownTopic,
+	"invalid-partitions": ErrInvalidPartitions, "invalid-replicas": ErrInvalidReplicas,
+	"stale-epoch": ErrStaleEpoch, "not-leader": ErrNotLeader, "bad-command": ErrBadCommand,
+}
+
+// ErrorName returns the wire name of err's cluster error ("" for nil, "other"
+// for an error that is none of them).
+func ErrorName(err error) string {
+	if err == nil {
+		return ""
+	}
+	for name, e := range errorNames {
+		if errors.Is(err, e) {
+			return name
+		}
+	}
+	return "other"
+}
+
+// ErrorFromName rebuilds an error named by ErrorName, with its message.
+func ErrorFromName(name, msg string) error {
+	switch e, ok := errorNames[name]; {
+	case name == "":
+		return nil
+	case ok:
+		return fmt.Errorf("%w (%s)", e, msg)
+	default:
+		return errors.New(msg)
+	}
+}

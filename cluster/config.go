@@ -31,6 +31,12 @@ type Config struct {
 	// Bootstrap makes a node without any raft state bootstrap a cluster
 	// with itself as the only voter. It is ignored when state exists.
 	Bootstrap bool
+	// Voters, when set, makes a node without any raft state bootstrap the
+	// cluster with exactly these voters (node ID -> raft address; this node
+	// among them). Every initial voter is given the same set: hashicorp/raft
+	// lets them all bootstrap the same configuration. Ignored when state
+	// exists.
+	Voters map[int32]string
 
 	HeartbeatTimeout   time.Duration // default 500ms
 	ElectionTimeout    time.Duration // default 500ms
@@ -63,6 +69,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RaftAddr == "" {
 		return c, errors.New("cluster: no raft address")
+	}
+	if _, ok := c.Voters[c.NodeID]; len(c.Voters) > 0 && !ok {
+		return c, fmt.Errorf("cluster: node %d is not among the initial voters", c.NodeID)
 	}
 	c.Env = c.Env.Defaults()
 	setDefault(&c.HeartbeatTimeout, heartbeatTimeoutDefault)

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"slices"
 	"context"
 	"errors"
 	"fmt"
@@ -132,10 +133,16 @@ func (n *Node) startRaft() (*raft.Raft, *raft.NetworkTransport, error) {
 		trans.Close()
 		return nil, nil, fmt.Errorf("cluster: start raft: %w", err)
 	}
-	if n.cfg.Bootstrap && !has {
+	if (n.cfg.Bootstrap || len(n.cfg.Voters) > 0) && !has {
 		boot := raft.Configuration{Servers: []raft.Server{
 			{Suffrage: raft.Voter, ID: rc.LocalID, Address: raft.ServerAddress(n.addr)},
 		}}
+		if len(n.cfg.Voters) > 0 {
+			boot.Servers = boot.Servers[:0]
+			for _, id := range sortedVoterIDs(n.cfg.Voters) {
+				boot.Servers = append(boot.Servers, raft.Server{Suffrage: raft.Voter, ID: serverID(id), Address: raft.ServerAddress(n.cfg.Voters[id])})
+			}
+		}
 		if err := r.BootstrapCluster(boot).Error(); err != nil {
 			r.Shutdown().Error()
 			trans.Close()
@@ -240,4 +247,29 @@ func (n *Node) buggifyStepDown(ctx context.Context, r *raft.Raft) {
 			}
 		}
 	}
+}
+
+// WaitApplied waits until this node's metadata has applied Raft index
+// index (or ctx ends).
+func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
+	for {
+		ch := n.fsm.Changed()
+		if n.fsm.State().AppliedIndex >= index {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+func sortedVoterIDs(m map[int32]string) []int32 {
+	ids := make([]int32, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }

@@ -22,24 +22,42 @@ func (n *Node) Propose(ctx context.Context, cmd Command) error {
 	if err != nil {
 		return err
 	}
+	_, err = n.ProposeEncoded(ctx, data)
+	return err
+}
+
+// ProposeEncoded is Propose for a command already encoded (EncodeCommand),
+// as forwarded by another broker. It also returns the Raft index the
+// command was applied at (valid whenever the FSM saw the command, whatever
+// its verdict), so that the proposer can wait until its own copy of the
+// metadata has applied it.
+func (n *Node) ProposeEncoded(ctx context.Context, data []byte) (uint64, error) {
+	if _, err := DecodeCommand(data); err != nil {
+		return 0, err
+	}
 	r, err := n.leaderRaft()
 	if err != nil {
-		return err
+		return 0, err
+	}
+	type applied struct {
+		index uint64
+		res   any
 	}
 	res, err := await(ctx, func() (any, error) {
 		f := r.Apply(data, 0)
 		if err := f.Error(); err != nil {
 			return nil, err
 		}
-		return f.Response(), nil
+		return applied{f.Index(), f.Response()}, nil
 	})
 	if err != nil {
-		return raftErr(err)
+		return 0, raftErr(err)
 	}
-	if res, ok := res.(error); ok {
-		return res
+	a := res.(applied)
+	if err, ok := a.res.(error); ok {
+		return a.index, err
 	}
-	return nil
+	return a.index, nil
 }
 
 // AddVoter adds node id at raft address addr as a voter (or updates its

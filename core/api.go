@@ -16,7 +16,11 @@ type api struct {
 	// advertisedMin, if below min, is advertised but rejected: Produce
 	// v0-2 (KAFKA-18659, librdkafka turns compression off otherwise).
 	advertisedMin int16
-	fn            func(b *Broker, ctx context.Context, r *request) reply
+	// internal APIs are those brokers send each other (Envelope for
+	// forwarded commands, replication and the broker session): served, but
+	// not advertised to clients in ApiVersions.
+	internal bool
+	fn       func(b *Broker, ctx context.Context, r *request) reply
 }
 
 var apis = map[int16]api{}
@@ -26,6 +30,14 @@ func register(key kmsg.Key, min, max int16, fn func(b *Broker, ctx context.Conte
 		panic("core: api registered twice: " + key.Name())
 	}
 	apis[int16(key)] = api{key: int16(key), min: min, max: max, advertisedMin: min, fn: fn}
+}
+
+// registerInternal registers an API that only brokers send each other.
+func registerInternal(key kmsg.Key, min, max int16, fn func(b *Broker, ctx context.Context, r *request) reply) {
+	register(key, min, max, fn)
+	a := apis[int16(key)]
+	a.internal = true
+	apis[int16(key)] = a
 }
 
 // sortedAPIs lists the served APIs by key.

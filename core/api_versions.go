@@ -37,6 +37,9 @@ func (b *Broker) apiVersionsUnsupported() *kmsg.ApiVersionsResponse {
 func apiVersionsTable() []kmsg.ApiVersionsResponseApiKey {
 	var keys []kmsg.ApiVersionsResponseApiKey
 	for _, a := range sortedAPIs() {
+		if a.internal {
+			continue
+		}
 		k := kmsg.NewApiVersionsResponseApiKey()
 		k.ApiKey = a.key
 		k.MinVersion = a.advertisedMin

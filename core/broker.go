@@ -35,6 +35,8 @@ type Broker struct {
 	pids        producerIDs
 	coord       coordinator
 
+	peers peerPool // connections to other brokers for short requests
+
 	connsMu sync.Mutex          // guards conns and connSeq
 	conns   map[net.Conn]uint64 // open connections, by accept order (nil once closing)
 	connSeq uint64
@@ -65,7 +67,8 @@ func NewBroker(cfg Config, env jio.Env) (*Broker, error) {
 		RaftAddr:  cfg.RaftAddr,
 		DataDir:   filepath.Join(cfg.DataDir, "__meta"),
 		Env:       nodeEnv,
-		Bootstrap: true,
+		Bootstrap: len(cfg.Voters) == 0,
+		Voters:    cfg.Voters,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("metadata log: %w", err)
@@ -122,6 +125,7 @@ func (b *Broker) Run(ctx context.Context) error {
 	})
 	err = g.Wait()
 	b.connWG.Wait()
+	b.closePeers()
 	b.coord.stopAll()
 	b.closePartitions()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
@@ -150,12 +154,14 @@ func (b *Broker) start(ctx context.Context) error {
 		if id == "" {
 			id = newClusterID(b.env.Rand)
 		}
-		if err := b.node.Propose(ctx, cluster.SetClusterID{ID: id}); err != nil {
+		// With several initial voters each may propose an ID: the first
+		// one applied wins, and the others' proposals fail harmlessly.
+		if err := b.commit(ctx, cluster.SetClusterID{ID: id}); err != nil && b.node.State().ClusterID == "" {
 			return fmt.Errorf("set cluster id: %w", err)
 		}
 	}
 	if cur, ok := b.node.State().Brokers[me.ID]; !ok || cur != me {
-		if err := b.node.Propose(ctx, cluster.RegisterBroker{Broker: me}); err != nil {
+		if err := b.commit(ctx, cluster.RegisterBroker{Broker: me}); err != nil {
 			return fmt.Errorf("register broker: %w", err)
 		}
 	}

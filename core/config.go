@@ -26,6 +26,11 @@ type Config struct {
 	ClusterID string
 	// Rack is reported in Metadata.
 	Rack string
+	// Voters, when set, are the cluster's initial metadata voters (broker
+	// ID -> Raft address, this broker among them), all bootstrapped with
+	// the same set on first start. Empty: a cluster of one, bootstrapped
+	// by this broker alone.
+	Voters map[int32]string
 
 	// RequestBytesMax bounds one request frame (socket.request.max.bytes).
 	RequestBytesMax int32

@@ -52,7 +52,7 @@ func (p *producerIDs) next(ctx context.Context) (int64, error) {
 	defer p.mu.Unlock()
 	if p.lo >= p.hi {
 		cmd := cluster.AllocateProducerIDs{BrokerID: p.b.cfg.NodeID, Count: producerIDBlockSize}
-		if err := p.b.node.Propose(ctx, cmd); err != nil {
+		if err := p.b.commit(ctx, cmd); err != nil {
 			return 0, clusterErr(err)
 		}
 		blk := p.b.node.State().ProducerIDBlocks[p.b.cfg.NodeID]

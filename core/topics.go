@@ -143,7 +143,7 @@ func sortedBrokerIDs(st *cluster.State) []int32 {
 // propose applies cmd through the metadata log and reconciles local
 // partitions, mapping metadata errors to Kafka codes.
 func (b *Broker) propose(ctx context.Context, cmd cluster.Command) error {
-	if err := b.node.Propose(ctx, cmd); err != nil {
+	if err := b.commit(ctx, cmd); err != nil {
 		return clusterErr(err)
 	}
 	if err := b.reconcile(); err != nil {
