@@ -1,13 +1,13 @@
 package cluster
 
 import (
-	"slices"
 	"context"
 	"errors"
 	"fmt"
 	"github.com/jocko/jocko/io/buggify"
 	"net"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
