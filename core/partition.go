@@ -34,6 +34,7 @@ type partition struct {
 	unflushed int64 // records appended since the last fsync (page-cache mode)
 
 	leaderEpoch atomic.Int32
+	leader      atomic.Int32 // the leader's broker ID from the metadata (-1: none)
 	isr         atomic.Int32 // size of the in-sync replica set, from the metadata
 	cfg         atomic.Pointer[topicConfig]
 	hw          atomic.Int64
@@ -243,16 +244,22 @@ func (p *partition) waitHW(ctx context.Context, end int64) error {
 // min.insync.replicas of them).
 func (p *partition) isrSize() int { return int(p.isr.Load()) }
 
+// isLeader reports whether this broker leads the partition in its metadata.
+func (p *partition) isLeader() bool { return p.leader.Load() == p.b.cfg.NodeID }
+
 // checkLeaderEpoch compares a client's view of the leader epoch with ours
-// (KIP-320): -1 skips the check.
+// (KIP-320; -1 skips that check), then answers NOT_LEADER_OR_FOLLOWER when
+// this broker does not lead the partition: what a request that only the
+// leader serves gets.
 func (p *partition) checkLeaderEpoch(epoch int32) int16 {
 	mine := p.leaderEpoch.Load()
 	switch {
-	case epoch < 0 || epoch == mine:
-		return 0
-	case epoch < mine:
+	case epoch >= 0 && epoch < mine:
 		return kerr.FencedLeaderEpoch.Code
-	default:
+	case epoch > mine:
 		return kerr.UnknownLeaderEpoch.Code
+	case !p.isLeader():
+		return kerr.NotLeaderForPartition.Code
 	}
+	return 0
 }

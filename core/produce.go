@@ -104,6 +104,10 @@ func (b *Broker) producePartition(topic string, rp kmsg.ProduceRequestTopicParti
 		out.ErrorCode = kerr.UnknownTopicOrPartition.Code
 		return produceWait{}, false
 	}
+	if !p.isLeader() {
+		out.ErrorCode = kerr.NotLeaderForPartition.Code
+		return produceWait{}, false
+	}
 	cfg := p.config()
 	if acks != 0 && acks != 1 && acks != -1 {
 		out.ErrorCode = kerr.InvalidRequiredAcks.Code

@@ -63,6 +63,7 @@ func (b *Broker) reconcile() error {
 			if p := b.partition(name, ps.Index); p != nil {
 				p.setConfig(cfg)
 				p.leaderEpoch.Store(ps.LeaderEpoch)
+				p.leader.Store(ps.Leader)
 				p.isr.Store(int32(len(ps.ISR)))
 				continue
 			}
@@ -106,6 +107,7 @@ func (b *Broker) openLocal(t *cluster.Topic, ps cluster.Partition, cfg topicConf
 		return fmt.Errorf("open %s-%d: %w", t.Name, ps.Index, err)
 	}
 	p.isr.Store(int32(len(ps.ISR)))
+	p.leader.Store(ps.Leader)
 	b.partsMu.Lock()
 	b.parts[tp{t.Name, ps.Index}] = p
 	b.partsMu.Unlock()

@@ -39,6 +39,8 @@ func with(name, desc string, faults ...runner.Fault) runner.Scenario {
 
 var all = []runner.Scenario{
 	with("smoke", "single broker, no faults: the workload and checkers alone"),
+	clusterOf(runner.Scenario{Name: "cluster-smoke", Brokers: 3,
+		Description: "three brokers (all metadata voters), RF=3, min.insync.replicas=2, no faults"}),
 	with("single-crash", "single broker, process crashes (page cache survives) and client partitions",
 		runner.Fault{Kind: runner.ProcessCrash, Weight: 4, Min: 50 * ms, Max: 2 * time.Second},
 		runner.Fault{Kind: runner.PartitionHold, Weight: 1, Min: 100 * ms, Max: 3 * time.Second},
@@ -115,4 +117,16 @@ func crashLoop(name, desc string, faults ...runner.Fault) runner.Scenario {
 	s.TimeLimit = 900 * time.Second
 	s.Linearize = false
 	return s
+}
+
+// clusterOf is a multi-broker scenario: what s sets (its name, broker
+// count, faults, ...) over base. The workload topic has replication factor
+// min(3, Brokers) and min.insync.replicas 2.
+func clusterOf(s runner.Scenario) runner.Scenario {
+	out := with(s.Name, s.Description, s.Faults...)
+	out.Brokers = s.Brokers
+	if s.Duration > 0 {
+		out.Duration = s.Duration
+	}
+	return out
 }

@@ -72,6 +72,25 @@ func newCluster(sc Scenario, opt Options, tr *trace.Trace, fail func(kind, detai
 
 func (c *cluster) addr(b *broker) string { return b.name + ":9092" }
 
+func (c *cluster) raftAddr(b *broker) string { return b.name + ":9093" }
+
+// votersMax is how many brokers of a simulated cluster are initial
+// metadata voters (Jocko's default voter count is 3, or 5).
+const votersMax = 5
+
+// voters are the initial metadata voters of a cluster of several brokers
+// (the first votersMax), or nil for a single broker, which bootstraps alone.
+func (c *cluster) voters() map[int32]string {
+	if len(c.brokers) < 2 {
+		return nil
+	}
+	v := map[int32]string{}
+	for _, b := range c.brokers[:min(len(c.brokers), votersMax)] {
+		v[b.id] = c.raftAddr(b)
+	}
+	return v
+}
+
 // seeds lists every broker's Kafka address.
 func (c *cluster) seeds() []string {
 	var out []string
@@ -84,10 +103,37 @@ func (c *cluster) seeds() []string {
 // start boots a new incarnation of b on its disk's current state and waits
 // until it serves (or the wait limit passes, which is reported).
 func (c *cluster) start(b *broker, wait time.Duration) {
+	if br, gen := c.launch(b); br != nil {
+		c.await(b, br, gen, wait)
+	}
+}
+
+// startAll boots every broker that is down, then waits for each: a cluster
+// of several voters elects a controller only once a majority runs.
+func (c *cluster) startAll(wait time.Duration) {
+	type launched struct {
+		b   *broker
+		br  *core.Broker
+		gen int
+	}
+	var ls []launched
+	for _, b := range c.brokers {
+		if br, gen := c.launch(b); br != nil {
+			ls = append(ls, launched{b, br, gen})
+		}
+	}
+	for _, l := range ls {
+		c.await(l.b, l.br, l.gen, wait)
+	}
+}
+
+// launch boots a new incarnation of b (if it is down) and returns it with
+// its incarnation number; nil if b was up or did not start.
+func (c *cluster) launch(b *broker) (*core.Broker, int) {
 	c.mu.Lock()
 	if b.up {
 		c.mu.Unlock()
-		return
+		return nil, 0
 	}
 	var nd *simnet.Node
 	if b.gen == 0 {
@@ -100,13 +146,13 @@ func (c *cluster) start(b *broker, wait time.Duration) {
 	fs := b.disk.Mount()
 	env := jio.Env{Net: nd, FS: fs, Rand: jio.NewRand(incarnationSeed(c.seed, b.id, gen)),
 		Log: c.log.With("inc", gen)}
-	cfg := core.Config{NodeID: b.id, DataDir: dataDir, ListenAddr: c.addr(b), RaftAddr: b.name + ":9093",
-		Defaults: c.brokerDefaults()}
+	cfg := core.Config{NodeID: b.id, DataDir: dataDir, ListenAddr: c.addr(b), RaftAddr: c.raftAddr(b),
+		Voters: c.voters(), Defaults: c.brokerDefaults()}
 	br, err := core.NewBroker(cfg, env)
 	if err != nil {
 		c.mu.Unlock()
 		c.fail("broker-start", fmt.Sprintf("%s incarnation %d: %v", b.name, gen, err))
-		return
+		return nil, 0
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.b, b.cancel, b.up = br, cancel, true
@@ -116,6 +162,12 @@ func (c *cluster) start(b *broker, wait time.Duration) {
 			c.fail("broker-run", fmt.Sprintf("%s incarnation %d: %v", b.name, gen, err))
 		}
 	}()
+	return br, gen
+}
+
+// await waits until incarnation gen of b serves, or reports that it did
+// not within wait.
+func (c *cluster) await(b *broker, br *core.Broker, gen int, wait time.Duration) {
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {

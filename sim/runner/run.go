@@ -94,9 +94,7 @@ func (r *run) body() {
 	mctx, mstop := context.WithCancel(context.Background())
 	defer mstop()
 	go r.monitor(mctx)
-	for _, b := range c.brokers {
-		c.start(b, 30*time.Second)
-	}
+	c.startAll(30 * time.Second)
 	r.tr.Record(trace.Phase, 1, 0, 0)
 	if err := w.createTopic(30 * time.Second); err != nil {
 		r.fail("setup", "create topic: "+err.Error())
@@ -181,10 +179,8 @@ func (w *workload) healAll() {
 	for _, b := range c.brokers {
 		b.disk.Heal()
 		w.restoreCapacity(b)
-		if !b.up {
-			c.start(b, 30*time.Second)
-		}
 	}
+	c.startAll(30 * time.Second)
 	w.rec.tr.Logf("healed all")
 }
 
@@ -201,7 +197,12 @@ func (w *workload) createTopic(limit time.Duration) error {
 	for ctx.Err() == nil {
 		req := kmsg.NewPtrCreateTopicsRequest()
 		rt := kmsg.NewCreateTopicsRequestTopic()
-		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, w.sc.Partitions, int16(len(w.c.brokers))
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, w.sc.Partitions, int16(min(3, len(w.c.brokers)))
+		if rt.ReplicationFactor >= 3 {
+			c := kmsg.NewCreateTopicsRequestTopicConfig()
+			c.Name, c.Value = "min.insync.replicas", kmsg.StringPtr("2")
+			rt.Configs = append(rt.Configs, c)
+		}
 		req.Topics = append(req.Topics, rt)
 		req.TimeoutMillis = 5000
 		resp, err := cl.Request(ctx, req)

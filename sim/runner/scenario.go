@@ -44,7 +44,7 @@ type Fault struct {
 type Scenario struct {
 	Name        string
 	Description string
-	Brokers     int   // cluster size (1 until multi-broker core lands)
+	Brokers     int   // cluster size; the workload topic's replication factor is min(3, Brokers)
 	Partitions  int32 // partitions of the workload topic
 	Producers   int   // idempotent acks=all producer clients
 	Consumers   int   // consumer clients reading every partition
