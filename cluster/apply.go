@@ -25,7 +25,9 @@ func ApplyCommand(s *State, index uint64, cmd Command) (*State, error) {
 	var next *State
 	switch c := cmd.(type) {
 	case RegisterBroker:
-		next, err = applyRegisterBroker(s, c)
+		next, err = applyRegisterBroker(s, index, c)
+	case FenceBroker:
+		next, err = applyFenceBroker(s, c)
 	case CreateTopic:
 		next, err = applyCreateTopic(s, c)
 	case DeleteTopic:
@@ -53,11 +55,27 @@ func ApplyCommand(s *State, index uint64, cmd Command) (*State, error) {
 	return next, nil
 }
 
-func applyRegisterBroker(s *State, c RegisterBroker) (*State, error) {
+func applyRegisterBroker(s *State, index uint64, c RegisterBroker) (*State, error) {
 	b := c.Broker
 	if b.ID < 0 || b.Port < 0 || b.Port > 65535 {
 		return nil, fmt.Errorf("%w: broker %d with port %d", ErrBadCommand, b.ID, b.Port)
 	}
+	b.Epoch, b.Fenced = int64(index), true
+	next := s.shallowCopy()
+	next.Brokers = cloneMap(s.Brokers)
+	next.Brokers[b.ID] = b
+	return next, nil
+}
+
+func applyFenceBroker(s *State, c FenceBroker) (*State, error) {
+	b, ok := s.Brokers[c.ID]
+	if !ok {
+		return nil, fmt.Errorf("%w: broker %d is not registered", ErrBadCommand, c.ID)
+	}
+	if b.Epoch != c.Epoch {
+		return nil, fmt.Errorf("%w: broker %d is at epoch %d, not %d", ErrStaleEpoch, c.ID, b.Epoch, c.Epoch)
+	}
+	b.Fenced = c.Fenced
 	next := s.shallowCopy()
 	next.Brokers = cloneMap(s.Brokers)
 	next.Brokers[b.ID] = b

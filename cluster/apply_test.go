@@ -145,3 +145,28 @@ func TestAllocateProducerIDsNeverOverlap(t *testing.T) {
 		t.Fatalf("NextProducerID %d", s.NextProducerID)
 	}
 }
+
+// TestBrokerEpochsAndFencing: each registration gets a new epoch (its Raft
+// index) and starts fenced; FenceBroker acts only on the current epoch.
+func TestBrokerEpochsAndFencing(t *testing.T) {
+	s, err := ApplyCommand(NewState(), 7, RegisterBroker{Broker: Broker{ID: 1, Host: "h", Port: 9092, Epoch: 99}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := s.Brokers[1]; b.Epoch != 7 || !b.Fenced {
+		t.Fatalf("after registration: %+v, want epoch 7, fenced", b)
+	}
+	if s, err = ApplyCommand(s, 8, FenceBroker{ID: 1, Epoch: 7, Fenced: false}); err != nil || s.Brokers[1].Fenced {
+		t.Fatalf("unfence at the current epoch: %v, %+v", err, s.Brokers[1])
+	}
+	s, err = ApplyCommand(s, 9, RegisterBroker{Broker: Broker{ID: 1, Host: "h", Port: 9092}})
+	if err != nil || s.Brokers[1].Epoch != 9 || !s.Brokers[1].Fenced {
+		t.Fatalf("re-registration: %v, %+v, want epoch 9, fenced", err, s.Brokers[1])
+	}
+	if _, err := ApplyCommand(s, 10, FenceBroker{ID: 1, Epoch: 7, Fenced: false}); !errors.Is(err, ErrStaleEpoch) {
+		t.Fatalf("unfence with the old epoch: %v, want ErrStaleEpoch", err)
+	}
+	if _, err := ApplyCommand(s, 10, FenceBroker{ID: 2, Epoch: 1}); !errors.Is(err, ErrBadCommand) {
+		t.Fatalf("fence an unknown broker: %v, want ErrBadCommand", err)
+	}
+}

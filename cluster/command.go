@@ -14,8 +14,18 @@ type Command interface {
 	commandTag() byte
 }
 
-// RegisterBroker adds a broker or replaces its registration.
+// RegisterBroker adds a broker or replaces its registration. The state
+// machine gives the registration a new broker epoch (the command's Raft
+// index) and fences it; Broker.Epoch and Broker.Fenced are ignored.
 type RegisterBroker struct{ Broker Broker }
+
+// FenceBroker fences (or, with Fenced false, unfences) a broker's current
+// registration; Epoch must be that registration's epoch.
+type FenceBroker struct {
+	ID     int32
+	Epoch  int64
+	Fenced bool
+}
 
 // CreateTopic creates a topic. Assignments holds the replicas of each
 // partition, preferred leader first; the first replica becomes the leader
@@ -90,6 +100,7 @@ const (
 	tagUpdatePartition
 	tagSetClusterID
 	tagAllocateProducerIDs
+	tagFenceBroker
 )
 
 func (RegisterBroker) commandTag() byte      { return tagRegisterBroker }
@@ -101,6 +112,7 @@ func (AlterBrokerConfigs) commandTag() byte  { return tagAlterBrokerConfigs }
 func (UpdatePartition) commandTag() byte     { return tagUpdatePartition }
 func (SetClusterID) commandTag() byte        { return tagSetClusterID }
 func (AllocateProducerIDs) commandTag() byte { return tagAllocateProducerIDs }
+func (FenceBroker) commandTag() byte         { return tagFenceBroker }
 
 // commandBytesMax bounds an encoded command.
 const commandBytesMax = 16 << 20
@@ -126,6 +138,8 @@ func newCommand(tag byte) any {
 		return new(SetClusterID)
 	case tagAllocateProducerIDs:
 		return new(AllocateProducerIDs)
+	case tagFenceBroker:
+		return new(FenceBroker)
 	}
 	return nil
 }

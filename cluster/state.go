@@ -19,6 +19,14 @@ type Broker struct {
 	Port     int32
 	Rack     string
 	RaftAddr string
+	// Epoch is the broker epoch (KIP-903): the Raft index of this
+	// registration, new at every start of the broker. A request stamped
+	// with an older epoch comes from a dead incarnation.
+	Epoch int64 `json:",omitempty"`
+	// Fenced brokers lead nothing and join no ISR: a broker is fenced from
+	// its registration until its metadata has caught up (its heartbeat
+	// says so), and again when its session with the controller expires.
+	Fenced bool `json:",omitempty"`
 }
 
 // Partition is one partition of a topic. Leader is -1 when the partition

@@ -1,0 +1,122 @@
+package controller
+
+import (
+	"slices"
+
+	"github.com/jocko/jocko/cluster"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// ISRMember is one member of the ISR a leader proposes, with the broker
+// epoch it saw the member fetch with (AlterPartition v3+, KIP-903); -1 when
+// the request carries none.
+type ISRMember struct {
+	ID    int32
+	Epoch int64
+}
+
+// AlterPartitionRequest is one partition of an AlterPartition request: its
+// leader asks for a new ISR.
+type AlterPartitionRequest struct {
+	Broker         int32 // the requesting leader
+	BrokerEpoch    int64 // its broker epoch; -1 skips the check
+	Topic          string
+	Partition      int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	NewISR         []ISRMember
+}
+
+// AlterPartition validates an ISR change as KRaft's
+// ReplicationControlManager does and returns the command that makes it, or
+// changed false when the ISR is already the requested one (answer with the
+// current state). The checks, in Kafka's order, and their codes:
+//
+//   - the requester is not registered, or its broker epoch differs:
+//     STALE_BROKER_EPOCH;
+//   - the partition does not exist: UNKNOWN_TOPIC_OR_PARTITION (the shell
+//     answers UNKNOWN_TOPIC_ID for v2+ requests that name topics by ID);
+//   - the request's leader or partition epoch is ahead of the metadata:
+//     NOT_CONTROLLER (this controller is behind);
+//   - its leader epoch is behind: FENCED_LEADER_EPOCH;
+//   - the requester is not the leader: INVALID_REQUEST;
+//   - its partition epoch is behind: INVALID_UPDATE_VERSION;
+//   - the ISR names a non-replica or a broker twice, or leaves out the
+//     leader: INVALID_REQUEST;
+//   - a member is not registered, fenced, shutting down, or registered with
+//     another broker epoch: INELIGIBLE_REPLICA (OPERATION_NOT_ATTEMPTED for
+//     v0-1, which the shell maps).
+//
+// The command keeps the leader and leader epoch (Kafka 3.6+ no longer bumps
+// the leader epoch on a shrink) and expects the partition epoch the request
+// was made in. Errors are *Error.
+func AlterPartition(st *cluster.State, brokers []BrokerInfo, req AlterPartitionRequest) (cmd cluster.UpdatePartition, changed bool, err error) {
+	idx := indexBrokers(brokers)
+	tp := req.Topic
+	if b, ok := idx[req.Broker]; !ok || staleEpoch(req.BrokerEpoch, b.Epoch) {
+		return cmd, false, errorf(kerr.StaleBrokerEpoch, "broker %d with epoch %d is not registered with that epoch", req.Broker, req.BrokerEpoch)
+	}
+	_, p, err := partition(st, tp, req.Partition)
+	if err != nil {
+		return cmd, false, err
+	}
+	switch {
+	case req.LeaderEpoch > p.LeaderEpoch || req.PartitionEpoch > p.PartitionEpoch:
+		return cmd, false, errorf(kerr.NotController, "%s-%d is at leader epoch %d and partition epoch %d here, behind the request's %d and %d",
+			tp, p.Index, p.LeaderEpoch, p.PartitionEpoch, req.LeaderEpoch, req.PartitionEpoch)
+	case req.LeaderEpoch < p.LeaderEpoch:
+		return cmd, false, errorf(kerr.FencedLeaderEpoch, "%s-%d is at leader epoch %d, not %d", tp, p.Index, p.LeaderEpoch, req.LeaderEpoch)
+	case req.Broker != p.Leader:
+		return cmd, false, errorf(kerr.InvalidRequest, "%s-%d is led by %d, not %d", tp, p.Index, p.Leader, req.Broker)
+	case req.PartitionEpoch < p.PartitionEpoch:
+		return cmd, false, errorf(kerr.InvalidUpdateVersion, "%s-%d is at partition epoch %d, not %d", tp, p.Index, p.PartitionEpoch, req.PartitionEpoch)
+	}
+	isr := make([]int32, len(req.NewISR))
+	for i, m := range req.NewISR {
+		isr[i] = m.ID
+		if !slices.Contains(p.Replicas, m.ID) || slices.Contains(isr[:i], m.ID) {
+			return cmd, false, errorf(kerr.InvalidRequest, "ISR %v of %s-%d is not a set of its replicas %v", isrIDs(req.NewISR), tp, p.Index, p.Replicas)
+		}
+	}
+	if !slices.Contains(isr, p.Leader) {
+		return cmd, false, errorf(kerr.InvalidRequest, "ISR %v of %s-%d leaves out the leader %d", isr, tp, p.Index, p.Leader)
+	}
+	for _, m := range req.NewISR {
+		if why := ineligible(idx, m); why != "" {
+			return cmd, false, errorf(kerr.IneligibleReplica, "ISR %v of %s-%d: replica %d is %s", isr, tp, p.Index, m.ID, why)
+		}
+	}
+	cmd, changed = update(tp, p, p.Leader, isr)
+	return cmd, changed, nil
+}
+
+// ineligible says why m may not be in an ISR, or "".
+func ineligible(idx brokerIndex, m ISRMember) string {
+	b, ok := idx[m.ID]
+	switch {
+	case !ok:
+		return "not registered"
+	case b.ShuttingDown:
+		return "shutting down"
+	case b.Fenced:
+		return "fenced"
+	case staleEpoch(m.Epoch, b.Epoch):
+		return "registered with another broker epoch"
+	}
+	return ""
+}
+
+// staleEpoch reports whether a broker epoch given in a request differs from
+// the registered one; -1 in the request, or an untracked (0) registered
+// epoch, is never stale.
+func staleEpoch(requested, registered int64) bool {
+	return requested != -1 && registered != 0 && requested != registered
+}
+
+func isrIDs(ms []ISRMember) []int32 {
+	ids := make([]int32, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	return ids
+}
