@@ -27,6 +27,7 @@ type Broker struct {
 
 	ready chan struct{}
 	addr  string // advertised Kafka address, set by Run before ready
+	epoch int64  // this start's broker epoch, set by Run before ready
 
 	partsMu sync.RWMutex
 	parts   map[tp]*partition
@@ -36,6 +37,7 @@ type Broker struct {
 	coord       coordinator
 
 	peers peerPool // connections to other brokers for short requests
+	ctrl  controllerShell
 
 	connsMu sync.Mutex          // guards conns and connSeq
 	conns   map[net.Conn]uint64 // open connections, by accept order (nil once closing)
@@ -83,6 +85,7 @@ func NewBroker(cfg Config, env jio.Env) (*Broker, error) {
 		conns: map[net.Conn]uint64{},
 	}
 	b.pids.b = b
+	b.ctrl.b = b
 	b.coord = coordinator{b: b, shards: map[int32]*shard{}}
 	return b, nil
 }
@@ -107,6 +110,7 @@ func (b *Broker) Run(ctx context.Context) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return b.node.Run(gctx) })
+	g.Go(func() error { return b.ctrl.run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		ln.Close()
@@ -120,6 +124,7 @@ func (b *Broker) Run(ctx context.Context) error {
 		close(b.ready)
 		b.log.Info("broker ready", "kafka", b.addr, "raft", b.node.RaftAddr(), "data_dir", b.cfg.DataDir)
 		g.Go(func() error { return b.watchMetadata(gctx) })
+		g.Go(func() error { return b.heartbeatLoop(gctx, b.epoch) })
 		g.Go(func() error { return b.retentionLoop(gctx) })
 		return b.accept(gctx, ln)
 	})
@@ -160,10 +165,14 @@ func (b *Broker) start(ctx context.Context) error {
 			return fmt.Errorf("set cluster id: %w", err)
 		}
 	}
-	if cur, ok := b.node.State().Brokers[me.ID]; !ok || cur != me {
-		if err := b.commit(ctx, cluster.RegisterBroker{Broker: me}); err != nil {
-			return fmt.Errorf("register broker: %w", err)
-		}
+	// Every start registers anew: a new broker epoch, fenced until the
+	// controller sees this broker's metadata caught up (KIP-903).
+	if err := b.commit(ctx, cluster.RegisterBroker{Broker: me}); err != nil {
+		return fmt.Errorf("register broker: %w", err)
+	}
+	b.epoch = b.node.State().Brokers[me.ID].Epoch
+	if err := b.awaitUnfenced(ctx, b.epoch); err != nil {
+		return fmt.Errorf("waiting to be unfenced: %w", err)
 	}
 	if err := b.reconcile(); err != nil {
 		return err

@@ -63,6 +63,8 @@ var configDefs = []configDef{
 	{"", "offsets.retention.check.interval.ms", kmsg.ConfigTypeLong, "600000", false, longAtLeast(1), "how often expired offsets are removed"},
 	{"", "offsets.retention.minutes", kmsg.ConfigTypeInt, "10080", true, intAtLeast(1), "how long offsets of an empty group are kept"},
 	{"", "group.initial.rebalance.delay.ms", kmsg.ConfigTypeInt, "3000", false, intAtLeast(0), "wait for more members before the first rebalance"},
+	{"", "broker.heartbeat.interval.ms", kmsg.ConfigTypeInt, "2000", false, intAtLeast(1), "how often a broker heartbeats to the controller"},
+	{"", "broker.session.timeout.ms", kmsg.ConfigTypeInt, "9000", false, intAtLeast(1), "a broker whose heartbeats stop this long is fenced and loses its leaderships"},
 	{"", "group.min.session.timeout.ms", kmsg.ConfigTypeInt, "6000", false, intAtLeast(0), "smallest session timeout a member may ask for"},
 	{"", "group.max.session.timeout.ms", kmsg.ConfigTypeInt, "1800000", false, intAtLeast(0), "largest session timeout a member may ask for"},
 }

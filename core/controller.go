@@ -1,0 +1,244 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/jocko/jocko/cluster"
+	"github.com/jocko/jocko/cluster/controller"
+)
+
+// The controller is the shell around cluster/controller's decisions. It is
+// active on the broker that leads the metadata Raft group. It keeps each
+// broker's session (KRaft's broker heartbeats): a broker whose heartbeats
+// stop for broker.session.timeout.ms is fenced, and every partition it led
+// gets a new leader from its ISR. A registration starts fenced (KIP-903)
+// and is unfenced by a heartbeat that shows the broker's metadata has
+// caught up with it.
+
+// controllerTick is how often the controller looks for expired sessions and
+// partitions to elect leaders for.
+const controllerTick = 100 * time.Millisecond
+
+type controllerShell struct {
+	b *Broker
+
+	mu       sync.Mutex // guards active and sessions
+	active   bool       // this broker led the metadata group at the last tick
+	sessions map[int32]*brokerSession
+	// round serialises decision rounds (tick and heartbeats), so that two
+	// rounds never propose from the same state.
+	round sync.Mutex
+}
+
+// brokerSession is what the controller knows of a broker between
+// heartbeats; it lives only in the controller's memory.
+type brokerSession struct {
+	epoch        int64
+	lastMs       int64
+	shuttingDown bool
+}
+
+func init() {
+	registerInternal(kmsg.BrokerHeartbeat, 0, 1, (*Broker).handleBrokerHeartbeat)
+}
+
+// run is the controller's loop, owned by Broker.Run.
+func (c *controllerShell) run(ctx context.Context) error {
+	t := c.b.env.Clock.Ticker(controllerTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		c.tick(ctx)
+	}
+}
+
+// activeNow reports whether this broker is the controller, starting a new
+// term of sessions when it just became one: every registered broker gets a
+// full session before it can be fenced, as a new KRaft controller does.
+func (c *controllerShell) activeNow(st *cluster.State, nowMs int64) bool {
+	leader := c.b.node.IsLeader()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !leader {
+		c.active, c.sessions = false, nil
+		return false
+	}
+	if !c.active {
+		c.active, c.sessions = true, map[int32]*brokerSession{}
+	}
+	for _, id := range st.SortedBrokerIDs() {
+		br := st.Brokers[id]
+		if s := c.sessions[id]; s == nil || s.epoch != br.Epoch {
+			c.sessions[id] = &brokerSession{epoch: br.Epoch, lastMs: nowMs}
+		}
+	}
+	return true
+}
+
+// brokerInfos describes every registered broker for cluster/controller.
+func (c *controllerShell) brokerInfos(st *cluster.State) []controller.BrokerInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]controller.BrokerInfo, 0, len(st.Brokers))
+	for _, id := range st.SortedBrokerIDs() {
+		br := st.Brokers[id]
+		info := controller.BrokerInfo{ID: id, Rack: br.Rack, Fenced: br.Fenced, Epoch: br.Epoch}
+		if s := c.sessions[id]; s != nil {
+			info.LastHeartbeatMs, info.ShuttingDown = s.lastMs, s.shuttingDown
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
+// tick fences brokers whose session expired and elects leaders where needed.
+func (c *controllerShell) tick(ctx context.Context) {
+	c.round.Lock()
+	defer c.round.Unlock()
+	st := c.b.node.State()
+	nowMs := c.b.env.Clock.Now().UnixMilli()
+	if !c.activeNow(st, nowMs) {
+		return
+	}
+	timeout := c.b.brokerInt(st, "broker.session.timeout.ms")
+	for _, id := range controller.ExpiredSessions(c.brokerInfos(st), nowMs, timeout) {
+		br := st.Brokers[id]
+		c.b.log.Warn("fencing broker: session expired", "broker", id, "epoch", br.Epoch, "timeout_ms", timeout)
+		c.propose(ctx, cluster.FenceBroker{ID: id, Epoch: br.Epoch, Fenced: true})
+	}
+	c.elect(ctx)
+}
+
+// elect proposes the leader and ISR changes that keep every partition led
+// by an eligible broker.
+func (c *controllerShell) elect(ctx context.Context) {
+	st := c.b.node.State()
+	policy := controller.Policy{UncleanLeaderElection: c.b.brokerBool(st, "unclean.leader.election.enable")}
+	for _, cmd := range controller.Failover(st, c.brokerInfos(st), policy) {
+		c.propose(ctx, cmd)
+	}
+}
+
+// propose commits cmd on this (controller) broker; a stale compare-and-set
+// or a lost leadership is retried by the next round.
+func (c *controllerShell) propose(ctx context.Context, cmd cluster.Command) {
+	if err := c.b.node.Propose(ctx, cmd); err != nil && !errors.Is(err, cluster.ErrStaleEpoch) &&
+		!errors.Is(err, cluster.ErrNotLeader) && ctx.Err() == nil {
+		c.b.log.Warn("controller proposal failed", "command", fmt.Sprintf("%T", cmd), "err", err)
+	}
+}
+
+// heartbeat is the controller's answer to one broker heartbeat.
+func (c *controllerShell) heartbeat(ctx context.Context, req *kmsg.BrokerHeartbeatRequest) *kmsg.BrokerHeartbeatResponse {
+	resp := req.ResponseKind().(*kmsg.BrokerHeartbeatResponse)
+	c.round.Lock()
+	defer c.round.Unlock()
+	st := c.b.node.State()
+	nowMs := c.b.env.Clock.Now().UnixMilli()
+	if !c.activeNow(st, nowMs) {
+		resp.ErrorCode = kerr.NotController.Code
+		return resp
+	}
+	br, ok := st.Brokers[req.BrokerID]
+	if !ok || br.Epoch != req.BrokerEpoch {
+		resp.ErrorCode = kerr.StaleBrokerEpoch.Code
+		return resp
+	}
+	c.mu.Lock()
+	s := c.sessions[req.BrokerID]
+	s.lastMs, s.shuttingDown = nowMs, req.WantShutdown
+	c.mu.Unlock()
+	resp.IsCaughtUp = req.CurrentMetadataOffset >= br.Epoch
+	switch {
+	case br.Fenced && resp.IsCaughtUp && !req.WantFence && !req.WantShutdown:
+		c.propose(ctx, cluster.FenceBroker{ID: br.ID, Epoch: br.Epoch, Fenced: false})
+	case !br.Fenced && req.WantFence:
+		c.propose(ctx, cluster.FenceBroker{ID: br.ID, Epoch: br.Epoch, Fenced: true})
+	}
+	c.elect(ctx)
+	st = c.b.node.State()
+	resp.IsFenced = st.Brokers[req.BrokerID].Fenced
+	resp.ShouldShutdown = req.WantShutdown && controller.ShutdownComplete(st, req.BrokerID)
+	return resp
+}
+
+func (b *Broker) handleBrokerHeartbeat(ctx context.Context, r *request) reply {
+	req := r.msg.(*kmsg.BrokerHeartbeatRequest)
+	return reply{wait: func() kmsg.Response { return b.ctrl.heartbeat(ctx, req) }}
+}
+
+// sendHeartbeat sends this broker's heartbeat to the controller (itself,
+// without the network, when it is the controller).
+func (b *Broker) sendHeartbeat(ctx context.Context, epoch int64, wantShutdown bool) (*kmsg.BrokerHeartbeatResponse, error) {
+	req := kmsg.NewPtrBrokerHeartbeatRequest()
+	req.SetVersion(1)
+	req.BrokerID, req.BrokerEpoch, req.WantShutdown = b.cfg.NodeID, epoch, wantShutdown
+	req.CurrentMetadataOffset = int64(b.node.State().AppliedIndex)
+	leader, ok := b.node.LeaderID()
+	if !ok {
+		return nil, cluster.ErrNotLeader
+	}
+	if leader == b.cfg.NodeID {
+		return b.ctrl.heartbeat(ctx, req), nil
+	}
+	resp, err := b.peerRequest(ctx, leader, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*kmsg.BrokerHeartbeatResponse), nil
+}
+
+// heartbeatLoop keeps this broker's session with the controller, owned by
+// Broker.Run.
+func (b *Broker) heartbeatLoop(ctx context.Context, epoch int64) error {
+	for {
+		every := time.Duration(b.brokerInt(b.node.State(), "broker.heartbeat.interval.ms")) * time.Millisecond
+		if err := b.sleep(ctx, every); err != nil {
+			return nil
+		}
+		resp, err := b.sendHeartbeat(ctx, epoch, false)
+		if err == nil && resp.ErrorCode == kerr.StaleBrokerEpoch.Code {
+			b.log.Error("the controller knows a newer registration of this broker ID; stopping heartbeats", "epoch", epoch)
+			return nil
+		}
+	}
+}
+
+// awaitUnfenced heartbeats quickly until the controller has unfenced this
+// registration and this broker's metadata shows it.
+func (b *Broker) awaitUnfenced(ctx context.Context, epoch int64) error {
+	backoff := 20 * time.Millisecond
+	for {
+		if br, ok := b.node.State().Brokers[b.cfg.NodeID]; ok && br.Epoch == epoch && !br.Fenced {
+			return nil
+		}
+		changed := b.node.Changed()
+		resp, err := b.sendHeartbeat(ctx, epoch, false)
+		wait := backoff
+		if err == nil && resp.ErrorCode == 0 && !resp.IsFenced {
+			wait = 500 * time.Millisecond // unfenced: the metadata will show it
+		} else {
+			backoff = min(2*backoff, 500*time.Millisecond)
+		}
+		t := b.env.Clock.Timer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-changed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
