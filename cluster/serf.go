@@ -471,7 +471,7 @@ func (s *SerfMembership) noteConflict(addr string) {
 	defer s.mu.Unlock()
 	s.conflict = &NameConflictError{ID: s.id, Name: s.name, Addr: addr}
 	s.conflictSeq++
-	s.log.Warn("membership: name conflict", "err", s.conflict)
+	s.log.Warn("membership: another live member claims this member's name", "name", s.name, "other", addr)
 }
 
 // splitHostPort splits "host:port"; an empty host means all interfaces.

@@ -29,11 +29,11 @@ const (
 type serfNode struct {
 	*SerfMembership
 	cfg SerfConfig
-	rec *eventRecorder
+	rec *serfEventRecorder
 }
 
-// testMember is the Member a test broker with this ID announces.
-func testMember(name string, id int32, clusterID string) Member {
+// serfTestMember is the Member a test broker with this ID announces.
+func serfTestMember(name string, id int32, clusterID string) Member {
 	return Member{
 		ID: id, Name: name, ClusterID: clusterID,
 		KafkaAddr: fmt.Sprintf("127.0.0.1:%d", 19090+id),
@@ -49,7 +49,7 @@ func startSerf(t *testing.T, local Member, edit ...func(*SerfConfig)) *serfNode 
 	cfg := SerfConfig{
 		BindAddr:    "127.0.0.1:0",
 		Local:       local,
-		Log:         testLog(t, local.Name),
+		Log:         serfTestLog(t, local.Name),
 		FastTimings: true,
 	}
 	for _, e := range edit {
@@ -59,25 +59,25 @@ func startSerf(t *testing.T, local Member, edit ...func(*SerfConfig)) *serfNode 
 	if err != nil {
 		t.Fatalf("NewSerfMembership(%s): %v", local.Name, err)
 	}
-	n := &serfNode{SerfMembership: m, cfg: cfg, rec: recordEvents(m)}
+	n := &serfNode{SerfMembership: m, cfg: cfg, rec: recordSerfEvents(m)}
 	t.Cleanup(func() { m.Close() })
 	return n
 }
 
-// startCluster starts members jocko-1..jocko-n of one cluster, the others
+// startSerfCluster starts members jocko-1..jocko-n of one cluster, the others
 // joining through the first, and waits until every member sees all alive.
-func startCluster(t *testing.T, n int) []*serfNode {
+func startSerfCluster(t *testing.T, n int) []*serfNode {
 	t.Helper()
 	var nodes []*serfNode
 	for id := int32(1); id <= int32(n); id++ {
-		nodes = append(nodes, startSerf(t, testMember(MemberName(id), id, "c1")))
+		nodes = append(nodes, startSerf(t, serfTestMember(MemberName(id), id, "c1")))
 	}
-	join(t, nodes[1:], nodes[0])
-	waitAllAlive(t, nodes...)
+	serfJoin(t, nodes[1:], nodes[0])
+	waitSerfAlive(t, nodes...)
 	return nodes
 }
 
-func join(t *testing.T, joiners []*serfNode, via *serfNode) {
+func serfJoin(t *testing.T, joiners []*serfNode, via *serfNode) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), serfConvergeMax)
 	defer cancel()
@@ -88,8 +88,8 @@ func join(t *testing.T, joiners []*serfNode, via *serfNode) {
 	}
 }
 
-// waitAllAlive waits until every node sees exactly nodes, all alive.
-func waitAllAlive(t *testing.T, nodes ...*serfNode) {
+// waitSerfAlive waits until every node sees exactly nodes, all alive.
+func waitSerfAlive(t *testing.T, nodes ...*serfNode) {
 	t.Helper()
 	var want []string
 	for _, n := range nodes {
@@ -97,7 +97,7 @@ func waitAllAlive(t *testing.T, nodes ...*serfNode) {
 	}
 	slices.Sort(want)
 	for _, n := range nodes {
-		pollUntil(t, serfConvergeMax, n.name+" sees "+strings.Join(want, ","), func() bool {
+		serfPoll(t, serfConvergeMax, n.name+" sees "+strings.Join(want, ","), func() bool {
 			var got []string
 			for _, m := range n.Members() {
 				if m.Status == StatusAlive {
@@ -111,7 +111,7 @@ func waitAllAlive(t *testing.T, nodes ...*serfNode) {
 
 func TestSerfMembersJoinThroughOneAddress(t *testing.T) {
 	t.Parallel()
-	nodes := startCluster(t, 3)
+	nodes := startSerfCluster(t, 3)
 	var want []Member
 	for _, n := range nodes {
 		m := n.cfg.Local
@@ -136,7 +136,7 @@ func TestSerfMembersJoinThroughOneAddress(t *testing.T) {
 
 func TestSerfClosedMemberIsReportedFailed(t *testing.T) {
 	t.Parallel()
-	nodes := startCluster(t, 3)
+	nodes := startSerfCluster(t, 3)
 	crashed := nodes[2]
 	start := time.Now()
 	if err := crashed.Close(); err != nil {
@@ -149,7 +149,7 @@ func TestSerfClosedMemberIsReportedFailed(t *testing.T) {
 		if ev.Kind != EventFail || ev.Member.Status != StatusFailed {
 			t.Errorf("%s: first event about %s after its crash is %v (status %v), want fail", n.name, crashed.name, ev, ev.Member.Status)
 		}
-		if st := statusOf(n.Members(), crashed.name); st != StatusFailed {
+		if st := serfStatusOf(n.Members(), crashed.name); st != StatusFailed {
 			t.Errorf("%s: Members() has %s %v, want failed", n.name, crashed.name, st)
 		}
 	}
@@ -164,7 +164,7 @@ func TestSerfClosedMemberIsReportedFailed(t *testing.T) {
 
 func TestSerfLeaveIsReportedAsLeaveNotFail(t *testing.T) {
 	t.Parallel()
-	nodes := startCluster(t, 3)
+	nodes := startSerfCluster(t, 3)
 	leaver := nodes[2]
 	if err := leaver.Leave(); err != nil {
 		t.Fatalf("Leave: %v", err)
@@ -176,7 +176,7 @@ func TestSerfLeaveIsReportedAsLeaveNotFail(t *testing.T) {
 		if ev.Kind != EventLeave || ev.Member.Status != StatusLeft {
 			t.Errorf("%s: first event about %s after it left is %v (status %v), want leave", n.name, leaver.name, ev, ev.Member.Status)
 		}
-		if st := statusOf(n.Members(), leaver.name); st != StatusLeft {
+		if st := serfStatusOf(n.Members(), leaver.name); st != StatusLeft {
 			t.Errorf("%s: Members() has %s %v, want left", n.name, leaver.name, st)
 		}
 	}
@@ -187,12 +187,12 @@ func TestSerfLeaveIsReportedAsLeaveNotFail(t *testing.T) {
 
 func TestSerfUpdateTagsPropagates(t *testing.T) {
 	t.Parallel()
-	nodes := startCluster(t, 2)
+	nodes := startSerfCluster(t, 2)
 	// A new broker joins before it has an ID or knows the cluster ID.
 	joiner := startSerf(t, Member{Name: "jocko-new-x1", KafkaAddr: "127.0.0.1:19999"})
-	join(t, []*serfNode{joiner}, nodes[1])
-	waitAllAlive(t, append(nodes, joiner)...)
-	if got := statusOf(nodes[0].Members(), joiner.name); got != StatusAlive {
+	serfJoin(t, []*serfNode{joiner}, nodes[1])
+	waitSerfAlive(t, append(nodes, joiner)...)
+	if got := serfStatusOf(nodes[0].Members(), joiner.name); got != StatusAlive {
 		t.Fatalf("joiner %v at %s", got, nodes[0].name)
 	}
 	m := joiner.Local()
@@ -205,7 +205,7 @@ func TestSerfUpdateTagsPropagates(t *testing.T) {
 	}
 	for _, n := range nodes {
 		n.rec.wait(t, serfConvergeMax, Event{Kind: EventUpdate, Member: m})
-		if got := memberNamed(n.Members(), m.Name); got != m {
+		if got := serfMemberNamed(n.Members(), m.Name); got != m {
 			t.Errorf("%s: Members() has %+v, want %+v", n.name, got, m)
 		}
 	}
@@ -225,8 +225,8 @@ func TestSerfUpdateTagsPropagates(t *testing.T) {
 
 func TestSerfRefusesMembersOfAnotherCluster(t *testing.T) {
 	t.Parallel()
-	nodes := startCluster(t, 2)
-	other := startSerf(t, testMember(MemberName(9), 9, "c2"))
+	nodes := startSerfCluster(t, 2)
+	other := startSerf(t, serfTestMember(MemberName(9), 9, "c2"))
 	ctx, cancel := context.WithTimeout(context.Background(), serfConvergeMax)
 	defer cancel()
 	err := other.Join(ctx, []string{nodes[0].Local().GossipAddr})
@@ -245,7 +245,7 @@ func TestSerfRefusesMembersOfAnotherCluster(t *testing.T) {
 		t.Errorf("refused member knows %d members, want only itself", got)
 	}
 	for _, n := range nodes {
-		if st := statusOf(n.Members(), other.name); st != statusAbsent {
+		if st := serfStatusOf(n.Members(), other.name); st != serfStatusAbsent {
 			t.Errorf("%s admitted %s of another cluster (%v)", n.name, other.name, st)
 		}
 	}
@@ -253,10 +253,10 @@ func TestSerfRefusesMembersOfAnotherCluster(t *testing.T) {
 
 func TestSerfNameConflict(t *testing.T) {
 	t.Parallel()
-	nodes := startCluster(t, 3)
+	nodes := startSerfCluster(t, 3)
 	owner := nodes[0]
 	// A second broker configured with broker ID 1 joins through jocko-2.
-	impostor := startSerf(t, testMember(MemberName(1), 1, "c1"))
+	impostor := startSerf(t, serfTestMember(MemberName(1), 1, "c1"))
 	ctx, cancel := context.WithTimeout(context.Background(), serfConvergeMax)
 	defer cancel()
 	err := impostor.Join(ctx, []string{nodes[1].Local().GossipAddr})
@@ -270,7 +270,7 @@ func TestSerfNameConflict(t *testing.T) {
 	}
 	// Serf's conflict resolution asks the cluster; the impostor loses and
 	// stops on its own, the owner stays.
-	pollUntil(t, serfConvergeMax, "the impostor to stop", func() bool { return impostor.Err() != nil })
+	serfPoll(t, serfConvergeMax, "the impostor to stop", func() bool { return impostor.Err() != nil })
 	if !errors.As(impostor.Err(), &conflict) {
 		t.Errorf("impostor Err() = %v, want the NameConflictError", impostor.Err())
 	}
@@ -280,7 +280,7 @@ func TestSerfNameConflict(t *testing.T) {
 		t.Errorf("owner Err() = %v", err)
 	}
 	for _, n := range nodes {
-		if got := memberNamed(n.Members(), owner.name); got.GossipAddr != owner.Local().GossipAddr || got.Status != StatusAlive {
+		if got := serfMemberNamed(n.Members(), owner.name); got.GossipAddr != owner.Local().GossipAddr || got.Status != StatusAlive {
 			t.Errorf("%s: %s is %+v, want alive at the owner's address", n.name, owner.name, got)
 		}
 	}
@@ -288,7 +288,7 @@ func TestSerfNameConflict(t *testing.T) {
 
 func TestSerfJoinRetriesUntilContextEnds(t *testing.T) {
 	t.Parallel()
-	n := startSerf(t, testMember(MemberName(1), 1, "c1"))
+	n := startSerf(t, serfTestMember(MemberName(1), 1, "c1"))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -315,34 +315,34 @@ func TestSerfJoinRetriesUntilContextEnds(t *testing.T) {
 
 func TestSerfRestartRejoinsFromSnapshot(t *testing.T) {
 	t.Parallel()
-	nodes := startCluster(t, 2)
+	nodes := startSerfCluster(t, 2)
 	snap := filepath.Join(t.TempDir(), "serf.snapshot")
 	withSnap := func(c *SerfConfig) { c.SnapshotPath = snap }
-	c := startSerf(t, testMember(MemberName(3), 3, "c1"), withSnap)
-	join(t, []*serfNode{c}, nodes[0])
-	waitAllAlive(t, append(nodes, c)...)
+	c := startSerf(t, serfTestMember(MemberName(3), 3, "c1"), withSnap)
+	serfJoin(t, []*serfNode{c}, nodes[0])
+	waitSerfAlive(t, append(nodes, c)...)
 	addr := c.Local().GossipAddr
 	if err := c.Close(); err != nil { // a crash: no leave recorded
 		t.Fatal(err)
 	}
 	// The restarted member, on the same address, calls no Join.
 	again := startSerf(t, c.cfg.Local, withSnap, func(cfg *SerfConfig) { cfg.BindAddr = addr })
-	waitAllAlive(t, append(nodes, again)...)
+	waitSerfAlive(t, append(nodes, again)...)
 }
 
-// statusAbsent is what statusOf reports for a member not in the list.
-const statusAbsent MemberStatus = 255
+// serfStatusAbsent is what serfStatusOf reports for a member not in the list.
+const serfStatusAbsent MemberStatus = 255
 
-func statusOf(ms []Member, name string) MemberStatus {
+func serfStatusOf(ms []Member, name string) MemberStatus {
 	for _, m := range ms {
 		if m.Name == name {
 			return m.Status
 		}
 	}
-	return statusAbsent
+	return serfStatusAbsent
 }
 
-func memberNamed(ms []Member, name string) Member {
+func serfMemberNamed(ms []Member, name string) Member {
 	for _, m := range ms {
 		if m.Name == name {
 			return m
@@ -351,15 +351,15 @@ func memberNamed(ms []Member, name string) Member {
 	return Member{}
 }
 
-// eventRecorder keeps every event of one member. Its goroutine ends when
+// serfEventRecorder keeps every event of one member. Its goroutine ends when
 // the member's Events channel closes (Close, Leave, or a stop on its own).
-type eventRecorder struct {
+type serfEventRecorder struct {
 	mu     sync.Mutex // guards events
 	events []Event
 }
 
-func recordEvents(m Membership) *eventRecorder {
-	r := &eventRecorder{}
+func recordSerfEvents(m Membership) *serfEventRecorder {
+	r := &serfEventRecorder{}
 	go func() {
 		for e := range m.Events() {
 			r.mu.Lock()
@@ -372,10 +372,10 @@ func recordEvents(m Membership) *eventRecorder {
 
 // waitFor returns the first recorded event that match accepts, waiting up
 // to limit for it.
-func (r *eventRecorder) waitFor(t *testing.T, limit time.Duration, what string, match func(Event) bool) Event {
+func (r *serfEventRecorder) waitFor(t *testing.T, limit time.Duration, what string, match func(Event) bool) Event {
 	t.Helper()
 	var found Event
-	pollUntil(t, limit, what, func() bool {
+	serfPoll(t, limit, what, func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		i := slices.IndexFunc(r.events, match)
@@ -387,13 +387,13 @@ func (r *eventRecorder) waitFor(t *testing.T, limit time.Duration, what string, 
 	return found
 }
 
-func (r *eventRecorder) wait(t *testing.T, limit time.Duration, want Event) {
+func (r *serfEventRecorder) wait(t *testing.T, limit time.Duration, want Event) {
 	t.Helper()
 	r.waitFor(t, limit, fmt.Sprintf("event %v %+v", want, want.Member), func(e Event) bool { return e == want })
 }
 
-// pollUntil polls cond until it holds, failing the test after limit.
-func pollUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+// serfPoll polls cond until it holds, failing the test after limit.
+func serfPoll(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
@@ -408,11 +408,11 @@ func pollUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 	}
 }
 
-// testLog collects a member's log (serf's at Debug included) and prints it
+// serfTestLog collects a member's log (serf's at Debug included) and prints it
 // if the test fails. Serf may still log after the test ends; that goes
 // to the buffer only.
-func testLog(t *testing.T, name string) *slog.Logger {
-	var buf lockedBuffer
+func serfTestLog(t *testing.T, name string) *slog.Logger {
+	var buf serfLogBuffer
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("log of %s:\n%s", name, buf.String())
@@ -421,18 +421,18 @@ func testLog(t *testing.T, name string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-type lockedBuffer struct {
+type serfLogBuffer struct {
 	mu sync.Mutex // guards b
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *serfLogBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *serfLogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
