@@ -16,13 +16,14 @@
 //
 // # Driving it
 //
-// The controller is the Raft leader. Its shell keeps one BrokerInfo per
-// registered broker (rack, fenced, in controlled shutdown, broker epoch,
-// last heartbeat) and, after anything changes (a heartbeat times out, a
-// broker registers or is unfenced, a broker asks to shut down, a topic is
-// created):
+// The controller is the Raft leader. Its shell builds the brokers from the
+// state (BrokersOf: rack, broker epoch, fenced), adds what only it knows
+// (in controlled shutdown, last heartbeat), and after anything changes (a
+// heartbeat times out, a broker registers or is unfenced, a broker asks to
+// shut down, a topic is created):
 //
-//   - ExpiredSessions(brokers, nowMs, timeout): brokers to fence.
+//   - ExpiredSessions(brokers, nowMs, timeout): FenceBroker commands for the
+//     brokers whose session expired.
 //   - Failover(state, brokers, policy): UpdatePartition commands that move
 //     leadership off dead, fenced and shutting-down brokers, drop them from
 //     ISRs, and give leaderless partitions a leader once an ISR member is

@@ -50,18 +50,18 @@ func failover(topic string, p cluster.Partition, idx brokerIndex, unclean bool) 
 		leader = firstEligible(p.Replicas, isr, idx)
 	}
 	if leader < 0 && unclean {
-		if leader = firstEligible(p.Replicas, nil, idx); leader >= 0 {
+		if leader = firstEligible(p.Replicas, p.Replicas, idx); leader >= 0 {
 			isr = []int32{leader}
 		}
 	}
 	return update(topic, p, leader, isr)
 }
 
-// firstEligible returns the first of replicas that is eligible and, unless
-// in is nil, in in; or -1.
+// firstEligible returns the first of replicas that is eligible and in in,
+// or -1.
 func firstEligible(replicas, in []int32, idx brokerIndex) int32 {
 	for _, id := range replicas {
-		if idx.eligible(id) && (in == nil || slices.Contains(in, id)) {
+		if idx.eligible(id) && slices.Contains(in, id) {
 			return id
 		}
 	}
@@ -124,7 +124,7 @@ func ElectLeader(st *cluster.State, brokers []BrokerInfo, typ ElectionType, topi
 		isr := p.ISR
 		leader := firstEligible(p.Replicas, isr, idx)
 		if leader < 0 {
-			leader = firstEligible(p.Replicas, nil, idx)
+			leader = firstEligible(p.Replicas, p.Replicas, idx)
 			if leader < 0 {
 				return cluster.UpdatePartition{}, errorf(kerr.EligibleLeadersNotAvailable, "no replica of %s-%d is eligible to lead", topic, index)
 			}

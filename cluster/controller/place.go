@@ -28,12 +28,14 @@ import (
 //
 // Counts include existing, so CreatePartitions evens out what was there,
 // and placing n partitions and then m more gives what placing n+m at once
-// gives. Preferred leaders per broker differ by at most one whatever the
-// racks; without racks, or with racks of equal size, replicas per broker
-// differ by at most two. Racks of unequal size keep the rack rule first: a
-// small rack's brokers carry more replicas (as in Kafka). startIndex varies the layout between topics (a
-// seeded random number, as Kafka draws one); the result depends only on
-// the arguments.
+// gives. From a balanced start (no existing partitions, or ones Place laid
+// out on the same brokers) preferred leaders per broker differ by at most
+// one whatever the racks, and, without racks or with racks of equal size,
+// replicas per broker by at most two. Racks of unequal size keep the rack
+// rule first: a small rack's brokers carry more replicas, as in Kafka.
+// startIndex varies the layout between topics (draw it from the seeded
+// source, as Kafka draws a random one); the result depends only on the
+// arguments, not on the order of brokers.
 //
 // Errors are *Error: INVALID_PARTITIONS when partitions < 1,
 // INVALID_REPLICATION_FACTOR (with Kafka's message) when rf < 1 or rf is

@@ -24,9 +24,10 @@ type BrokerInfo struct {
 	// new replicas, loses leadership and leaves the ISRs as a fenced broker
 	// does.
 	ShuttingDown bool
-	// Epoch is the broker epoch of its current registration (KIP-903).
-	// AlterPartition checks the requester's and the ISR members' epochs
-	// against it; 0 means not tracked, and nothing is checked.
+	// Epoch is the broker epoch of its current registration (KIP-903,
+	// cluster.Broker.Epoch: the registration's Raft index). AlterPartition
+	// checks the requester's and the ISR members' epochs against it; 0
+	// means not tracked, and nothing is checked.
 	Epoch int64
 	// LastHeartbeatMs is when the controller last heard from the broker.
 	LastHeartbeatMs int64

@@ -48,7 +48,10 @@ func (c VoterChange) None() bool { return c.Add < 0 && c.Remove < 0 }
 //     lowest ID, else the one with the highest ID (the oldest brokers stay),
 //     never Self.
 //
-// Call it again after each change is committed, until it returns None.
+// Call it again after each change is committed, until it returns None. A
+// removed voter that still heartbeats is eligible, so it may be added back
+// at once; if Raft still cannot reach it, it is removed again after
+// ReplaceAfterMs (one change each way per period, never a tight loop).
 func PlanVoters(voters []Voter, brokers []BrokerInfo, goal VoterGoal) VoterChange {
 	vs := slices.Clone(voters)
 	slices.SortFunc(vs, func(a, b Voter) int { return cmp.Compare(a.ID, b.ID) })
