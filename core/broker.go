@@ -25,6 +25,13 @@ type Broker struct {
 	log  *slog.Logger
 	node *cluster.Node
 
+	// runCtx is Run's context; spawn starts goroutines under it and Run
+	// waits for them (bg) before it returns.
+	runCtx  context.Context
+	spawnMu sync.Mutex // guards stopped, so that no goroutine is spawned once Run waits for them
+	stopped bool
+	bg      sync.WaitGroup
+
 	ready chan struct{}
 	addr  string // advertised Kafka address, set by Run before ready
 	epoch int64  // this start's broker epoch, set by Run before ready
@@ -38,6 +45,7 @@ type Broker struct {
 
 	peers peerPool // connections to other brokers for short requests
 	ctrl  controllerShell
+	fetch fetchers
 
 	connsMu sync.Mutex          // guards conns and connSeq
 	conns   map[net.Conn]uint64 // open connections, by accept order (nil once closing)
@@ -109,6 +117,7 @@ func (b *Broker) Run(ctx context.Context) error {
 		b.addr = ln.Addr().String()
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	b.runCtx = gctx
 	g.Go(func() error { return b.node.Run(gctx) })
 	g.Go(func() error { return b.ctrl.run(gctx) })
 	g.Go(func() error {
@@ -125,11 +134,17 @@ func (b *Broker) Run(ctx context.Context) error {
 		b.log.Info("broker ready", "kafka", b.addr, "raft", b.node.RaftAddr(), "data_dir", b.cfg.DataDir)
 		g.Go(func() error { return b.watchMetadata(gctx) })
 		g.Go(func() error { return b.heartbeatLoop(gctx, b.epoch) })
+		g.Go(func() error { return b.isrLoop(gctx) })
 		g.Go(func() error { return b.retentionLoop(gctx) })
 		return b.accept(gctx, ln)
 	})
 	err = g.Wait()
+	b.stopFetchers()
 	b.connWG.Wait()
+	b.spawnMu.Lock()
+	b.stopped = true
+	b.spawnMu.Unlock()
+	b.bg.Wait()
 	b.closePeers()
 	b.coord.stopAll()
 	b.closePartitions()
@@ -195,4 +210,18 @@ func (b *Broker) partition(topic string, part int32) *partition {
 	b.partsMu.RLock()
 	defer b.partsMu.RUnlock()
 	return b.parts[tp{topic, part}]
+}
+
+// spawn runs fn in a goroutine under Run's context; Run waits for it.
+func (b *Broker) spawn(fn func(ctx context.Context)) {
+	b.spawnMu.Lock()
+	defer b.spawnMu.Unlock()
+	if b.stopped {
+		return
+	}
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		fn(b.runCtx)
+	}()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jocko/jocko/io/buggify"
 	"sync"
 	"time"
 
@@ -112,10 +113,9 @@ func (c *controllerShell) tick(ctx context.Context) {
 		return
 	}
 	timeout := c.b.brokerInt(st, "broker.session.timeout.ms")
-	for _, id := range controller.ExpiredSessions(c.brokerInfos(st), nowMs, timeout) {
-		br := st.Brokers[id]
-		c.b.log.Warn("fencing broker: session expired", "broker", id, "epoch", br.Epoch, "timeout_ms", timeout)
-		c.propose(ctx, cluster.FenceBroker{ID: id, Epoch: br.Epoch, Fenced: true})
+	for _, cmd := range controller.ExpiredSessions(c.brokerInfos(st), nowMs, timeout) {
+		c.b.log.Warn("fencing broker: session expired", "broker", cmd.ID, "epoch", cmd.Epoch, "timeout_ms", timeout)
+		c.propose(ctx, cmd)
 	}
 	c.elect(ctx)
 }
@@ -124,7 +124,8 @@ func (c *controllerShell) tick(ctx context.Context) {
 // by an eligible broker.
 func (c *controllerShell) elect(ctx context.Context) {
 	st := c.b.node.State()
-	policy := controller.Policy{UncleanLeaderElection: c.b.brokerBool(st, "unclean.leader.election.enable")}
+	policy := controller.Policy{UncleanLeaderElection: c.b.brokerBool(st, "unclean.leader.election.enable") ||
+		buggify.Broken(buggify.ElectOutsideISR)}
 	for _, cmd := range controller.Failover(st, c.brokerInfos(st), policy) {
 		c.propose(ctx, cmd)
 	}

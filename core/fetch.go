@@ -47,12 +47,21 @@ func (b *Broker) handleFetch(ctx context.Context, r *request) reply {
 // until MinBytes are ready or the wait is over.
 func (b *Broker) fetchLongPoll(ctx context.Context, req *kmsg.FetchRequest, parts []*partition, wait time.Duration) kmsg.Response {
 	w := make(chan struct{}, 1)
+	_, _, replica := fetchReplica(req)
 	for _, p := range parts {
-		p.watch(w)
+		if replica {
+			p.watchEnd(w) // a follower waits for the log end, not the high watermark
+		} else {
+			p.watch(w)
+		}
 	}
 	defer func() {
 		for _, p := range parts {
-			p.unwatch(w)
+			if replica {
+				p.unwatchEnd(w)
+			} else {
+				p.unwatch(w)
+			}
 		}
 	}()
 	timer := b.env.Clock.Timer(wait)
@@ -107,7 +116,7 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchResponse, int, []*part
 				continue
 			}
 			parts = append(parts, p)
-			n := b.fetchPartition(p, rp, budget-size, size == 0, &pr)
+			n := b.fetchPartition(req, p, rp, budget-size, size == 0, &pr)
 			if n > 0 {
 				resp.pooled = append(resp.pooled, pr.RecordBatches)
 			}
@@ -119,12 +128,30 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchResponse, int, []*part
 	return resp, size, parts
 }
 
+// fetchReplica identifies a follower's fetch: the replica's broker ID and
+// epoch (KIP-903), or ok=false for a client's.
+func fetchReplica(req *kmsg.FetchRequest) (id int32, epoch int64, ok bool) {
+	if req.Version >= 15 {
+		return req.ReplicaState.ID, req.ReplicaState.Epoch, req.ReplicaState.ID >= 0
+	}
+	return req.ReplicaID, -1, req.ReplicaID >= 0
+}
+
 // fetchPartition reads one partition into pr and returns the bytes read,
 // which are in a pooled buffer when there are any.
-func (b *Broker) fetchPartition(p *partition, rp kmsg.FetchRequestTopicPartition, budget int, first bool, pr *kmsg.FetchResponseTopicPartition) int {
+func (b *Broker) fetchPartition(req *kmsg.FetchRequest, p *partition, rp kmsg.FetchRequestTopicPartition, budget int, first bool, pr *kmsg.FetchResponseTopicPartition) int {
 	if code := p.checkLeaderEpoch(rp.CurrentLeaderEpoch); code != 0 {
 		pr.ErrorCode = code
 		return 0
+	}
+	upTo := int64(-1) // a client reads below the high watermark
+	if id, epoch, ok := fetchReplica(req); ok {
+		// A follower reads up to the log end; its fetch offset is what it
+		// has fsynced, which may move the high watermark.
+		if pr.ErrorCode = p.followerFetched(id, epoch, rp.FetchOffset); pr.ErrorCode != 0 {
+			return 0
+		}
+		upTo = p.log.EndOffset()
 	}
 	hw := p.highWatermark()
 	pr.HighWatermark, pr.LastStableOffset, pr.LogStartOffset = hw, hw, p.log.StartOffset()
@@ -135,7 +162,7 @@ func (b *Broker) fetchPartition(p *partition, rp kmsg.FetchRequestTopicPartition
 	if max <= 0 && !first {
 		return 0
 	}
-	data, err := p.read(rp.FetchOffset, max)
+	data, err := p.read(rp.FetchOffset, max, upTo)
 	switch {
 	case errors.Is(err, storage.ErrOffsetOutOfRange):
 		pr.ErrorCode = kerr.OffsetOutOfRange.Code

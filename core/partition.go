@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jocko/jocko/io/buggify"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
 
+	"github.com/jocko/jocko/core/replica"
 	"github.com/jocko/jocko/storage"
 	"github.com/jocko/jocko/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -39,9 +42,17 @@ type partition struct {
 	cfg         atomic.Pointer[topicConfig]
 	hw          atomic.Int64
 
-	notifyMu sync.Mutex      // guards notify and watchers
+	// repMu guards lead. Lock order: mu, then repMu.
+	repMu    sync.Mutex
+	lead     *replica.Leader // leader state for the current leader epoch; nil unless this broker leads
+	leaderHW atomic.Int64    // on a follower: the high watermark the leader last reported
+
+	notifyMu sync.Mutex      // guards notify, watchers and endWatchers
 	notify   chan struct{}   // closed and replaced when the high watermark moves
 	watchers []chan struct{} // long-poll fetches, signalled on the same events, in watch order
+	// endWatchers are followers' long-poll fetches, signalled when the log
+	// end moves (they read past the high watermark).
+	endWatchers []chan struct{}
 
 	kick   chan struct{} // wakes the flusher; capacity 1, so kicks coalesce
 	failed atomic.Pointer[error]
@@ -62,7 +73,10 @@ func openPartition(b *Broker, dir, topic string, index int32, id [16]byte, cfg t
 	}
 	p.cfg.Store(&cfg)
 	p.leaderEpoch.Store(epoch)
-	p.hw.Store(lg.DurableEnd())
+	// The high watermark is not kept across restarts: it starts at the log
+	// start and the leader state moves it (at once where this broker is
+	// the whole ISR; once the followers have fetched otherwise).
+	p.hw.Store(lg.StartOffset())
 	if err := p.rebuildProducers(); err != nil {
 		lg.Close()
 		return nil, err
@@ -150,6 +164,31 @@ func (p *partition) broadcast() {
 	p.notifyMu.Unlock()
 }
 
+// broadcastEnd signals the followers' long-poll fetches: the log end moved.
+func (p *partition) broadcastEnd() {
+	p.notifyMu.Lock()
+	defer p.notifyMu.Unlock()
+	for _, w := range p.endWatchers {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// watchEnd signals w at every log-end move until unwatchEnd.
+func (p *partition) watchEnd(w chan struct{}) {
+	p.notifyMu.Lock()
+	defer p.notifyMu.Unlock()
+	p.endWatchers = append(p.endWatchers, w)
+}
+
+func (p *partition) unwatchEnd(w chan struct{}) {
+	p.notifyMu.Lock()
+	defer p.notifyMu.Unlock()
+	p.endWatchers = slices.DeleteFunc(p.endWatchers, func(x chan struct{}) bool { return x == w })
+}
+
 // watch signals w (without blocking) at every high-watermark move until
 // unwatch; a fetch waiting on many partitions shares one channel.
 func (p *partition) watch(w chan struct{}) {
@@ -208,9 +247,7 @@ func (p *partition) flusher(ctx context.Context) {
 			p.fail(err)
 			continue
 		}
-		if p.config().durable() {
-			p.advanceHW(end)
-		}
+		p.leaderDurable(end)
 	}
 }
 
@@ -231,6 +268,9 @@ func (p *partition) waitHW(ctx context.Context, end int64) error {
 		}
 		if p.highWatermark() >= end {
 			return nil
+		}
+		if buggify.Broken(buggify.AckBeforeISR) && p.log.DurableEnd() >= end {
+			return nil // the broken variant: the leader alone has it
 		}
 		select {
 		case <-ch:

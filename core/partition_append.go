@@ -84,11 +84,11 @@ func (p *partition) appendOne(raw []byte, h wire.BatchHeader) (first, end int64,
 // high watermark moves now and the flusher runs every flush.messages records.
 func (p *partition) afterAppend(records, end int64) {
 	cfg := p.config()
+	p.leaderAppended(end)
 	if cfg.durable() {
 		p.kickFlusher()
 		return
 	}
-	p.advanceHW(end)
 	p.unflushed += records
 	if p.unflushed >= cfg.flushMessages {
 		p.unflushed = 0
@@ -100,11 +100,14 @@ func (p *partition) afterAppend(records, end int64) {
 // for replicas that may read uncommitted data), at most maxBytes but at
 // least one batch. The data is in a pooled buffer: the caller hands it back
 // with storage.Release once it has been written, or lets the GC have it.
-func (p *partition) read(offset int64, maxBytes int) ([]byte, error) {
+func (p *partition) read(offset int64, maxBytes int, upTo int64) ([]byte, error) {
 	if err := p.err(); err != nil {
 		return nil, err
 	}
 	hw := p.highWatermark()
+	if upTo >= 0 {
+		hw = upTo
+	}
 	if offset == hw {
 		return nil, nil
 	}

@@ -113,7 +113,8 @@ func (b *Broker) producePartition(topic string, rp kmsg.ProduceRequestTopicParti
 		out.ErrorCode = kerr.InvalidRequiredAcks.Code
 		return produceWait{}, false
 	}
-	if isr := p.isrSize(); acks == -1 && int64(isr) < cfg.minISR {
+	if err := p.canAppend(acks == -1); err != nil {
+		isr := p.isrSize()
 		out.ErrorCode = kerr.NotEnoughReplicas.Code
 		out.ErrorMessage = strPtr(fmt.Sprintf("%d in-sync replicas, min.insync.replicas is %d", isr, cfg.minISR))
 		return produceWait{}, false
@@ -161,7 +162,11 @@ func (b *Broker) awaitProduce(ctx context.Context, waits []produceWait, timeout 
 	ctx, cancel := b.env.Clock.WithTimeout(ctx, timeout)
 	defer cancel()
 	for _, w := range waits {
-		if err := w.p.waitHW(ctx, w.end); err != nil {
+		err := w.p.waitHW(ctx, w.end)
+		if err == nil {
+			err = w.p.ackError(w.end)
+		}
+		if err != nil {
 			w.resp.ErrorCode = appendErrorCode(err)
 			w.resp.ErrorMessage = strPtr(err.Error())
 		}
@@ -172,6 +177,8 @@ func appendErrorCode(err error) int16 {
 	switch {
 	case errors.Is(err, errOutOfOrderSequence):
 		return kerr.OutOfOrderSequenceNumber.Code
+	case errors.Is(err, errNotEnoughReplicasAfterAppend):
+		return kerr.NotEnoughReplicasAfterAppend.Code
 	case errors.Is(err, errProducerFenced):
 		return kerr.InvalidProducerEpoch.Code
 	case errors.Is(err, storage.ErrBatchTooLarge):

@@ -62,9 +62,7 @@ func (b *Broker) reconcile() error {
 			}
 			if p := b.partition(name, ps.Index); p != nil {
 				p.setConfig(cfg)
-				p.leaderEpoch.Store(ps.LeaderEpoch)
-				p.leader.Store(ps.Leader)
-				p.isr.Store(int32(len(ps.ISR)))
+				p.roleFromMetadata(ps)
 				continue
 			}
 			if err := b.openLocal(t, ps, cfg); err != nil && firstErr == nil {
@@ -73,6 +71,7 @@ func (b *Broker) reconcile() error {
 		}
 	}
 	b.coord.syncShards(st)
+	b.syncFetchers()
 	return firstErr
 }
 
@@ -106,8 +105,7 @@ func (b *Broker) openLocal(t *cluster.Topic, ps cluster.Partition, cfg topicConf
 	if err != nil {
 		return fmt.Errorf("open %s-%d: %w", t.Name, ps.Index, err)
 	}
-	p.isr.Store(int32(len(ps.ISR)))
-	p.leader.Store(ps.Leader)
+	p.roleFromMetadata(ps)
 	b.partsMu.Lock()
 	b.parts[tp{t.Name, ps.Index}] = p
 	b.partsMu.Unlock()

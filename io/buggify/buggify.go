@@ -46,10 +46,19 @@ const (
 	// ReuseOffset makes recovery set the log end to the last batch's base
 	// offset, so the next append reuses acknowledged offsets.
 	ReuseOffset = "reuse-offset"
+	// SkipTruncation makes a follower skip truncating its log to the new
+	// leader's before fetching: a divergent tail survives.
+	SkipTruncation = "skip-truncation"
+	// AckBeforeISR answers acks=all produces once the leader alone has the
+	// records durable, without waiting for the ISR.
+	AckBeforeISR = "ack-before-isr"
+	// ElectOutsideISR makes the controller's failover elect any live
+	// replica, in or out of the ISR.
+	ElectOutsideISR = "elect-outside-isr"
 )
 
 // Variants lists every broken variant.
-var Variants = []string{AckBeforeFsync, ForgetCommits, SkipTornTail, ReuseOffset}
+var Variants = []string{AckBeforeFsync, ForgetCommits, SkipTornTail, ReuseOffset, SkipTruncation, AckBeforeISR, ElectOutsideISR}
 
 // Hook decides. The simulator's implementation draws from the run's seed.
 type Hook interface {
