@@ -39,25 +39,42 @@ func (l *Log) Sync(end int64) error {
 
 // syncOnce fsyncs the active segment and advances the durable end to the
 // log end seen before the fsync. It holds opMu, not mu, while the fsync
-// runs, so appends go on meanwhile.
+// runs, so appends and reads go on meanwhile.
+//
+// It takes the active .log's write handle under mu and fsyncs that handle,
+// never the segment: a concurrent roll seals the segment (nil-ing s.w
+// under mu) while the fsync runs. The handle stays open until opMu is
+// released: seal only moves it into retired, which is closed under opMu,
+// and every change that closes a segment's files holds opMu. An fsync of
+// a handle that a roll sealed meanwhile is harmless: end is at most that
+// segment's end, which the roll made durable.
 func (l *Log) syncOnce() error {
 	l.opMu.Lock()
 	defer l.opMu.Unlock()
-	l.mu.RLock()
+	l.mu.RLock() // for segs, the active segment's w, and retired (see below)
 	if l.closed.Load() {
 		l.mu.RUnlock()
 		return ErrClosed
 	}
-	l.closeRetired() // no fsync is running: we hold opMu
-	s, end := l.active(), l.end.Load()
+	// This changes retired under the read lock alone: everyone else who
+	// touches retired (roll, the structural changes, Close) holds mu
+	// exclusively, and no fsync is using a retired handle: we hold opMu.
+	l.closeRetired()
+	w, end := l.active().w, l.end.Load()
 	l.mu.RUnlock()
-	if s.sealed() {
-		// Rolled and fsynced already; only a failed roll leaves the last
-		// segment sealed, and that failure is sticky.
+	if w == nil {
+		// Sealed: only a failed roll leaves the last segment sealed (it
+		// was fsynced), and that failure is sticky.
 		return l.failed()
 	}
-	if err := s.w.Sync(); err != nil {
+	if err := w.Sync(); err != nil {
 		return l.fail(err)
+	}
+	if err := l.failed(); err != nil {
+		// A write or a seal's fsync failed meanwhile: after a failed fsync
+		// a later one may succeed without the data (fsyncgate), so this
+		// one proves nothing.
+		return err
 	}
 	l.advanceDurable(end)
 	return nil
