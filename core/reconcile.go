@@ -105,6 +105,12 @@ func (b *Broker) openLocal(t *cluster.Topic, ps cluster.Partition, cfg topicConf
 	if err != nil {
 		return fmt.Errorf("open %s-%d: %w", t.Name, ps.Index, err)
 	}
+	if len(ps.ISR) == 1 && ps.ISR[0] == b.cfg.NodeID {
+		// This broker alone is in sync: all it has fsynced was committed
+		// (elsewhere the high watermark starts at the log start and rises
+		// as the leader learns what the ISR has).
+		p.hw.Store(p.log.DurableEnd())
+	}
 	p.roleFromMetadata(ps)
 	b.partsMu.Lock()
 	b.parts[tp{t.Name, ps.Index}] = p
