@@ -50,16 +50,20 @@ func (l *Log) unlockAll() {
 }
 
 // TruncateTo removes every batch at or above offset (follower truncation)
-// and makes the cut durable. offset must be a batch boundary; at or past
-// the end it does nothing. Below the log start it empties the log and
-// restarts it at offset.
+// and makes the cut durable, then drops the epoch-cache entries that
+// start at or past the new end. offset must be a batch boundary; at or
+// past the end it leaves the batches alone but still drops an entry at the
+// end (an epoch this log began as leader without writing to it, which
+// would conflict with the new leader's; Kafka does the same). Below the
+// log start it empties the log and its epoch cache and restarts it at
+// offset.
 func (l *Log) TruncateTo(offset int64) error {
 	if err := l.lockAll(); err != nil {
 		return err
 	}
 	defer l.unlockAll()
 	if offset >= l.end.Load() {
-		return nil
+		return l.truncateEpochsEnd(l.end.Load())
 	}
 	if offset < l.start.Load() {
 		if err := l.truncateFully(offset); err != nil {
@@ -84,7 +88,9 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	l.end.Store(offset)
 	l.durable.Store(min(l.durable.Load(), offset))
-	return nil
+	// After the durable cut: a crash in between leaves entries past the
+	// end, which Open drops.
+	return l.truncateEpochsEnd(offset)
 }
 
 // cutAt removes the segments after segs[i] (newest first), truncates
@@ -120,8 +126,15 @@ func (l *Log) cutAt(i int, pos int64) error {
 	return nil
 }
 
-// truncateFully empties the log and restarts it at offset.
+// truncateFully empties the log and its epoch cache and restarts it at
+// offset. The checkpoint is removed first; the start file's directory
+// sync makes that durable before any segment goes, so a crash leaves
+// either the old log with its checkpoint or no checkpoint (rebuilt by a
+// scan of whatever log is left).
 func (l *Log) truncateFully(offset int64) error {
+	if err := l.removeEpochFile(); err != nil {
+		return err
+	}
 	if err := writeStartFile(l.fs, l.dir, offset); err != nil {
 		return err
 	}
@@ -148,7 +161,8 @@ func (l *Log) truncateFully(offset int64) error {
 
 // DeleteBefore advances the log start offset to offset (DeleteRecords),
 // durably, and deletes the whole segments below it; the active segment is
-// rolled first if it lies entirely below offset.
+// rolled first if it lies entirely below offset. The epoch cache keeps the
+// epoch in force at offset, moved to start there, and the later ones.
 func (l *Log) DeleteBefore(offset int64) error {
 	if err := l.lockAll(); err != nil {
 		return err
@@ -164,6 +178,9 @@ func (l *Log) DeleteBefore(offset int64) error {
 		return l.fail(err)
 	}
 	l.start.Store(offset)
+	if err := l.truncateEpochsStart(); err != nil {
+		return err
+	}
 	if a := l.active(); a.size > 0 && a.next <= offset {
 		if err := l.roll(); err != nil {
 			return err
@@ -209,7 +226,8 @@ func (l *Log) EnforceRetention() (int, error) {
 }
 
 // deleteSegments deletes the oldest segments while del says so, never the
-// active one, and moves the log start up to the first segment left.
+// active one, and moves the log start up to the first segment left (and
+// the first epoch-cache entry with it).
 func (l *Log) deleteSegments(del func(*segment) bool) (int, error) {
 	n := 0
 	for len(l.segs) > 1 && del(l.segs[0]) {
@@ -224,7 +242,10 @@ func (l *Log) deleteSegments(del func(*segment) bool) (int, error) {
 		return 0, nil
 	}
 	l.start.Store(max(l.start.Load(), l.segs[0].base))
-	return n, jio.SyncDir(l.fs, l.dir)
+	if err := jio.SyncDir(l.fs, l.dir); err != nil {
+		return n, err
+	}
+	return n, l.truncateEpochsStart()
 }
 
 // Close closes the log's files. It does not fsync: what Sync did not make

@@ -11,7 +11,10 @@ import (
 // sent them: one or more back to back). It rewrites each batch's
 // BaseOffset (consecutive from the log end) and PartitionLeaderEpoch in
 // place in batches, appends them to the active segment (rolling first if
-// needed) and updates the indexes. It does not fsync (see Sync).
+// needed) and updates the indexes. It does not fsync (see Sync). A
+// leaderEpoch above the log's latest starts a new entry of the epoch
+// cache (its checkpoint is rewritten first, durably); a lower one is
+// refused with ErrStaleEpoch.
 func (l *Log) Append(batches []byte, leaderEpoch int32) (AppendInfo, error) {
 	return l.append(batches, leaderEpoch, false)
 }
@@ -19,7 +22,9 @@ func (l *Log) Append(batches []byte, leaderEpoch int32) (AppendInfo, error) {
 // AppendReplica appends batches whose offsets were already assigned by a
 // leader (for followers): the first BaseOffset must equal the log end
 // offset and each batch must follow the previous one. The batches are
-// stored unchanged.
+// stored unchanged. Each batch's PartitionLeaderEpoch feeds the epoch
+// cache as in Append: epochs may not decrease (ErrStaleEpoch), and the
+// first batch of a higher one starts a new entry.
 func (l *Log) AppendReplica(batches []byte) (AppendInfo, error) {
 	return l.append(batches, 0, true)
 }
@@ -40,6 +45,10 @@ func (l *Log) append(batches []byte, epoch int32, replica bool) (AppendInfo, err
 	if int64(len(batches)) > l.cfg.SegmentBytes || last-first > relativeOffsetMax {
 		return AppendInfo{}, fmt.Errorf("%w: %d bytes, %d offsets, segment.bytes %d", ErrBatchTooLarge, len(batches), last-first+1, l.cfg.SegmentBytes)
 	}
+	epochs, err := l.epochsAfter(hdrs, epoch, replica)
+	if err != nil {
+		return AppendInfo{}, err
+	}
 	if l.mustRoll(int64(len(batches)), len(hdrs), last, nowMs) ||
 		(l.active().size > 0 && buggify.On(buggify.StorageRoll)) {
 		if err := l.roll(); err != nil {
@@ -57,8 +66,18 @@ func (l *Log) append(batches []byte, epoch int32, replica bool) (AppendInfo, err
 		info.MaxTimestamp = max(info.MaxTimestamp, h.maxTimestamp)
 		pos += h.size()
 	}
+	if epochs != nil {
+		// The checkpoint first: it may claim an offset a crash loses (Open
+		// drops such entries), never lack an epoch the log holds.
+		if err := writeEpochFile(l.fs, l.dir, epochs); err != nil {
+			return AppendInfo{}, l.fail(err)
+		}
+	}
 	if err := l.active().append(batches, hdrs, l.cfg.IndexIntervalBytes, nowMs); err != nil {
 		return AppendInfo{}, l.fail(err)
+	}
+	if epochs != nil {
+		l.epochs = epochs
 	}
 	l.end.Store(last + 1)
 	return info, nil

@@ -42,6 +42,13 @@ type Log struct {
 	retired []afero.File
 	hdrs    []batchHeader // Append's scratch
 	closed  atomic.Bool
+	// epochs is the leader-epoch cache (epochs.go), mirrored in its
+	// checkpoint file. Guarded by mu: replaced only with mu held
+	// exclusively (appends, AssignEpoch, and the structural changes, which
+	// also hold opMu), read under mu.RLock. Queries read memory only; the
+	// file is written with mu held exclusively, and only when an entry is
+	// added or removed.
+	epochs []EpochEntry
 
 	start, end, durable atomic.Int64
 
@@ -114,7 +121,7 @@ func (l *Log) open() error {
 		return err
 	}
 	l.durable.Store(end)
-	return nil
+	return l.loadEpochs()
 }
 
 // cleanDir removes temporary files and index files without a .log, and
