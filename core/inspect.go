@@ -1,6 +1,10 @@
 package core
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/jocko/jocko/cluster"
+)
 
 // PartitionView is a read-only snapshot of one local partition, for the
 // simulator's in-run invariants (sim/runner): the high watermark against the
@@ -22,6 +26,10 @@ type PartitionView struct {
 	Durable bool
 	// Failed says the partition went offline after a storage error.
 	Failed bool
+	// Leader and LeaderEpoch are the partition's leader as this broker's
+	// metadata says.
+	Leader      int32
+	LeaderEpoch int32
 }
 
 // Inspect returns a snapshot of every local partition, sorted by topic and
@@ -45,6 +53,7 @@ func (b *Broker) Inspect() []PartitionView {
 		v.LogStart = p.log.StartOffset()
 		v.Durable = p.config().durable()
 		v.Failed = p.err() != nil
+		v.Leader, v.LeaderEpoch = p.leader.Load(), p.leaderEpoch.Load()
 		out = append(out, v)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -54,4 +63,15 @@ func (b *Broker) Inspect() []PartitionView {
 		return out[i].Partition < out[j].Partition
 	})
 	return out
+}
+
+// Metadata returns this broker's copy of the cluster metadata (read-only)
+// and the controller's broker ID (-1 when none is known), for the
+// simulator's nemesis and checkers.
+func (b *Broker) Metadata() (*cluster.State, int32) {
+	id, ok := b.node.LeaderID()
+	if !ok {
+		id = -1
+	}
+	return b.node.State(), id
 }

@@ -41,6 +41,39 @@ var all = []runner.Scenario{
 	with("smoke", "single broker, no faults: the workload and checkers alone"),
 	clusterOf(runner.Scenario{Name: "cluster-smoke", Brokers: 3,
 		Description: "three brokers (all metadata voters), RF=3, min.insync.replicas=2, no faults"}),
+	clusterOf(runner.Scenario{Name: "cluster-crash", Brokers: 3,
+		Description: "three brokers, RF=3: the leader, the controller, a minority or every machine crashes; rolling restarts",
+		Faults: []runner.Fault{
+			{Kind: runner.ProcessCrash, Target: runner.Leader, Weight: 3, Min: 50 * ms, Max: 4 * time.Second},
+			{Kind: runner.MachineCrash, Target: runner.Controller, Weight: 2, Min: 50 * ms, Max: 4 * time.Second},
+			{Kind: runner.TornCrash, Weight: 1, Min: 50 * ms, Max: 2 * time.Second},
+			{Kind: runner.MinorityCrash, Weight: 1, Min: 500 * ms, Max: 3 * time.Second},
+			{Kind: runner.CrashAll, Weight: 1, Min: 50 * ms, Max: 2 * time.Second},
+			{Kind: runner.Rolling, Weight: 1},
+		}}),
+	clusterOf(runner.Scenario{Name: "cluster-partition", Brokers: 3,
+		Description: "three brokers, RF=3: the leader isolated, the controller cut from the brokers, one-way links, a bridge",
+		Faults: []runner.Fault{
+			{Kind: runner.Isolate, Target: runner.Leader, Weight: 2, Min: time.Second, Max: 6 * time.Second},
+			{Kind: runner.BrokerPartition, Target: runner.Controller, Weight: 2, Min: time.Second, Max: 6 * time.Second},
+			{Kind: runner.BrokerOneWay, Target: runner.Leader, Weight: 1, Min: time.Second, Max: 5 * time.Second},
+			{Kind: runner.Bridge, Weight: 1, Min: time.Second, Max: 5 * time.Second},
+			{Kind: runner.PartitionDrop, Target: runner.Leader, Weight: 1, Min: 500 * ms, Max: 3 * time.Second},
+		}}),
+	clusterOf(runner.Scenario{Name: "cluster-5", Brokers: 5,
+		Description: "five brokers (five voters), RF=3: crashes of leaders and minorities, partitions, a slow disk",
+		Faults: []runner.Fault{
+			{Kind: runner.ProcessCrash, Target: runner.Leader, Weight: 2, Min: 50 * ms, Max: 4 * time.Second},
+			{Kind: runner.MinorityCrash, Weight: 1, Min: 500 * ms, Max: 3 * time.Second},
+			{Kind: runner.Isolate, Target: runner.Controller, Weight: 1, Min: time.Second, Max: 5 * time.Second},
+			{Kind: runner.SlowDisk, Weight: 1, Min: time.Second, Max: 5 * time.Second},
+		}}),
+	clusterOf(runner.Scenario{Name: "cluster-wipe", Brokers: 3,
+		Description: "three brokers, RF=3: a broker's disk is wiped while it is down and it returns with the same ID",
+		Faults: []runner.Fault{
+			{Kind: runner.WipeDisk, Weight: 1, Min: 500 * ms, Max: 3 * time.Second},
+			{Kind: runner.ProcessCrash, Target: runner.Leader, Weight: 1, Min: 50 * ms, Max: 2 * time.Second},
+		}}),
 	with("single-crash", "single broker, process crashes (page cache survives) and client partitions",
 		runner.Fault{Kind: runner.ProcessCrash, Weight: 4, Min: 50 * ms, Max: 2 * time.Second},
 		runner.Fault{Kind: runner.PartitionHold, Weight: 1, Min: 100 * ms, Max: 3 * time.Second},
@@ -125,6 +158,7 @@ func crashLoop(name, desc string, faults ...runner.Fault) runner.Scenario {
 func clusterOf(s runner.Scenario) runner.Scenario {
 	out := with(s.Name, s.Description, s.Faults...)
 	out.Brokers = s.Brokers
+	out.TimeLimit = 300 * time.Second
 	if s.Duration > 0 {
 		out.Duration = s.Duration
 	}

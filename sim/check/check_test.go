@@ -1,6 +1,7 @@
 package check
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -107,5 +108,42 @@ func TestUnknownSendsNeverReadAreIgnored(t *testing.T) {
 	b.list(1).poll(5, true, false, 0, 1)
 	if vs := All(b.h); len(vs) != 0 {
 		t.Fatalf("flagged: %v", vs)
+	}
+}
+
+// TestMonitorClusterInvariants: committed-lost, two-leaders and
+// epoch-regressed are flagged, and a restarted follower whose high
+// watermark starts low is not.
+func TestMonitorClusterInvariants(t *testing.T) {
+	kinds := func(vs []Violation) []string {
+		var out []string
+		for _, v := range vs {
+			out = append(out, v.Kind)
+		}
+		return out
+	}
+	sample := func(leader, epoch int32, hw, end int64) []PartitionSample {
+		return []PartitionSample{{Topic: "t", Partition: 0, HW: hw, DurableEnd: end, LogEnd: end, Durable: true, Leader: leader, LeaderEpoch: epoch}}
+	}
+	m := NewMonitor(false)
+	if vs := m.Sample(1, 1, sample(1, 0, 10, 12)); len(vs) != 0 {
+		t.Fatalf("leader sample: %v", vs)
+	}
+	if vs := m.Sample(2, 2, sample(1, 0, 0, 12)); len(vs) != 0 {
+		t.Fatalf("a restarted follower with a low high watermark: %v", vs)
+	}
+	if vs := m.Sample(2, 2, sample(2, 1, 8, 9)); !slices.Equal(kinds(vs), []string{"committed-lost"}) {
+		t.Fatalf("new leader below the old committed high watermark: %v", vs)
+	}
+	if vs := m.Sample(3, 1, sample(3, 1, 9, 20)); !slices.Equal(kinds(vs), []string{"two-leaders"}) {
+		t.Fatalf("a second leader in epoch 1: %v", vs)
+	}
+	if vs := m.Sample(3, 1, sample(3, 0, 9, 20)); !slices.Contains(kinds(vs), "epoch-regressed") {
+		t.Fatalf("epoch went from 1 to 0: %v", vs)
+	}
+	ok := NewMonitor(false)
+	ok.Sample(1, 1, sample(1, 0, 10, 12))
+	if vs := ok.Sample(2, 1, sample(2, 1, 10, 12)); len(vs) != 0 {
+		t.Fatalf("a clean failover: %v", vs)
 	}
 }

@@ -93,5 +93,5 @@ func (v Violation) String() string {
 // All runs every checker.
 func All(h History) []Violation {
 	out := Queue(h)
-	return append(out, Linearizable(h)...)
+	return append(out, Linearizable(h, false)...)
 }

@@ -15,6 +15,10 @@ type PartitionSample struct {
 	DurableEnd int64
 	LogEnd     int64
 	Durable    bool // acknowledges fsynced data only (flush.messages <= 1)
+	// Leader and LeaderEpoch: the partition's leader in the sampled
+	// broker's metadata.
+	Leader      int32
+	LeaderEpoch int32
 }
 
 // Monitor asserts invariants while the run goes, from samples of every live
@@ -36,6 +40,18 @@ type PartitionSample struct {
 //   - offset-reused: two values seen at one offset of a partition (acks,
 //     polls, fetches), i.e. an offset handed out twice.
 //
+// With several replicas a restarted broker's high watermark starts low
+// (Kafka does not keep it), so the cross-restart floor above applies to a
+// single replica only; instead, per partition across brokers:
+//
+//   - committed-lost: a broker that leads at leader epoch e has a log end
+//     below the highest high watermark a leader reported in an earlier
+//     epoch: committed data is gone (a clean election keeps it, because
+//     the high watermark never passes what an ISR member holds).
+//   - two-leaders: two brokers led in the same leader epoch.
+//   - epoch-regressed: a broker's view of a partition's leader epoch went
+//     down within one incarnation.
+//
 // Replicas: "committed data identical on every replica that has it" needs
 // several brokers, which core does not have yet (it bootstraps a
 // single-voter Raft). The hook is Replicas below: samples already carry the
@@ -49,8 +65,15 @@ type Monitor struct {
 	SingleReplica bool
 
 	parts    map[monKey]*monPart
+	epochs   map[monKey]*monEpochs     // broker 0: per partition, across brokers
 	values   map[int32]map[int64]int64 // workload partition -> offset -> value
 	reported map[string]bool
+}
+
+// monEpochs is what leaders of one partition reported, by leader epoch.
+type monEpochs struct {
+	leaders   map[int32]int32 // leader epoch -> the broker that led it
+	committed map[int32]int64 // leader epoch -> highest high watermark its leader reported
 }
 
 type monKey struct {
@@ -61,6 +84,7 @@ type monKey struct {
 
 type monPart struct {
 	inc     int   // incarnation last sampled
+	epoch   int32 // last leader epoch of that incarnation
 	hw      int64 // last high watermark of that incarnation
 	durable int64 // last durable end of that incarnation
 	floor   int64 // what earlier incarnations committed: a restart must keep it
@@ -68,7 +92,7 @@ type monPart struct {
 
 // NewMonitor returns an empty monitor.
 func NewMonitor(singleReplica bool) *Monitor {
-	return &Monitor{SingleReplica: singleReplica, parts: map[monKey]*monPart{},
+	return &Monitor{SingleReplica: singleReplica, parts: map[monKey]*monPart{}, epochs: map[monKey]*monEpochs{},
 		values: map[int32]map[int64]int64{}, reported: map[string]bool{}}
 }
 
@@ -120,12 +144,19 @@ func (m *Monitor) Sample(broker int32, inc int, views []PartitionSample) []Viola
 			m.parts[k] = st
 		}
 		if st.inc != inc {
-			// A new incarnation: what the old one committed must survive.
-			st.floor = max(st.floor, st.hw)
+			// A new incarnation: on a single replica what the old one
+			// committed must survive on this broker.
 			if m.SingleReplica {
-				st.floor = max(st.floor, st.durable)
+				st.floor = max(st.floor, st.hw, st.durable)
 			}
-			st.inc, st.hw, st.durable = inc, v.HW, v.DurableEnd
+			st.inc, st.hw, st.durable, st.epoch = inc, v.HW, v.DurableEnd, v.LeaderEpoch
+		}
+		if v.LeaderEpoch < st.epoch {
+			m.once("epoch-regressed", k, &out, fmt.Sprintf("incarnation %d: leader epoch %d after %d", inc, v.LeaderEpoch, st.epoch))
+		}
+		st.epoch = max(st.epoch, v.LeaderEpoch)
+		if v.Leader == broker {
+			m.leaderSample(k, inc, v, &out)
 		}
 		if v.HW < st.hw {
 			m.once("hw-regressed", k, &out, fmt.Sprintf("incarnation %d: high watermark %d after %d", inc, v.HW, st.hw))
@@ -138,6 +169,33 @@ func (m *Monitor) Sample(broker int32, inc int, views []PartitionSample) []Viola
 		st.hw, st.durable = max(st.hw, v.HW), max(st.durable, v.DurableEnd)
 	}
 	return out
+}
+
+// leaderSample checks a sample in which the broker leads the partition.
+func (m *Monitor) leaderSample(k monKey, inc int, v PartitionSample, out *[]Violation) {
+	pk := monKey{0, k.topic, k.part}
+	e := m.epochs[pk]
+	if e == nil {
+		e = &monEpochs{leaders: map[int32]int32{}, committed: map[int32]int64{}}
+		m.epochs[pk] = e
+	}
+	if other, ok := e.leaders[v.LeaderEpoch]; ok && other != k.broker {
+		m.once("two-leaders", k, out, fmt.Sprintf("incarnation %d leads at epoch %d, which broker %d led", inc, v.LeaderEpoch, other))
+	}
+	e.leaders[v.LeaderEpoch] = k.broker
+	var floor int64
+	var from int32 = -1
+	for epoch, hw := range e.committed {
+		if epoch < v.LeaderEpoch && (hw > floor || (hw == floor && hw > 0 && epoch < from)) {
+			floor, from = hw, epoch
+		}
+	}
+	if v.LogEnd < floor {
+		m.once("committed-lost", k, out, fmt.Sprintf(
+			"incarnation %d leads at epoch %d with log end %d, below the high watermark %d a leader reported at epoch %d",
+			inc, v.LeaderEpoch, v.LogEnd, floor, from))
+	}
+	e.committed[v.LeaderEpoch] = max(e.committed[v.LeaderEpoch], v.HW)
 }
 
 // Replicas is where samples of one partition from several brokers would be

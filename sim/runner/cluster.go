@@ -182,6 +182,13 @@ func (c *cluster) await(b *broker, br *core.Broker, gen int, wait time.Duration)
 
 func (c *cluster) brokerDefaults() map[string]string {
 	m := map[string]string{"auto.create.topics.enable": "false"}
+	if len(c.brokers) > 1 {
+		// Failover within the fault phase: sessions and replica lag of a
+		// few seconds (Kafka's defaults are 9 s and 30 s).
+		m["broker.heartbeat.interval.ms"] = "500"
+		m["broker.session.timeout.ms"] = "3000"
+		m["replica.lag.time.max.ms"] = "3000"
+	}
 	if c.sc.SegmentMax > 0 {
 		m["log.segment.bytes"] = strconv.Itoa(c.sc.SegmentMax)
 	}

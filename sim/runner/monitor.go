@@ -32,7 +32,8 @@ func (r *run) sample(b *broker) {
 	samples := make([]check.PartitionSample, 0, len(views))
 	for _, v := range views {
 		samples = append(samples, check.PartitionSample{Topic: v.Topic, Partition: v.Partition,
-			LogStart: v.LogStart, HW: v.HighWatermark, DurableEnd: v.DurableEnd, LogEnd: v.LogEnd, Durable: v.Durable})
+			LogStart: v.LogStart, HW: v.HighWatermark, DurableEnd: v.DurableEnd, LogEnd: v.LogEnd, Durable: v.Durable,
+			Leader: v.Leader, LeaderEpoch: v.LeaderEpoch})
 	}
 	r.rec.mu.Lock()
 	defer r.rec.mu.Unlock()

@@ -42,7 +42,7 @@ func (w *workload) nemesis(ctx context.Context, seed uint64) {
 		if span := f.Max - f.Min; span > 0 {
 			dur += time.Duration(rng.Int64N(int64(span)))
 		}
-		b := w.c.brokers[rng.IntN(len(w.c.brokers))]
+		b := w.target(f.Target, rng)
 		w.rec.tr.Record(trace.Nemesis, trace.Str(string(f.Kind)), uint64(b.id), uint64(dur))
 		w.rec.tr.Logf("nemesis %s on %s for %v", f.Kind, b.name, dur)
 		w.rec.mu.Lock()
@@ -125,8 +125,103 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *rand.Rand) func() {
 	case SlowDisk:
 		b.disk.SetSlow(time.Duration(1+rng.IntN(20)) * time.Millisecond)
 		return b.disk.Heal
+	case BrokerPartition:
+		for _, o := range c.brokers {
+			if o != b {
+				c.net.Block(b.name, o.name, simnet.Drop)
+				c.net.Block(o.name, b.name, simnet.Drop)
+			}
+		}
+		return c.net.HealAll
+	case BrokerOneWay:
+		for _, o := range c.brokers {
+			if o != b {
+				c.net.Block(b.name, o.name, simnet.Hold)
+			}
+		}
+		return c.net.HealAll
+	case Isolate:
+		return isolate(simnet.Drop, true)
+	case Bridge:
+		var others []*broker
+		for _, o := range c.brokers {
+			if o != b {
+				others = append(others, o)
+			}
+		}
+		half := len(others) / 2
+		for _, x := range others[:half] {
+			for _, y := range others[half:] {
+				c.net.Block(x.name, y.name, simnet.Drop)
+				c.net.Block(y.name, x.name, simnet.Drop)
+			}
+		}
+		return c.net.HealAll
+	case MinorityCrash:
+		down := []*broker{b}
+		for _, o := range c.brokers {
+			if len(down) < (len(c.brokers)-1)/2 && o != b {
+				down = append(down, o)
+			}
+		}
+		for _, o := range down {
+			c.crash(o, simfs.MachineCrash)
+		}
+		return func() { c.startAll(30 * time.Second) }
+	case CrashAll:
+		for _, o := range c.brokers {
+			c.crash(o, []simfs.CrashKind{simfs.MachineCrash, simfs.TornCrash}[rng.IntN(2)])
+		}
+		return func() { c.startAll(30 * time.Second) }
+	case Rolling:
+		for _, o := range c.brokers {
+			c.crash(o, simfs.ProcessCrash)
+			c.start(o, 30*time.Second)
+		}
+		return func() {}
+	case WipeDisk:
+		c.mu.Lock()
+		up := b.up
+		c.mu.Unlock()
+		if up {
+			c.crash(b, simfs.MachineCrash)
+		}
+		b.disk.Wipe(dataDir)
+		return func() { c.start(b, 30*time.Second) }
 	}
 	return func() {}
+}
+
+// target picks the broker a fault hits: the leader of the workload's
+// partition 0 or the controller, as a live broker's metadata says, else
+// one at random.
+func (w *workload) target(t Target, rng *rand.Rand) *broker {
+	c := w.c
+	pick := c.brokers[rng.IntN(len(c.brokers))]
+	if t == AnyBroker {
+		return pick
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, b := range c.brokers {
+		if !b.up {
+			continue
+		}
+		st, ctrl := b.b.Metadata()
+		id := ctrl
+		if t == Leader {
+			id = -1
+			if top, ok := st.Topic(topic); ok && len(top.Partitions) > 0 {
+				id = top.Partitions[0].Leader
+			}
+		}
+		for _, x := range c.brokers {
+			if x.id == id {
+				return x
+			}
+		}
+	}
+	return pick
 }
 
 func (w *workload) restoreCapacity(b *broker) {

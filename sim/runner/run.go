@@ -114,7 +114,7 @@ func (r *run) body() {
 	vs := check.Queue(h)
 	vs = append(vs, check.Group(h, g)...)
 	if r.sc.Linearize {
-		vs = append(vs, check.Linearizable(h)...)
+		vs = append(vs, check.Linearizable(h, r.sc.Brokers > 1)...)
 	}
 	r.mu.Lock()
 	r.viol = append(r.viol, vs...)

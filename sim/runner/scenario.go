@@ -28,11 +28,32 @@ const (
 	WriteFail     FaultKind = "write-fail"     // writes fail (EIO); healed by a restart
 	DiskFull      FaultKind = "disk-full"      // writes fail with ENOSPC until space is freed
 	SlowDisk      FaultKind = "slow-disk"      // every disk operation takes milliseconds
+
+	// Cluster faults (several brokers).
+	BrokerPartition FaultKind = "broker-partition" // the target cut from the other brokers (clients still reach it)
+	BrokerOneWay    FaultKind = "broker-one-way"   // the target's traffic to the other brokers held; theirs still arrives
+	Bridge          FaultKind = "bridge"           // the other brokers split in two halves that only the target joins
+	Isolate         FaultKind = "isolate"          // the target cut from everyone (brokers and clients)
+	MinorityCrash   FaultKind = "minority-crash"   // the target and more brokers, a minority, crash (machine)
+	CrashAll        FaultKind = "crash-all"        // every broker's machine crashes at once
+	Rolling         FaultKind = "rolling-restart"  // each broker in turn restarts (process crash, start, wait until it serves)
+	WipeDisk        FaultKind = "wipe-disk"        // the target crashes, loses its whole disk and restarts with the same ID
+)
+
+// Target says which broker a fault hits.
+type Target uint8
+
+// Targets.
+const (
+	AnyBroker  Target = iota // a broker drawn at random
+	Leader                   // the leader of the workload topic's partition 0
+	Controller               // the metadata Raft leader
 )
 
 // Fault is one menu entry: how likely it is and how long it lasts.
 type Fault struct {
 	Kind   FaultKind
+	Target Target
 	Weight int
 	// Min and Max bound how long the fault lasts before it is healed (for a
 	// crash: the downtime before restart).

@@ -46,6 +46,7 @@ const (
 	faultCorrupt
 	faultLie
 	faultSetting
+	faultWipe
 )
 
 // Disk is one node's durable storage; it outlives incarnations.
@@ -223,4 +224,24 @@ func unionPaths(a, b map[string]*inode) []string {
 		seen[p] = v
 	}
 	return sortedPaths(seen)
+}
+
+// Wipe crashes the current incarnation and loses everything on the disk
+// (an operator's rm -rf, a replaced drive) but the given directories, which
+// are left empty.
+func (d *Disk) Wipe(keep ...string) {
+	d.Crash(MachineCrash)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	root := &inode{dir: true}
+	d.cur, d.dur, d.used = map[string]*inode{"/": root}, map[string]*inode{"/": root}, 0
+	for _, dir := range keep {
+		for _, a := range ancestors(clean(dir)) {
+			if d.cur[a] == nil {
+				ino := &inode{dir: true}
+				d.cur[a], d.dur[a] = ino, ino
+			}
+		}
+	}
+	d.tr.Record(trace.FSFault, d.hid, faultWipe, 0)
 }
