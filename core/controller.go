@@ -25,7 +25,7 @@ import (
 
 // controllerTick is how often the controller looks for expired sessions and
 // partitions to elect leaders for.
-const controllerTick = 100 * time.Millisecond
+const controllerTick = 250 * time.Millisecond
 
 type controllerShell struct {
 	b *Broker

@@ -20,7 +20,7 @@ import (
 // watermark, sending AlterPartition to the controller).
 
 // isrTick is how often a leader checks for followers fallen out of sync.
-const isrTick = 250 * time.Millisecond
+const isrTick = 500 * time.Millisecond
 
 // roleFromMetadata brings the partition's role in line with its metadata:
 // leader state for a new leader epoch, an ISR or assignment change for the

@@ -68,8 +68,7 @@ func (p *bufferPool) put(b []byte) {
 		// pool: poison what is handed back, so that a read of stale bytes
 		// (one broker's data showing up in another's answer) fails its
 		// CRC instead of passing unnoticed.
-		b = b[:cap(b)]
-		for i := range b {
+		for i := range b { // the bytes the last user filled
 			b[i] = 0xa5
 		}
 	}
