@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/jocko/jocko/io/buggify"
+	"slices"
 	"sync"
 	"time"
 
@@ -126,7 +127,11 @@ func (c *controllerShell) elect(ctx context.Context) {
 	st := c.b.node.State()
 	policy := controller.Policy{UncleanLeaderElection: c.b.brokerBool(st, "unclean.leader.election.enable") ||
 		buggify.Broken(buggify.ElectOutsideISR)}
-	for _, cmd := range controller.Failover(st, c.brokerInfos(st), policy) {
+	infos := c.brokerInfos(st)
+	for _, cmd := range controller.Failover(st, infos, policy) {
+		if buggify.Broken(buggify.ElectOutsideISR) {
+			cmd = electAnyReplica(st, infos, cmd)
+		}
 		c.propose(ctx, cmd)
 	}
 }
@@ -161,6 +166,10 @@ func (c *controllerShell) heartbeat(ctx context.Context, req *kmsg.BrokerHeartbe
 	s.lastMs, s.shuttingDown = nowMs, req.WantShutdown
 	c.mu.Unlock()
 	resp.IsCaughtUp = req.CurrentMetadataOffset >= br.Epoch
+	// A fenced registration leads nothing: move its leaderships (with a
+	// new leader epoch) before it may be unfenced, or a restarted leader
+	// would lead again in the epoch its previous incarnation wrote in.
+	c.elect(ctx)
 	switch {
 	case br.Fenced && resp.IsCaughtUp && !req.WantFence && !req.WantShutdown:
 		c.propose(ctx, cluster.FenceBroker{ID: br.ID, Epoch: br.Epoch, Fenced: false})
@@ -242,4 +251,29 @@ func (b *Broker) awaitUnfenced(ctx context.Context, epoch int64) error {
 		}
 		t.Stop()
 	}
+}
+
+// electAnyReplica is the elect-outside-isr broken variant: a leader change
+// goes to the first live replica in replica order, in the ISR or not.
+func electAnyReplica(st *cluster.State, infos []controller.BrokerInfo, cmd cluster.UpdatePartition) cluster.UpdatePartition {
+	t, ok := st.Topic(cmd.Topic)
+	if !ok || int(cmd.Partition) >= len(t.Partitions) {
+		return cmd
+	}
+	p := t.Partitions[cmd.Partition]
+	if cmd.Leader == p.Leader {
+		return cmd
+	}
+	for _, r := range p.Replicas {
+		for _, b := range infos {
+			if b.ID == r && !b.Fenced && !b.ShuttingDown {
+				cmd.Leader = r
+				if !slices.Contains(cmd.ISR, r) {
+					cmd.ISR = append(slices.Clone(cmd.ISR), r)
+				}
+				return cmd
+			}
+		}
+	}
+	return cmd
 }

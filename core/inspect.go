@@ -1,7 +1,11 @@
 package core
 
 import (
+	"errors"
+	"fmt"
 	"sort"
+
+	"github.com/jocko/jocko/wire"
 
 	"github.com/jocko/jocko/cluster"
 )
@@ -74,4 +78,39 @@ func (b *Broker) Metadata() (*cluster.State, int32) {
 		id = -1
 	}
 	return b.node.State(), id
+}
+
+// BatchSummary identifies one stored batch: replicas store the leader's
+// batches byte for byte, so equal prefixes have equal summaries (the CRC
+// covers the records).
+type BatchSummary struct {
+	Base, Last  int64
+	LeaderEpoch int32
+	CRC         uint32
+}
+
+// Batches lists a local replica's batches that lie wholly below upTo, for
+// the simulator's replica-identity check.
+func (b *Broker) Batches(topic string, part int32, upTo int64) ([]BatchSummary, error) {
+	p := b.partition(topic, part)
+	if p == nil {
+		return nil, fmt.Errorf("no local replica of %s-%d", topic, part)
+	}
+	var out []BatchSummary
+	errStop := errors.New("stop")
+	err := p.log.Batches(p.log.StartOffset(), func(base int64, raw []byte) error {
+		bh, err := wire.ParseBatchHeader(raw)
+		if err != nil {
+			return err
+		}
+		if bh.LastOffset() >= upTo {
+			return errStop
+		}
+		out = append(out, BatchSummary{Base: base, Last: bh.LastOffset(), LeaderEpoch: bh.PartitionLeaderEpoch, CRC: bh.CRC})
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, err
+	}
+	return out, nil
 }

@@ -49,6 +49,9 @@ type PartitionSample struct {
 //     epoch: committed data is gone (a clean election keeps it, because
 //     the high watermark never passes what an ISR member holds).
 //   - two-leaders: two brokers led in the same leader epoch.
+//   - epoch-reused: two incarnations of one broker led in the same leader
+//     epoch (a restarted leader that took up its old epoch may write
+//     different batches at offsets its followers already hold).
 //   - epoch-regressed: a broker's view of a partition's leader epoch went
 //     down within one incarnation.
 //
@@ -70,9 +73,14 @@ type Monitor struct {
 	reported map[string]bool
 }
 
+type monLeader struct {
+	broker int32
+	inc    int
+}
+
 // monEpochs is what leaders of one partition reported, by leader epoch.
 type monEpochs struct {
-	leaders   map[int32]int32 // leader epoch -> the broker that led it
+	leaders   map[int32]monLeader // leader epoch -> the broker incarnation that led it
 	committed map[int32]int64 // leader epoch -> highest high watermark its leader reported
 }
 
@@ -176,13 +184,17 @@ func (m *Monitor) leaderSample(k monKey, inc int, v PartitionSample, out *[]Viol
 	pk := monKey{0, k.topic, k.part}
 	e := m.epochs[pk]
 	if e == nil {
-		e = &monEpochs{leaders: map[int32]int32{}, committed: map[int32]int64{}}
+		e = &monEpochs{leaders: map[int32]monLeader{}, committed: map[int32]int64{}}
 		m.epochs[pk] = e
 	}
-	if other, ok := e.leaders[v.LeaderEpoch]; ok && other != k.broker {
-		m.once("two-leaders", k, out, fmt.Sprintf("incarnation %d leads at epoch %d, which broker %d led", inc, v.LeaderEpoch, other))
+	other, ok := e.leaders[v.LeaderEpoch]
+	switch {
+	case ok && other.broker != k.broker:
+		m.once("two-leaders", k, out, fmt.Sprintf("incarnation %d leads at epoch %d, which broker %d led", inc, v.LeaderEpoch, other.broker))
+	case ok && other.inc != inc:
+		m.once("epoch-reused", k, out, fmt.Sprintf("incarnation %d leads at epoch %d, which its incarnation %d led: a restarted leader must get a new epoch", inc, v.LeaderEpoch, other.inc))
 	}
-	e.leaders[v.LeaderEpoch] = k.broker
+	e.leaders[v.LeaderEpoch] = monLeader{k.broker, inc}
 	var floor int64
 	var from int32 = -1
 	for epoch, hw := range e.committed {

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"github.com/jocko/jocko/core"
 	"github.com/jocko/jocko/io/buggify"
 	"runtime"
 	"sync"
@@ -108,6 +109,7 @@ func (r *run) body() {
 	}
 	w.finalRead(r)
 	r.sampleAll()
+	r.checkReplicas()
 	mstop()
 	r.tr.Record(trace.Phase, 4, 0, 0)
 	h, g := r.history()
@@ -257,4 +259,78 @@ func leftovers(res Result) Result {
 	runtime.ReadMemStats(&ms)
 	res.Goroutines, res.HeapBytes = runtime.NumGoroutine(), ms.HeapAlloc
 	return res
+}
+
+// checkReplicas compares every replica of each workload partition below the
+// leader's high watermark (and each replica's log end): replicas store the
+// leader's batches unchanged, so committed prefixes must be identical.
+func (r *run) checkReplicas() {
+	if len(r.c.brokers) < 2 {
+		return
+	}
+	c := r.c
+	c.mu.Lock()
+	var live []*broker
+	for _, b := range c.brokers {
+		if b.up {
+			live = append(live, b)
+		}
+	}
+	c.mu.Unlock()
+	for p := int32(0); p < r.sc.Partitions; p++ {
+		upTo := int64(-1)
+		var holders []*broker
+		for _, b := range live {
+			for _, v := range b.b.Inspect() {
+				if v.Topic != topic || v.Partition != p {
+					continue
+				}
+				holders = append(holders, b)
+				if v.Leader == b.id {
+					upTo = max(upTo, v.HighWatermark)
+				}
+			}
+		}
+		if upTo < 0 || len(holders) < 2 {
+			continue
+		}
+		for _, b := range holders {
+			for _, v := range b.b.Inspect() {
+				if v.Topic == topic && v.Partition == p {
+					upTo = min(upTo, v.LogEnd)
+				}
+			}
+		}
+		var first []core.BatchSummary
+		var firstID int32
+		for i, b := range holders {
+			got, err := b.b.Batches(topic, p, upTo)
+			if err != nil {
+				r.fail("replica-check", fmt.Sprintf("broker %d partition %d: %v", b.id, p, err))
+				continue
+			}
+			if i == 0 {
+				first, firstID = got, b.id
+				continue
+			}
+			if d := firstDifference(first, got); d != "" {
+				r.fail("replica-divergence", fmt.Sprintf("partition %d below offset %d: broker %d and broker %d differ: %s",
+					p, upTo, firstID, b.id, d))
+			}
+		}
+	}
+
+}
+
+// firstDifference describes where two replicas' batch lists part, or "".
+func firstDifference(a, b []core.BatchSummary) string {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return fmt.Sprintf("batch %d: %+v against %+v", i, a[i], b[i])
+		}
+	}
+	if len(a) != len(b) {
+		return fmt.Sprintf("%d batches against %d", len(a), len(b))
+	}
+	return ""
 }
