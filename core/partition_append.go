@@ -64,8 +64,10 @@ func (p *partition) appendOne(raw []byte, h wire.BatchHeader) (first, end int64,
 		}
 	}
 	info, err := p.log.Append(raw, p.leaderEpoch.Load())
-	if errors.Is(err, storage.ErrBatchTooLarge) {
-		return 0, 0, err // the client's batch, not the disk: the partition stays up
+	if errors.Is(err, storage.ErrBatchTooLarge) || errors.Is(err, storage.ErrStaleEpoch) {
+		// The client's batch, or a leadership this broker has already
+		// lost: not the disk, so the partition stays up.
+		return 0, 0, err
 	}
 	if err != nil {
 		p.fail(err)

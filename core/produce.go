@@ -177,6 +177,8 @@ func appendErrorCode(err error) int16 {
 	switch {
 	case errors.Is(err, errOutOfOrderSequence):
 		return kerr.OutOfOrderSequenceNumber.Code
+	case errors.Is(err, storage.ErrStaleEpoch):
+		return kerr.NotLeaderForPartition.Code
 	case errors.Is(err, errNotEnoughReplicasAfterAppend):
 		return kerr.NotEnoughReplicasAfterAppend.Code
 	case errors.Is(err, errProducerFenced):

@@ -77,15 +77,21 @@ func replicaEpochs(es []storage.EpochEntry) []replica.EpochEntry {
 func (p *partition) truncateTo(offset int64) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if offset >= p.log.EndOffset() {
+	end := p.log.EndOffset()
+	if offset > end {
 		return nil
 	}
+	// At the end too: the log drops a leader-epoch entry this broker
+	// recorded as a leader but never wrote in.
 	if err := p.log.TruncateTo(offset); err != nil {
 		p.fail(err)
 		return err
 	}
 	if p.highWatermark() > offset {
 		p.hw.Store(offset)
+	}
+	if offset == end {
+		return nil
 	}
 	p.producers = producerState{}
 	return p.rebuildProducers()

@@ -91,11 +91,11 @@ func checkRecovered(t *testing.T, fs afero.Fs, a *acked, what string) {
 		}
 	}
 	nb := simpleBatch(1, 10, epochMs, 'n')
-	info, err := l.Append(nb, 2)
+	info, err := l.Append(nb, 1)
 	if err != nil || info.FirstOffset != l.EndOffset()-1 {
 		t.Fatalf("%s: append after recovery: %+v %v", what, info, err)
 	}
-	a.batches[info.FirstOffset] = withOffset(nb, info.FirstOffset, 2)
+	a.batches[info.FirstOffset] = withOffset(nb, info.FirstOffset, 1)
 	a.next[info.FirstOffset] = info.FirstOffset + 1
 }
 

@@ -15,7 +15,7 @@ func TestAppendAssignsOffsetsAndEpoch(t *testing.T) {
 	l := openT(t, afero.NewMemMapFs(), DefaultConfig(), newMock())
 	a, b := simpleBatch(3, 10, epochMs, 'a'), simpleBatch(2, 10, epochMs+5, 'b')
 	req := append(bytes.Clone(a), b...)
-	info, err := l.Append(req, 9)
+	info, err := l.Append(req, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestAppendAssignsOffsetsAndEpoch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := append(withOffset(a, 0, 9), withOffset(b, 3, 9)...)
+	want := append(withOffset(a, 0, 5), withOffset(b, 3, 5)...)
 	want = append(want, withOffset(simpleBatch(1, 10, epochMs, 'c'), 5, 7)...)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("read back %d bytes, want %d (byte-identical)", len(got), len(want))

@@ -21,6 +21,7 @@ type mBatch struct {
 type model struct {
 	start, end int64
 	batches    []mBatch
+	epoch      int32 // the last epoch appended in: epochs never go down
 }
 
 // from returns the batches from the one holding off.
@@ -90,7 +91,8 @@ func (s *logMachine) append(t *rapid.T) {
 		parts = append(parts, b)
 		req = append(req, b...)
 	}
-	epoch := rapid.Int32Range(0, 5).Draw(t, "epoch")
+	epoch := s.m.epoch + rapid.Int32Range(0, 2).Draw(t, "epochStep")
+	s.m.epoch = epoch
 	info, err := s.l.Append(req, epoch)
 	if err != nil {
 		t.Fatalf("Append: %v", err)

@@ -107,7 +107,7 @@ func TestWriteErrorsAreSticky(t *testing.T) {
 	}
 	l.Close()
 	l = openT(t, disk, smallConfig(), newMock())
-	if _, err := l.Append(simpleBatch(1, 10, epochMs, 'b'), 0); err != nil {
+	if _, err := l.Append(simpleBatch(1, 10, epochMs, 'b'), 7); err != nil {
 		t.Fatalf("reopened log refuses appends: %v", err)
 	}
 }
