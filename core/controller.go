@@ -254,7 +254,8 @@ func (b *Broker) awaitUnfenced(ctx context.Context, epoch int64) error {
 }
 
 // electAnyReplica is the elect-outside-isr broken variant: a leader change
-// goes to the first live replica in replica order, in the ISR or not.
+// goes to a live replica outside the ISR when there is one (else the first
+// live replica), as a controller that ignores the ISR may do.
 func electAnyReplica(st *cluster.State, infos []controller.BrokerInfo, cmd cluster.UpdatePartition) cluster.UpdatePartition {
 	t, ok := st.Topic(cmd.Topic)
 	if !ok || int(cmd.Partition) >= len(t.Partitions) {
@@ -264,15 +265,27 @@ func electAnyReplica(st *cluster.State, infos []controller.BrokerInfo, cmd clust
 	if cmd.Leader == p.Leader {
 		return cmd
 	}
-	for _, r := range p.Replicas {
+	live := func(r int32) bool {
 		for _, b := range infos {
 			if b.ID == r && !b.Fenced && !b.ShuttingDown {
-				cmd.Leader = r
-				if !slices.Contains(cmd.ISR, r) {
-					cmd.ISR = append(slices.Clone(cmd.ISR), r)
-				}
-				return cmd
+				return true
 			}
+		}
+		return false
+	}
+	pick := int32(-1)
+	for _, r := range p.Replicas {
+		if live(r) && (pick < 0 || !slices.Contains(p.ISR, r)) {
+			pick = r
+			if !slices.Contains(p.ISR, r) {
+				break
+			}
+		}
+	}
+	if pick >= 0 {
+		cmd.Leader = pick
+		if !slices.Contains(cmd.ISR, pick) {
+			cmd.ISR = append(slices.Clone(cmd.ISR), pick)
 		}
 	}
 	return cmd

@@ -56,7 +56,8 @@ var all = []runner.Scenario{
 		Faults: []runner.Fault{
 			{Kind: runner.Isolate, Target: runner.Leader, Weight: 2, Min: time.Second, Max: 6 * time.Second},
 			{Kind: runner.BrokerPartition, Target: runner.Controller, Weight: 2, Min: time.Second, Max: 6 * time.Second},
-			{Kind: runner.BrokerOneWay, Target: runner.Leader, Weight: 1, Min: time.Second, Max: 5 * time.Second},
+			{Kind: runner.BrokerOneWay, Target: runner.Leader, Weight: 2, Min: 2 * time.Second, Max: 6 * time.Second},
+			{Kind: runner.BrokerPartition, Target: runner.Leader, Weight: 2, Min: 2 * time.Second, Max: 6 * time.Second},
 			{Kind: runner.Bridge, Weight: 1, Min: time.Second, Max: 5 * time.Second},
 			{Kind: runner.PartitionDrop, Target: runner.Leader, Weight: 1, Min: 500 * ms, Max: 3 * time.Second},
 		}}),
@@ -119,7 +120,8 @@ func group(name, desc string, faults ...runner.Fault) runner.Scenario {
 }
 
 // Default lists the scenarios `go test ./sim` runs when none is named.
-var Default = []string{"single-crash", "single-machine-crash", "disk-full", "slow-disk", "group-crash"}
+var Default = []string{"single-crash", "single-machine-crash", "disk-full", "slow-disk", "group-crash",
+	"cluster-crash", "cluster-partition", "cluster-5", "cluster-wipe"}
 
 // Get returns the scenario called name.
 func Get(name string) (runner.Scenario, bool) {

@@ -19,6 +19,9 @@ var variants = []struct {
 	{"reuse-offset", "single-crash", "recovery sets the log end to the last batch's base offset"},
 	{"lying-fsync", "single-machine-crash", "the disk reports fsync success without making data durable"},
 	{"forget-commits", "group-crash", "a restarted coordinator does not load the committed offsets"},
+	{"ack-before-isr", "cluster-partition", "acks=all answered once the leader alone has the records"},
+	{"elect-outside-isr", "cluster-partition", "the controller elects a replica outside the ISR"},
+	{"skip-truncation", "cluster-partition", "a follower does not truncate to its new leader's log"},
 }
 
 // TestSelfTest proves the simulator can fail: each broken variant must be
