@@ -27,6 +27,11 @@ type Broker struct {
 	// its registration until its metadata has caught up (its heartbeat
 	// says so), and again when its session with the controller expires.
 	Fenced bool `json:",omitempty"`
+	// LostLogs says this registration's broker started with an empty data
+	// directory (a new broker, or a wiped disk): it holds none of the data
+	// its replicas had, so the controller takes it out of every ISR before
+	// unfencing it, and it rejoins each ISR only once it has caught up.
+	LostLogs bool `json:",omitempty"`
 }
 
 // Partition is one partition of a topic. Leader is -1 when the partition

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spf13/afero"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -32,9 +33,10 @@ type Broker struct {
 	stopped bool
 	bg      sync.WaitGroup
 
-	ready chan struct{}
-	addr  string // advertised Kafka address, set by Run before ready
-	epoch int64  // this start's broker epoch, set by Run before ready
+	ready    chan struct{}
+	addr     string // advertised Kafka address, set by Run before ready
+	epoch    int64  // this start's broker epoch, set by Run before ready
+	lostLogs bool   // the data directory was empty at start
 
 	partsMu sync.RWMutex
 	parts   map[tp]*partition
@@ -67,6 +69,10 @@ func NewBroker(cfg Config, env jio.Env) (*Broker, error) {
 	}
 	env = env.Defaults()
 	log := env.Log.With("node", cfg.NodeID)
+	// A data directory with nothing in it: a new broker, or one whose disk
+	// was wiped. Either way it holds no replica data (see cluster.Broker).
+	entries, _ := afero.ReadDir(env.FS, cfg.DataDir)
+	lostLogs := len(entries) == 0
 	if err := env.FS.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
 	}
@@ -84,13 +90,14 @@ func NewBroker(cfg Config, env jio.Env) (*Broker, error) {
 		return nil, fmt.Errorf("metadata log: %w", err)
 	}
 	b := &Broker{
-		cfg:   cfg,
-		env:   env,
-		log:   log,
-		node:  node,
-		ready: make(chan struct{}),
-		parts: map[tp]*partition{},
-		conns: map[net.Conn]uint64{},
+		lostLogs: lostLogs,
+		cfg:      cfg,
+		env:      env,
+		log:      log,
+		node:     node,
+		ready:    make(chan struct{}),
+		parts:    map[tp]*partition{},
+		conns:    map[net.Conn]uint64{},
 	}
 	b.pids.b = b
 	b.ctrl.b = b
@@ -167,7 +174,8 @@ func (b *Broker) start(ctx context.Context) error {
 	}
 	host, portStr, _ := net.SplitHostPort(b.addr)
 	port, _ := strconv.Atoi(portStr)
-	me := cluster.Broker{ID: b.cfg.NodeID, Host: host, Port: int32(port), Rack: b.cfg.Rack, RaftAddr: b.node.RaftAddr()}
+	me := cluster.Broker{ID: b.cfg.NodeID, Host: host, Port: int32(port), Rack: b.cfg.Rack, RaftAddr: b.node.RaftAddr(),
+		LostLogs: b.lostLogs}
 	st := b.node.State()
 	if st.ClusterID == "" {
 		id := b.cfg.ClusterID

@@ -172,6 +172,14 @@ func (c *controllerShell) heartbeat(ctx context.Context, req *kmsg.BrokerHeartbe
 	c.elect(ctx)
 	switch {
 	case br.Fenced && resp.IsCaughtUp && !req.WantFence && !req.WantShutdown:
+		if br.LostLogs {
+			for _, cmd := range controller.DropFromISRs(c.b.node.State(), br.ID) {
+				c.propose(ctx, cmd)
+			}
+			if len(controller.DropFromISRs(c.b.node.State(), br.ID)) > 0 {
+				break // not all went through: unfence on a later heartbeat
+			}
+		}
 		c.propose(ctx, cluster.FenceBroker{ID: br.ID, Epoch: br.Epoch, Fenced: false})
 	case !br.Fenced && req.WantFence:
 		c.propose(ctx, cluster.FenceBroker{ID: br.ID, Epoch: br.Epoch, Fenced: true})

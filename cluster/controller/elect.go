@@ -149,3 +149,25 @@ func ShutdownComplete(st *cluster.State, id int32) bool {
 	}
 	return true
 }
+
+// DropFromISRs returns the commands that take broker id out of every ISR
+// it is in, except where it is the last member (its data is gone there
+// anyway, and an empty ISR is not allowed): what a broker whose data
+// directory was lost must go through before it is unfenced. Leadership
+// must already have moved (Failover with the broker fenced); a partition it
+// still leads is left alone.
+func DropFromISRs(st *cluster.State, id int32) []cluster.UpdatePartition {
+	var out []cluster.UpdatePartition
+	for _, name := range st.SortedTopicNames() {
+		for _, p := range st.Topics[name].Partitions {
+			if p.Leader == id || len(p.ISR) < 2 || !slices.Contains(p.ISR, id) {
+				continue
+			}
+			isr := slices.DeleteFunc(slices.Clone(p.ISR), func(x int32) bool { return x == id })
+			if cmd, ok := update(name, p, p.Leader, isr); ok {
+				out = append(out, cmd)
+			}
+		}
+	}
+	return out
+}

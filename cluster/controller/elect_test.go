@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/jocko/jocko/cluster"
@@ -188,5 +189,33 @@ func TestElectLeader(t *testing.T) {
 		if _, err := ElectLeader(st, live(1), Preferred, tp.topic, tp.i); codeOf(t, err) != kerr.UnknownTopicOrPartition {
 			t.Fatalf("%s-%d: %v, want UNKNOWN_TOPIC_OR_PARTITION", tp.topic, tp.i, err)
 		}
+	}
+}
+
+// TestDropFromISRs: a broker that lost its data leaves every ISR but where
+// it is the last member or still leads, and the commands apply.
+func TestDropFromISRs(t *testing.T) {
+	st := newState(t, 3, map[string][]part{
+		"t": {
+			{replicas: []int32{1, 2, 3}, isr: []int32{1, 2, 3}, leader: 1},
+			{replicas: []int32{2, 1}, isr: []int32{1}, leader: 1},
+			{replicas: []int32{3, 2}, isr: []int32{2, 3}, leader: 2},
+		},
+	})
+	cmds := DropFromISRs(st, 3)
+	if len(cmds) != 2 {
+		t.Fatalf("commands %+v, want two (partitions 0 and 2)", cmds)
+	}
+	st = applyAll(t, st, cmds)
+	for i, want := range [][]int32{{1, 2}, {1}, {2}} {
+		if got := st.Topics["t"].Partitions[i].ISR; !slices.Equal(got, want) {
+			t.Fatalf("partition %d ISR %v, want %v", i, got, want)
+		}
+	}
+	if again := DropFromISRs(st, 3); len(again) != 0 {
+		t.Fatalf("second round: %+v", again)
+	}
+	if kept := DropFromISRs(st, 1); len(kept) != 0 {
+		t.Fatalf("broker 1 leads or is the last member everywhere: %+v", kept)
 	}
 }
