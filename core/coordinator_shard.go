@@ -55,6 +55,7 @@ type heldRequest struct {
 // delivery is work released once the partition's high watermark reaches end.
 type delivery struct {
 	end int64
+	gen uint64 // the leadership the records were appended under
 	fn  func(committed bool)
 }
 
@@ -278,7 +279,7 @@ func (s *shard) failHeldLocked() {
 
 func (s *shard) enqueue(end int64, fn func(bool)) {
 	s.queueMu.Lock()
-	s.queue = append(s.queue, delivery{end, fn})
+	s.queue = append(s.queue, delivery{end, s.p.leaderGen.Load(), fn})
 	s.queueMu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -304,7 +305,7 @@ func (s *shard) deliverLoop(ctx context.Context) {
 				continue
 			}
 		}
-		err := s.p.waitHW(ctx, d.end)
+		err := s.p.waitHW(ctx, d.end, d.gen)
 		d.fn(err == nil)
 		s.queueMu.Lock()
 		s.queue = s.queue[1:]

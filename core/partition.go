@@ -38,6 +38,9 @@ type partition struct {
 
 	leaderEpoch atomic.Int32
 	leader      atomic.Int32 // the leader's broker ID from the metadata (-1: none)
+	// leaderGen counts this broker's leaderships of the partition: it moves
+	// whenever a leadership begins or ends (replication.go).
+	leaderGen atomic.Uint64
 	isr         atomic.Int32 // size of the in-sync replica set, from the metadata
 	cfg         atomic.Pointer[topicConfig]
 	hw          atomic.Int64
@@ -258,13 +261,23 @@ func (p *partition) kickFlusher() {
 	}
 }
 
+// errLeadershipLost answers what was appended under a leadership this
+// broker has lost since: a follower's high watermark counts the new
+// leader's records, which may sit where the waiter's were truncated, so
+// only the leadership that appended may say they are committed (Kafka's
+// delayed produce answers NOT_LEADER_OR_FOLLOWER likewise).
+var errLeadershipLost = errors.New("leadership of the partition moved before the records were committed")
+
 // waitHW blocks until the high watermark reaches end, the partition fails,
-// or ctx ends.
-func (p *partition) waitHW(ctx context.Context, end int64) error {
+// ctx ends, or the leadership gen (leaderGen at the append) ends.
+func (p *partition) waitHW(ctx context.Context, end int64, gen uint64) error {
 	for {
 		ch := p.changed()
 		if err := p.err(); err != nil {
 			return err
+		}
+		if p.leaderGen.Load() != gen || !p.isLeader() {
+			return errLeadershipLost
 		}
 		if p.highWatermark() >= end {
 			return nil

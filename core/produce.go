@@ -37,6 +37,7 @@ func init() {
 type produceWait struct {
 	p    *partition
 	end  int64
+	gen  uint64 // the leadership the records were appended under
 	resp *kmsg.ProduceResponseTopicPartition
 }
 
@@ -104,6 +105,7 @@ func (b *Broker) producePartition(topic string, rp kmsg.ProduceRequestTopicParti
 		out.ErrorCode = kerr.UnknownTopicOrPartition.Code
 		return produceWait{}, false
 	}
+	gen := p.leaderGen.Load()
 	if !p.isLeader() {
 		out.ErrorCode = kerr.NotLeaderForPartition.Code
 		return produceWait{}, false
@@ -153,7 +155,7 @@ func (b *Broker) producePartition(topic string, rp kmsg.ProduceRequestTopicParti
 		return produceWait{}, false
 	}
 	out.BaseOffset, out.LogAppendTime, out.LogStartOffset = res.firstOffset, res.appendTimeMs, p.log.StartOffset()
-	return produceWait{p: p, end: res.end, resp: out}, acks == -1
+	return produceWait{p: p, end: res.end, gen: gen, resp: out}, acks == -1
 }
 
 // awaitProduce waits until every partition's high watermark covers its
@@ -162,7 +164,7 @@ func (b *Broker) awaitProduce(ctx context.Context, waits []produceWait, timeout 
 	ctx, cancel := b.env.Clock.WithTimeout(ctx, timeout)
 	defer cancel()
 	for _, w := range waits {
-		err := w.p.waitHW(ctx, w.end)
+		err := w.p.waitHW(ctx, w.end, w.gen)
 		if err == nil {
 			err = w.p.ackError(w.end)
 		}
@@ -177,7 +179,7 @@ func appendErrorCode(err error) int16 {
 	switch {
 	case errors.Is(err, errOutOfOrderSequence):
 		return kerr.OutOfOrderSequenceNumber.Code
-	case errors.Is(err, storage.ErrStaleEpoch):
+	case errors.Is(err, storage.ErrStaleEpoch), errors.Is(err, errLeadershipLost):
 		return kerr.NotLeaderForPartition.Code
 	case errors.Is(err, errNotEnoughReplicasAfterAppend):
 		return kerr.NotEnoughReplicasAfterAppend.Code

@@ -33,6 +33,12 @@ func (p *partition) roleFromMetadata(ps cluster.Partition) {
 	p.repMu.Lock()
 	defer p.repMu.Unlock()
 	if ps.Leader != p.b.cfg.NodeID {
+		if p.lead != nil {
+			p.leaderGen.Add(1)
+			defer p.broadcast() // waiters for the high watermark fail now
+			p.b.log.Info("no longer leader", "topic", p.topic, "partition", p.index, "leader", ps.Leader, "epoch", ps.LeaderEpoch,
+				"log_end", p.log.EndOffset(), "hw", p.highWatermark())
+		}
 		p.lead = nil
 		return
 	}
@@ -48,6 +54,12 @@ func (p *partition) roleFromMetadata(ps cluster.Partition) {
 		p.b.log.Error("record leader epoch", "topic", p.topic, "partition", p.index, "epoch", ps.LeaderEpoch, "err", err)
 	}
 	end := p.log.EndOffset()
+	p.b.log.Info("leading", "topic", p.topic, "partition", p.index, "epoch", ps.LeaderEpoch, "isr", ps.ISR,
+		"log_end", end, "hw", p.highWatermark())
+	if p.lead != nil {
+		defer p.broadcast()
+	}
+	p.leaderGen.Add(1)
 	p.lead = replica.NewLeader(p.replicaConfig(), replica.Start{
 		Self: p.b.cfg.NodeID, SelfBrokerEpoch: p.b.epoch,
 		LeaderEpoch: ps.LeaderEpoch, EpochStartOffset: end, PartitionEpoch: ps.PartitionEpoch,

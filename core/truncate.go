@@ -30,6 +30,10 @@ func (f *fetcher) truncate(ctx context.Context, conn *peerConn, parts []followSt
 		if buggify.Broken(buggify.SkipTruncation) {
 			off = p.log.EndOffset()
 		}
+		if off < p.log.EndOffset() {
+			p.b.log.Info("truncating to the leader's log", "topic", p.topic, "partition", p.index, "leader", f.leader,
+				"epoch", s.epoch, "from", p.log.EndOffset(), "to", off)
+		}
 		if err := p.truncateTo(off); err != nil {
 			return err
 		}

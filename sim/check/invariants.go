@@ -68,8 +68,8 @@ type Monitor struct {
 	SingleReplica bool
 
 	parts    map[monKey]*monPart
-	epochs   map[monKey]*monEpochs     // broker 0: per partition, across brokers
-	values   map[int32]map[int64]int64 // workload partition -> offset -> value
+	epochs   map[monKey]*monEpochs    // broker 0: per partition, across brokers
+	values   map[int32]map[int64]seen // workload partition -> offset -> first value seen there
 	reported map[string]bool
 }
 
@@ -81,7 +81,13 @@ type monLeader struct {
 // monEpochs is what leaders of one partition reported, by leader epoch.
 type monEpochs struct {
 	leaders   map[int32]monLeader // leader epoch -> the broker incarnation that led it
-	committed map[int32]int64 // leader epoch -> highest high watermark its leader reported
+	committed map[int32]int64     // leader epoch -> highest high watermark its leader reported
+}
+
+// seen is the first value a client saw at an offset, and how.
+type seen struct {
+	value int64
+	what  string
 }
 
 type monKey struct {
@@ -101,7 +107,7 @@ type monPart struct {
 // NewMonitor returns an empty monitor.
 func NewMonitor(singleReplica bool) *Monitor {
 	return &Monitor{SingleReplica: singleReplica, parts: map[monKey]*monPart{}, epochs: map[monKey]*monEpochs{},
-		values: map[int32]map[int64]int64{}, reported: map[string]bool{}}
+		values: map[int32]map[int64]seen{}, reported: map[string]bool{}}
 }
 
 func (m *Monitor) once(kind string, k monKey, out *[]Violation, detail string) {
@@ -218,15 +224,15 @@ func (m *Monitor) Replicas() []Violation { return nil }
 func (m *Monitor) Observe(p int32, offset, value int64, what string) []Violation {
 	vals := m.values[p]
 	if vals == nil {
-		vals = map[int64]int64{}
+		vals = map[int64]seen{}
 		m.values[p] = vals
 	}
 	prev, ok := vals[offset]
 	if !ok {
-		vals[offset] = value
+		vals[offset] = seen{value, what}
 		return nil
 	}
-	if prev == value {
+	if prev.value == value {
 		return nil
 	}
 	id := fmt.Sprintf("offset-reused/%d/%d", p, offset)
@@ -234,6 +240,6 @@ func (m *Monitor) Observe(p int32, offset, value int64, what string) []Violation
 		return nil
 	}
 	m.reported[id] = true
-	return []Violation{{"offset-reused", p, fmt.Sprintf("offset %d holds %d and %d (the second seen by a %s)",
-		offset, prev, value, what)}}
+	return []Violation{{"offset-reused", p, fmt.Sprintf("offset %d holds %d (first seen by %s) and %d (seen by %s)",
+		offset, prev.value, prev.what, value, what)}}
 }

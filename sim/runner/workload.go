@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -48,10 +49,12 @@ func (r *recorder) add(op check.Op) {
 		uint64(op.Kind)<<8|uint64(op.Result), uint64(op.Value)^uint64(op.Offset)<<40^first)
 	if op.Result == check.OK {
 		if op.Kind == check.Send {
-			r.inRunLocked(r.mon.Observe(op.Partition, op.Offset, op.Value, "acknowledged send"))
+			r.inRunLocked(r.mon.Observe(op.Partition, op.Offset, op.Value,
+				fmt.Sprintf("an acknowledged send of process %d at %v", op.Process, time.Duration(op.Return))))
 		}
 		for _, rec := range op.Records {
-			r.inRunLocked(r.mon.Observe(op.Partition, rec.Offset, rec.Value, op.Kind.String()))
+			r.inRunLocked(r.mon.Observe(op.Partition, rec.Offset, rec.Value,
+				fmt.Sprintf("a %s of process %d at %v", op.Kind, op.Process, time.Duration(op.Return))))
 		}
 	}
 	if op.Kind == check.Poll && r.g.Members[op.Process] {
