@@ -143,7 +143,10 @@ func (n *Node) startRaft() (*raft.Raft, *raft.NetworkTransport, error) {
 				boot.Servers = append(boot.Servers, raft.Server{Suffrage: raft.Voter, ID: serverID(id), Address: raft.ServerAddress(n.cfg.Voters[id])})
 			}
 		}
-		if err := r.BootstrapCluster(boot).Error(); err != nil {
+		// ErrCantBootstrap: between NewRaft and here a peer already gave
+		// this node a term or entries (a voter restarted with a wiped disk
+		// while the others run); it joins what they have.
+		if err := r.BootstrapCluster(boot).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
 			r.Shutdown().Error()
 			trans.Close()
 			return nil, nil, fmt.Errorf("cluster: bootstrap: %w", err)

@@ -58,6 +58,7 @@ var all = []runner.Scenario{
 			{Kind: runner.BrokerPartition, Target: runner.Controller, Weight: 2, Min: time.Second, Max: 6 * time.Second},
 			{Kind: runner.BrokerOneWay, Target: runner.Leader, Weight: 2, Min: 2 * time.Second, Max: 6 * time.Second},
 			{Kind: runner.BrokerPartition, Target: runner.Leader, Weight: 2, Min: 2 * time.Second, Max: 6 * time.Second},
+			{Kind: runner.LaggingFollower, Target: runner.Leader, Weight: 2, Min: time.Second, Max: 2 * time.Second},
 			{Kind: runner.Bridge, Weight: 1, Min: time.Second, Max: 5 * time.Second},
 			{Kind: runner.PartitionDrop, Target: runner.Leader, Weight: 1, Min: 500 * ms, Max: 3 * time.Second},
 		}}),

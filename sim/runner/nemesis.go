@@ -179,6 +179,16 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *rand.Rand) func() {
 			c.start(o, 30*time.Second)
 		}
 		return func() {}
+	case LaggingFollower:
+		f := w.followerOf(b)
+		if f == nil {
+			return func() {}
+		}
+		c.net.Block(b.name, f.name, simnet.Drop)
+		c.net.Block(f.name, b.name, simnet.Drop)
+		time.Sleep(4500 * time.Millisecond) // past replica.lag.time.max.ms
+		c.crash(b, simfs.ProcessCrash)
+		return func() { c.net.HealAll(); c.start(b, 30*time.Second) }
 	case WipeDisk:
 		c.mu.Lock()
 		up := b.up
@@ -190,6 +200,30 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *rand.Rand) func() {
 		return func() { c.start(b, 30*time.Second) }
 	}
 	return func() {}
+}
+
+// followerOf returns a live follower of the workload's partition 0 whose
+// leader is b, as b's metadata says (nil if none).
+func (w *workload) followerOf(b *broker) *broker {
+	c := w.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !b.up {
+		return nil
+	}
+	st, _ := b.b.Metadata()
+	top, ok := st.Topic(topic)
+	if !ok || len(top.Partitions) == 0 {
+		return nil
+	}
+	for _, r := range top.Partitions[0].Replicas {
+		for _, x := range c.brokers {
+			if x.id == r && x != b && x.up {
+				return x
+			}
+		}
+	}
+	return nil
 }
 
 // target picks the broker a fault hits: the leader of the workload's

@@ -38,6 +38,10 @@ const (
 	CrashAll        FaultKind = "crash-all"        // every broker's machine crashes at once
 	Rolling         FaultKind = "rolling-restart"  // each broker in turn restarts (process crash, start, wait until it serves)
 	WipeDisk        FaultKind = "wipe-disk"        // the target crashes, loses its whole disk and restarts with the same ID
+	// LaggingFollower cuts a follower of the workload's partition 0 off from
+	// its leader (the target) long enough to leave the ISR, then crashes the
+	// leader: the failover must not pick the lagging follower.
+	LaggingFollower FaultKind = "lagging-follower"
 )
 
 // Target says which broker a fault hits.
