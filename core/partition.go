@@ -41,9 +41,9 @@ type partition struct {
 	// leaderGen counts this broker's leaderships of the partition: it moves
 	// whenever a leadership begins or ends (replication.go).
 	leaderGen atomic.Uint64
-	isr         atomic.Int32 // size of the in-sync replica set, from the metadata
-	cfg         atomic.Pointer[topicConfig]
-	hw          atomic.Int64
+	isr       atomic.Int32 // size of the in-sync replica set, from the metadata
+	cfg       atomic.Pointer[topicConfig]
+	hw        atomic.Int64
 
 	// repMu guards lead. Lock order: mu, then repMu.
 	repMu    sync.Mutex
