@@ -76,8 +76,12 @@ func (l *Leader) UnderMinISR() bool { return len(l.isr) < l.minISR() }
 // CanAppend says whether a produce may append: acks=all needs an ISR of at
 // least min.insync.replicas (Kafka's appendRecordsToLeader), or it gets
 // ErrNotEnoughReplicas and nothing is appended.
+// The configured value counts, not capped by the replication factor: a
+// topic with one replica and min.insync.replicas=2 refuses acks=all, as
+// Kafka does (only the high-watermark freeze of KAFKA-15583 uses the capped
+// value).
 func (l *Leader) CanAppend(acksAll bool) error {
-	if acksAll && len(l.isr) < l.minISR() {
+	if acksAll && len(l.isr) < max(1, l.cfg.MinISR) {
 		return ErrNotEnoughReplicas
 	}
 	return nil
@@ -92,7 +96,7 @@ func (l *Leader) AckError(end int64) (done bool, err error) {
 	if l.hw < end {
 		return false, nil
 	}
-	if len(l.MaximalISR()) < l.minISR() {
+	if len(l.MaximalISR()) < max(1, l.cfg.MinISR) {
 		return true, ErrNotEnoughReplicasAfterAppend
 	}
 	return true, nil

@@ -94,6 +94,10 @@ func (m *model) maximal() []int32 {
 
 func (m *model) minISR() int { return max(1, min(m.cfg.MinISR, len(m.replicas))) }
 
+// ackMinISR is min.insync.replicas as produce checks it: not capped by the
+// replication factor (Kafka's appendRecordsToLeader).
+func (m *model) ackMinISR() int { return max(1, m.cfg.MinISR) }
+
 // offset is the follower's last fetch offset, -1 before its first fetch.
 func (m *model) offset(id int32) int64 {
 	fs := m.fetches[id]
@@ -211,15 +215,15 @@ func (m *model) check(t *rapid.T, u Update, expected []int32, what string) {
 }
 
 func (m *model) checkAcks(t *rapid.T, what string) {
-	if err := m.l.CanAppend(true); (err != nil) != (len(m.isr) < m.minISR()) {
-		t.Fatalf("%s: CanAppend(acks=all) = %v with ISR %v, min %d", what, err, m.isr, m.minISR())
+	if err := m.l.CanAppend(true); (err != nil) != (len(m.isr) < m.ackMinISR()) {
+		t.Fatalf("%s: CanAppend(acks=all) = %v with ISR %v, min %d", what, err, m.isr, m.ackMinISR())
 	}
 	if err := m.l.CanAppend(false); err != nil {
 		t.Fatalf("%s: CanAppend(acks=1) = %v", what, err)
 	}
 	for _, end := range []int64{m.hw, m.hw + 1} {
 		done, err := m.l.AckError(end)
-		if done != (m.hw >= end) || (err != nil) != (done && len(m.maximal()) < m.minISR()) {
+		if done != (m.hw >= end) || (err != nil) != (done && len(m.maximal()) < m.ackMinISR()) {
 			t.Fatalf("%s: AckError(%d) = %v, %v with HW %d, maximal ISR %v", what, end, done, err, m.hw, m.maximal())
 		}
 	}
