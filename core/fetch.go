@@ -64,6 +64,13 @@ func (b *Broker) fetchLongPoll(ctx context.Context, req *kmsg.FetchRequest, part
 			}
 		}
 	}()
+	// Data that arrived between the first read and the watch above sent
+	// no signal: look once more before sleeping.
+	first, size, _ := b.fetchOnce(req)
+	if size >= int(req.MinBytes) {
+		return first
+	}
+	first.release()
 	timer := b.env.Clock.Timer(wait)
 	defer timer.Stop()
 	for {
