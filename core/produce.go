@@ -53,6 +53,11 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) reply {
 		t := kmsg.NewProduceResponseTopic()
 		t.Topic, t.TopicID = rt.Topic, rt.TopicID
 		top, known := lookupTopic(st, rt.Topic, rt.TopicID, req.Version >= 13)
+		// Sized once: waits keep pointers into this slice (an acks=all
+		// outcome is written there later), so it must never grow and
+		// move, or a later error would land in a stale copy and the client
+		// would read success.
+		t.Partitions = make([]kmsg.ProduceResponseTopicPartition, 0, len(rt.Partitions))
 		for _, rp := range rt.Partitions {
 			pr := kmsg.NewProduceResponseTopicPartition()
 			pr.Partition = rp.Partition
