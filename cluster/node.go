@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/jocko/jocko/io/buggify"
+	"maps"
 	"net"
 	"path/filepath"
 	"slices"
@@ -139,7 +140,7 @@ func (n *Node) startRaft() (*raft.Raft, *raft.NetworkTransport, error) {
 		}}
 		if len(n.cfg.Voters) > 0 {
 			boot.Servers = boot.Servers[:0]
-			for _, id := range sortedVoterIDs(n.cfg.Voters) {
+			for _, id := range slices.Sorted(maps.Keys(n.cfg.Voters)) {
 				boot.Servers = append(boot.Servers, raft.Server{Suffrage: raft.Voter, ID: serverID(id), Address: raft.ServerAddress(n.cfg.Voters[id])})
 			}
 		}
@@ -266,13 +267,4 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 		case <-ch:
 		}
 	}
-}
-
-func sortedVoterIDs(m map[int32]string) []int32 {
-	ids := make([]int32, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
 }

@@ -47,23 +47,16 @@ func (b *Broker) handleFetch(ctx context.Context, r *request) reply {
 // until MinBytes are ready or the wait is over.
 func (b *Broker) fetchLongPoll(ctx context.Context, req *kmsg.FetchRequest, parts []*partition, wait time.Duration) kmsg.Response {
 	w := make(chan struct{}, 1)
-	_, _, replica := fetchReplica(req)
+	_, _, replica := fetchReplica(req) // a follower waits for the log end, not the high watermark
 	for _, p := range parts {
-		if replica {
-			p.watchEnd(w) // a follower waits for the log end, not the high watermark
-		} else {
-			p.watch(w)
-		}
+		p.watch(w, replica)
 	}
 	defer func() {
 		for _, p := range parts {
-			if replica {
-				p.unwatchEnd(w)
-			} else {
-				p.unwatch(w)
-			}
+			p.unwatch(w, replica)
 		}
 	}()
+
 	// Data that arrived between the first read and the watch above sent
 	// no signal: look once more before sleeping.
 	first, size, _ := b.fetchOnce(req)

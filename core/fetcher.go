@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/jocko/jocko/storage"
 	"github.com/jocko/jocko/wire"
 )
 
@@ -69,13 +71,13 @@ func (b *Broker) syncFetchers() {
 	if b.fetch.byLeader == nil {
 		b.fetch.byLeader = map[int32]*fetcher{}
 	}
-	for _, id := range sortedIDs(b.fetch.byLeader) {
+	for _, id := range slices.Sorted(maps.Keys(b.fetch.byLeader)) {
 		if f := b.fetch.byLeader[id]; want[id] == nil {
 			f.stop()
 			delete(b.fetch.byLeader, id)
 		}
 	}
-	for _, id := range sortedIDs(want) {
+	for _, id := range slices.Sorted(maps.Keys(want)) {
 		f := b.fetch.byLeader[id]
 		if f == nil {
 			if b.runCtx == nil || b.runCtx.Err() != nil {
@@ -95,7 +97,7 @@ func (b *Broker) syncFetchers() {
 func (b *Broker) stopFetchers() {
 	b.fetch.mu.Lock()
 	defer b.fetch.mu.Unlock()
-	for _, id := range sortedIDs(b.fetch.byLeader) {
+	for _, id := range slices.Sorted(maps.Keys(b.fetch.byLeader)) {
 		b.fetch.byLeader[id].stop()
 	}
 	b.fetch.byLeader = nil
@@ -321,27 +323,19 @@ func (f *fetcher) apply(s followState, rp kmsg.FetchResponseTopicPartition) {
 func (p *partition) appendReplica(batches []byte) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	info, err := p.log.AppendReplica(batches)
-	if err != nil {
-		if errors.Is(err, errStorage) {
-			return err
+	if _, err := p.log.AppendReplica(batches); err != nil {
+		if errors.Is(err, storage.ErrInvalidOffset) || errors.Is(err, storage.ErrCorrupt) || errors.Is(err, storage.ErrStaleEpoch) {
+			return err // batches that do not follow the log: truncate against the leader again
 		}
-		// A batch that does not follow the log (offsets, epoch): the
-		// caller truncates against the leader again.
-		return err
+		p.fail(err) // the disk: offline until restart, as on the leader
+		return p.err()
 	}
-	_ = info
 	for pos := 0; pos < len(batches); {
 		h, err := wire.ParseBatchHeader(batches[pos:])
 		if err != nil || h.Size() <= 0 {
 			break
 		}
-		if h.ProducerID >= 0 && h.BaseSequence >= 0 {
-			p.producers.record(h.ProducerID, h.ProducerEpoch, producerBatch{
-				firstSeq: h.BaseSequence, lastSeq: lastSeqOf(h.BaseSequence, h.LastOffsetDelta+1),
-				firstOffset: h.BaseOffset, lastOffset: h.BaseOffset + int64(h.LastOffsetDelta),
-			})
-		}
+		p.recordProducer(h, h.BaseOffset)
 		pos += h.Size()
 	}
 	return nil

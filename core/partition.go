@@ -98,14 +98,20 @@ func (p *partition) rebuildProducers() error {
 		if err != nil {
 			return err
 		}
-		if h.ProducerID >= 0 && h.BaseSequence >= 0 {
-			p.producers.record(h.ProducerID, h.ProducerEpoch, producerBatch{
-				firstSeq: h.BaseSequence, lastSeq: lastSeqOf(h.BaseSequence, h.LastOffsetDelta+1),
-				firstOffset: base, lastOffset: base + int64(h.LastOffsetDelta),
-			})
-		}
+		p.recordProducer(h, base)
 		return nil
 	})
+}
+
+// recordProducer remembers an idempotent batch stored at base in the
+// producer table (restart scan and follower appends alike).
+func (p *partition) recordProducer(h wire.BatchHeader, base int64) {
+	if h.ProducerID >= 0 && h.BaseSequence >= 0 {
+		p.producers.record(h.ProducerID, h.ProducerEpoch, producerBatch{
+			firstSeq: h.BaseSequence, lastSeq: lastSeqOf(h.BaseSequence, h.LastOffsetDelta+1),
+			firstOffset: base, lastOffset: base + int64(h.LastOffsetDelta),
+		})
+	}
 }
 
 func (p *partition) close() {
@@ -156,22 +162,22 @@ func (p *partition) advanceHW(hw int64) {
 
 func (p *partition) broadcast() {
 	p.notifyMu.Lock()
+	defer p.notifyMu.Unlock()
 	close(p.notify)
 	p.notify = make(chan struct{})
-	for _, w := range p.watchers {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
-	}
-	p.notifyMu.Unlock()
+	signal(p.watchers)
 }
 
 // broadcastEnd signals the followers' long-poll fetches: the log end moved.
 func (p *partition) broadcastEnd() {
 	p.notifyMu.Lock()
 	defer p.notifyMu.Unlock()
-	for _, w := range p.endWatchers {
+	signal(p.endWatchers)
+}
+
+// signal wakes each watcher without blocking; notifyMu is held.
+func signal(ws []chan struct{}) {
+	for _, w := range ws {
 		select {
 		case w <- struct{}{}:
 		default:
@@ -179,36 +185,30 @@ func (p *partition) broadcastEnd() {
 	}
 }
 
-// watchEnd signals w at every log-end move until unwatchEnd.
-func (p *partition) watchEnd(w chan struct{}) {
-	p.notifyMu.Lock()
-	defer p.notifyMu.Unlock()
-	p.endWatchers = append(p.endWatchers, w)
-}
-
-func (p *partition) unwatchEnd(w chan struct{}) {
-	p.notifyMu.Lock()
-	defer p.notifyMu.Unlock()
-	p.endWatchers = slices.DeleteFunc(p.endWatchers, func(x chan struct{}) bool { return x == w })
-}
-
-// watch signals w (without blocking) at every high-watermark move until
-// unwatch; a fetch waiting on many partitions shares one channel.
-func (p *partition) watch(w chan struct{}) {
-	p.notifyMu.Lock()
-	defer p.notifyMu.Unlock()
-	p.watchers = append(p.watchers, w)
-}
-
-func (p *partition) unwatch(w chan struct{}) {
-	p.notifyMu.Lock()
-	defer p.notifyMu.Unlock()
-	for i, x := range p.watchers {
-		if x == w {
-			p.watchers = append(p.watchers[:i], p.watchers[i+1:]...)
-			return
-		}
+// watcherList returns the list a long-poll fetch waits on: log-end moves for a
+// follower's fetch (it reads past the high watermark), high-watermark moves
+// otherwise. notifyMu is held.
+func (p *partition) watcherList(end bool) *[]chan struct{} {
+	if end {
+		return &p.endWatchers
 	}
+	return &p.watchers
+}
+
+// watch signals w (without blocking) at every move watcherList(end) names
+// until unwatch; a fetch waiting on many partitions shares one channel.
+func (p *partition) watch(w chan struct{}, end bool) {
+	p.notifyMu.Lock()
+	defer p.notifyMu.Unlock()
+	l := p.watcherList(end)
+	*l = append(*l, w)
+}
+
+func (p *partition) unwatch(w chan struct{}, end bool) {
+	p.notifyMu.Lock()
+	defer p.notifyMu.Unlock()
+	l := p.watcherList(end)
+	*l = slices.DeleteFunc(*l, func(x chan struct{}) bool { return x == w })
 }
 
 // changed returns a channel closed at the next high-watermark move.

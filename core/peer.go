@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -151,7 +152,7 @@ func (b *Broker) peerRequest(ctx context.Context, id int32, req kmsg.Request) (k
 func (b *Broker) closePeers() {
 	b.peers.mu.Lock()
 	defer b.peers.mu.Unlock()
-	for _, id := range sortedIDs(b.peers.conns) {
+	for _, id := range slices.Sorted(maps.Keys(b.peers.conns)) {
 		pp := b.peers.conns[id]
 		pp.mu.Lock()
 		if pp.c != nil {
@@ -160,14 +161,4 @@ func (b *Broker) closePeers() {
 		}
 		pp.mu.Unlock()
 	}
-}
-
-// sortedIDs returns m's broker IDs in ascending order.
-func sortedIDs[V any](m map[int32]V) []int32 {
-	ids := make([]int32, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
 }
