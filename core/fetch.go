@@ -9,7 +9,13 @@ package core
 // transactions). MaxBytes and PartitionMaxBytes bound the response, but the
 // first non-empty partition always returns at least one whole batch (KIP-74).
 // When fewer than MinBytes are ready, the answer waits up to MaxWaitMillis
-// for any requested partition's high watermark to move (long poll).
+// for any requested partition's high watermark to move (long poll). A
+// client's fetch that meets a partition error is answered at once, as Kafka
+// does, so that a consumer sent to a follower learns it without waiting out
+// the poll; from v16 a NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH
+// partition names the current leader and its endpoint (KIP-951,
+// leader_hint.go). Replica fetches keep waiting: the fetcher relies on the
+// poll to pace its retries.
 
 import (
 	"context"
@@ -36,7 +42,7 @@ func (b *Broker) handleFetch(ctx context.Context, r *request) reply {
 	}
 	resp, size, parts := b.fetchOnce(req)
 	wait := earlyTimeout(time.Duration(req.MaxWaitMillis) * time.Millisecond)
-	if size >= int(req.MinBytes) || wait <= 0 || len(parts) == 0 {
+	if fetchReady(req, resp, size) || wait <= 0 || len(parts) == 0 {
 		return reply{resp: resp}
 	}
 	resp.release()
@@ -60,7 +66,7 @@ func (b *Broker) fetchLongPoll(ctx context.Context, req *kmsg.FetchRequest, part
 	// Data that arrived between the first read and the watch above sent
 	// no signal: look once more before sleeping.
 	first, size, _ := b.fetchOnce(req)
-	if size >= int(req.MinBytes) {
+	if fetchReady(req, first, size) {
 		return first
 	}
 	first.release()
@@ -76,11 +82,30 @@ func (b *Broker) fetchLongPoll(ctx context.Context, req *kmsg.FetchRequest, part
 			return nil
 		}
 		resp, size, _ := b.fetchOnce(req)
-		if size >= int(req.MinBytes) {
+		if fetchReady(req, resp, size) {
 			return resp
 		}
 		resp.release()
 	}
+}
+
+// fetchReady reports whether a fetch is answered now: MinBytes are there,
+// or (for a client) some partition failed, which waiting would only hide.
+func fetchReady(req *kmsg.FetchRequest, resp *fetchResponse, size int) bool {
+	if size >= int(req.MinBytes) {
+		return true
+	}
+	if _, _, replica := fetchReplica(req); replica {
+		return false
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode != 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // fetchOnce builds a response from what is readable now; it returns the
@@ -111,7 +136,7 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchResponse, int, []*part
 			}
 			p := b.partition(top.Name, rp.Partition)
 			if p == nil {
-				pr.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				pr.ErrorCode = noReplicaCode(top, rp.Partition)
 				t.Partitions = append(t.Partitions, pr)
 				continue
 			}
@@ -125,7 +150,18 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchResponse, int, []*part
 		}
 		resp.Topics = append(resp.Topics, t)
 	}
+	addFetchLeaderHints(st, resp.FetchResponse)
 	return resp, size, parts
+}
+
+// noReplicaCode answers a partition this broker has no replica of: one the
+// metadata has lives elsewhere (NOT_LEADER_OR_FOLLOWER sends the client to
+// its leader, as Kafka's ReplicaManager does), any other does not exist.
+func noReplicaCode(t *cluster.Topic, part int32) int16 {
+	if part >= 0 && int(part) < len(t.Partitions) {
+		return kerr.NotLeaderForPartition.Code
+	}
+	return kerr.UnknownTopicOrPartition.Code
 }
 
 // fetchReplica identifies a follower's fetch: the replica's broker ID and

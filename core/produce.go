@@ -10,6 +10,9 @@ package core
 // acks=1 is answered once the batch is in the log, acks=all once the high
 // watermark covers it, which with flush.messages=1 (the default) means
 // fsynced. v0-2 are advertised but rejected, as Kafka 4 does (KAFKA-18659).
+// A partition this broker does not lead (or no longer leads when an acks=all
+// wait ends) gets NOT_LEADER_OR_FOLLOWER, from v10 with the current leader
+// and its endpoint (KIP-951, leader_hint.go).
 
 import (
 	"context"
@@ -77,11 +80,13 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) reply {
 		return reply{none: true}
 	}
 	if req.Acks != -1 || len(waits) == 0 || buggify.Broken(buggify.AckBeforeFsync) {
+		addProduceLeaderHints(b.node.State(), resp)
 		return reply{resp: resp}
 	}
 	timeout := earlyTimeout(time.Duration(req.TimeoutMillis) * time.Millisecond)
 	return reply{wait: func() kmsg.Response {
 		b.awaitProduce(ctx, waits, timeout)
+		addProduceLeaderHints(b.node.State(), resp)
 		return resp
 	}}
 }
@@ -107,7 +112,10 @@ func (b *Broker) producePartition(topic string, rp kmsg.ProduceRequestTopicParti
 	out.BaseOffset, out.LogAppendTime, out.LogStartOffset = -1, -1, -1
 	p := b.partition(topic, rp.Partition)
 	if p == nil {
-		out.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		// The partition exists (produceTopicCode checked) but has no
+		// replica here: Kafka's answer, which sends the client to the
+		// leader.
+		out.ErrorCode = kerr.NotLeaderForPartition.Code
 		return produceWait{}, false
 	}
 	gen := p.leaderGen.Load()
