@@ -103,14 +103,14 @@ func (c *coordinator) allShards() []*shard {
 }
 
 // ensureOffsetsTopic creates __consumer_offsets on first use, with
-// offsets.topic.num.partitions partitions, replication capped at the broker
-// count, and compaction.
+// offsets.topic.num.partitions partitions, replication capped at the live
+// brokers (the controller raises it as more join), and compaction.
 func (b *Broker) ensureOffsetsTopic(ctx context.Context) error {
 	st := b.node.State()
 	if _, ok := st.Topic(offsetsTopic); ok {
 		return nil
 	}
-	rf := min(b.brokerInt(st, "offsets.topic.replication.factor"), int64(len(st.Brokers)))
+	rf := max(1, min(b.brokerInt(st, "offsets.topic.replication.factor"), int64(liveBrokers(st))))
 	err := b.createTopic(ctx, topicSpec{
 		name:        offsetsTopic,
 		partitions:  int32(b.brokerInt(st, "offsets.topic.num.partitions")),

@@ -4,8 +4,9 @@ package core
 //
 // Behavior: grows a topic to Count partitions (never shrinks:
 // INVALID_PARTITIONS), with explicit replica assignments for the new
-// partitions or Kafka's spread over the brokers at the topic's replication
-// factor. ValidateOnly checks without changing anything.
+// partitions or placed by controller.Place at the topic's replication
+// factor (rack-aware, evening out the topic's replicas and preferred
+// leaders). ValidateOnly checks without changing anything.
 
 import (
 	"context"
@@ -55,12 +56,14 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 			return err
 		}
 	} else {
-		rf := len(t.Partitions[0].Replicas)
-		brokers := sortedBrokerIDs(st)
-		if rf > len(brokers) {
-			return codeErr(kerr.InvalidReplicationFactor.Code, fmt.Sprintf("replication factor %d is larger than the %d available brokers", rf, len(brokers)))
+		existing := make([][]int32, len(t.Partitions))
+		for i, p := range t.Partitions {
+			existing[i] = p.Replicas
 		}
-		assign = spreadReplicas(brokers, int(have), add, rf, b.env.Rand.IntN(len(brokers)))
+		var err error
+		if assign, err = b.place(st, add, len(t.Partitions[0].Replicas), existing); err != nil {
+			return err
+		}
 	}
 	if validateOnly {
 		return nil

@@ -5,8 +5,12 @@ package core
 // Behavior: each topic is validated (name, partitions, replication factor or
 // explicit assignment, configs) and created through the metadata log; the
 // answer comes once the local partitions are open. NumPartitions and
-// ReplicationFactor of -1 (v4+) take num.partitions and
-// default.replication.factor. ValidateOnly (v1+) checks without creating.
+// ReplicationFactor of -1 (v4+, KIP-464) take num.partitions and
+// default.replication.factor (min(3, live brokers) unless set). Replicas
+// are placed by controller.Place: unfenced brokers only, racks
+// alternated, replicas and preferred leaders spread evenly; too few such
+// brokers is INVALID_REPLICATION_FACTOR with Kafka's message.
+// ValidateOnly (v1+) checks without creating.
 // From v5 the answer carries the partitions, replication factor, topic ID
 // (v7) and configs.
 

@@ -40,9 +40,39 @@ func (b *Broker) brokerSetting(st *cluster.State, name string) (string, int8) {
 		return v, sourceStatic
 	}
 	if d, ok := brokerDefs[name]; ok {
+		if derive := derivedDefaults[name]; derive != nil && st != nil {
+			return derive(st), sourceDefault
+		}
 		return d.def, sourceDefault
 	}
 	return "", sourceDefault
+}
+
+// derivedDefaults are built-in defaults that depend on the cluster. The
+// replication factors default to min(3, live brokers): a cluster of one
+// works out of the box, and a cluster of three or more gets Kafka's
+// production setting (internal topics created while the cluster was
+// smaller are raised by the controller as brokers join).
+var derivedDefaults = map[string]func(*cluster.State) string{
+	"default.replication.factor":               defaultReplicationFactor,
+	"offsets.topic.replication.factor":         defaultReplicationFactor,
+	"transaction.state.log.replication.factor": defaultReplicationFactor,
+}
+
+func defaultReplicationFactor(st *cluster.State) string {
+	return strconv.Itoa(max(1, min(3, liveBrokers(st))))
+}
+
+// liveBrokers counts the registered brokers that are not fenced: the ones
+// placement may use.
+func liveBrokers(st *cluster.State) int {
+	n := 0
+	for _, br := range st.Brokers {
+		if !br.Fenced {
+			n++
+		}
+	}
+	return n
 }
 
 // topicSetting resolves a topic-level setting: the topic's own value, then

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jocko/jocko/cluster"
+	"github.com/jocko/jocko/cluster/controller"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -83,52 +84,47 @@ func isReservedTopic(name string) bool {
 	return name == offsetsTopic
 }
 
-// assignReplicas spreads replicas over the brokers like Kafka's rack-unaware
-// assignment: partition p's first replica is broker (start+p) mod n, the
-// others follow at a shift.
+// assignReplicas returns the replicas of each partition of spec: its
+// explicit assignment after checking it, or controller.Place's rack-aware,
+// balanced placement at spec.replication.
 func (b *Broker) assignReplicas(st *cluster.State, spec topicSpec) ([][]int32, error) {
-	brokers := sortedBrokerIDs(st)
 	if spec.assignments != nil {
-		for i, reps := range spec.assignments {
-			if len(reps) == 0 {
-				return nil, codeErr(kerr.InvalidReplicaAssignment.Code, fmt.Sprintf("partition %d has no replicas", i))
-			}
-			seen := map[int32]bool{}
-			for _, r := range reps {
-				if _, ok := st.Brokers[r]; !ok || seen[r] {
-					return nil, codeErr(kerr.InvalidReplicaAssignment.Code, fmt.Sprintf("partition %d: replica %d is unknown or repeated", i, r))
-				}
-				seen[r] = true
-			}
-		}
-		return spec.assignments, nil
+		return spec.assignments, checkAssignments(st, spec.assignments)
 	}
-	if spec.partitions <= 0 {
-		return nil, codeErr(kerr.InvalidPartitions.Code, fmt.Sprintf("number of partitions %d: must be at least 1", spec.partitions))
-	}
-	if spec.replication <= 0 {
-		return nil, codeErr(kerr.InvalidReplicationFactor.Code, fmt.Sprintf("replication factor %d: must be at least 1", spec.replication))
-	}
-	if int(spec.replication) > len(brokers) {
-		return nil, codeErr(kerr.InvalidReplicationFactor.Code, fmt.Sprintf("replication factor %d is larger than the %d available brokers", spec.replication, len(brokers)))
-	}
-	return spreadReplicas(brokers, 0, int(spec.partitions), int(spec.replication), b.env.Rand.IntN(len(brokers))), nil
+	return b.place(st, int(spec.partitions), int(spec.replication), nil)
 }
 
-// spreadReplicas assigns partitions from..from+n-1 over brokers.
-func spreadReplicas(brokers []int32, from, n, rf, start int) [][]int32 {
-	out := make([][]int32, n)
-	for i := range out {
-		p := from + i
-		first := (start + p) % len(brokers)
-		shift := 1 + (p/len(brokers))%max(1, len(brokers)-1)
-		reps := []int32{brokers[first]}
-		for r := 1; r < rf; r++ {
-			reps = append(reps, brokers[(first+r*shift)%len(brokers)])
+// checkAssignments requires each explicit replica list to be non-empty
+// and to name distinct registered brokers.
+func checkAssignments(st *cluster.State, assignments [][]int32) error {
+	for i, reps := range assignments {
+		if len(reps) == 0 {
+			return codeErr(kerr.InvalidReplicaAssignment.Code, fmt.Sprintf("partition %d has no replicas", i))
 		}
-		out[i] = reps
+		seen := map[int32]bool{}
+		for _, r := range reps {
+			if _, ok := st.Brokers[r]; !ok || seen[r] {
+				return codeErr(kerr.InvalidReplicaAssignment.Code, fmt.Sprintf("partition %d: replica %d is unknown or repeated", i, r))
+			}
+			seen[r] = true
+		}
 	}
-	return out
+	return nil
+}
+
+// place chooses the replicas of n new partitions at replication factor rf
+// after existing ones (controller.Place: unfenced brokers only, racks
+// alternated, replicas and preferred leaders spread evenly). The rotation
+// starts at a seeded random position, as Kafka's does, so that topics do
+// not all start on the same broker.
+func (b *Broker) place(st *cluster.State, n, rf int, existing [][]int32) ([][]int32, error) {
+	brokers := controller.BrokersOf(st)
+	assign, err := controller.Place(brokers, n, rf, b.env.Rand.IntN(max(1, len(brokers))), existing)
+	var cerr *controller.Error
+	if errors.As(err, &cerr) {
+		return nil, codeErr(cerr.Code.Code, cerr.Message)
+	}
+	return assign, err
 }
 
 func sortedBrokerIDs(st *cluster.State) []int32 {

@@ -21,7 +21,7 @@ func runTopic(args []string, stdout, stderr io.Writer) error {
 	switch c.sub {
 	case "create":
 		partitions := fs.Int("partitions", 1, "number of partitions")
-		rf := fs.Int("replication-factor", 1, "replicas per partition")
+		rf := fs.Int("replication-factor", -1, "replicas per partition (default: the cluster's default.replication.factor, min(3, live brokers) unless set)")
 		configs := kvList{}
 		fs.Var(configs, "config", "topic config NAME=VALUE (repeatable)")
 		c.run = func(ctx context.Context, adm *kadm.Client, name string) error {
@@ -57,16 +57,20 @@ func topicCreate(ctx context.Context, adm *kadm.Client, out io.Writer, name stri
 	if partitions < 1 {
 		return usageError{fmt.Sprintf("--partitions %d: must be at least 1", partitions)}
 	}
-	if rf < 1 {
-		return usageError{fmt.Sprintf("--replication-factor %d: must be at least 1", rf)}
+	if rf < 1 && rf != -1 {
+		return usageError{fmt.Sprintf("--replication-factor %d: must be at least 1 (or -1 for the cluster's default)", rf)}
 	}
 	cfg := map[string]*string{}
 	for k, v := range configs {
 		cfg[k] = &v
 	}
+	// -1 lets the broker apply its default (KIP-464, CreateTopics v4+).
 	resp, err := adm.CreateTopic(ctx, int32(partitions), int16(rf), cfg, name)
 	if err != nil {
 		return topicErr("create", name, resp.ErrMessage, err)
+	}
+	if rf == -1 {
+		rf = int(resp.ReplicationFactor) // v5+ answers carry what was applied
 	}
 	fmt.Fprintf(out, "created topic %s with %d partitions (replication factor %d)\n", name, partitions, rf)
 	return nil
