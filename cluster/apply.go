@@ -45,6 +45,8 @@ func ApplyCommand(s *State, index uint64, cmd Command) (*State, error) {
 		next, err = applySetClusterID(s, c)
 	case AllocateProducerIDs:
 		next, err = applyAllocateProducerIDs(s, c)
+	case ReassignPartition:
+		next, err = applyReassignPartition(s, c)
 	default:
 		return s, fmt.Errorf("%w: unhandled %T", ErrBadCommand, cmd)
 	}

@@ -101,6 +101,7 @@ const (
 	tagSetClusterID
 	tagAllocateProducerIDs
 	tagFenceBroker
+	tagReassignPartition
 )
 
 func (RegisterBroker) commandTag() byte      { return tagRegisterBroker }
@@ -140,6 +141,8 @@ func newCommand(tag byte) any {
 		return new(AllocateProducerIDs)
 	case tagFenceBroker:
 		return new(FenceBroker)
+	case tagReassignPartition:
+		return new(ReassignPartition)
 	}
 	return nil
 }

@@ -58,7 +58,8 @@ func checkISR(replicas, isr []int32, leader int32) error {
 // Validate checks the invariants every State holds: TopicIDs mirrors
 // Topics, topics are stored under their names, partition indexes run
 // 0..n-1, replica lists are non-empty and distinct, the ISR is a subset of
-// the replicas, the leader is -1 or in the ISR, and epochs are not
+// the replicas, the leader is -1 or in the ISR, adding and removing
+// replicas are disjoint subsets of the replicas, and epochs are not
 // negative. FSM.Restore runs it on every snapshot it loads.
 func (s *State) Validate() error {
 	if len(s.TopicIDs) != len(s.Topics) {
@@ -99,6 +100,9 @@ func validatePartition(i int, p Partition) error {
 	}
 	if p.LeaderEpoch < 0 || p.PartitionEpoch < 0 {
 		return fmt.Errorf("negative epoch: leader %d, partition %d", p.LeaderEpoch, p.PartitionEpoch)
+	}
+	if err := checkReassignment(p.Replicas, p.AddingReplicas, p.RemovingReplicas); err != nil {
+		return err
 	}
 	return checkISR(p.Replicas, p.ISR, p.Leader)
 }

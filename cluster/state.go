@@ -45,6 +45,14 @@ type Partition struct {
 	Leader         int32
 	LeaderEpoch    int32
 	PartitionEpoch int32
+	// AddingReplicas and RemovingReplicas describe a reassignment in
+	// progress (KRaft's PartitionRegistration): Replicas is then the
+	// target replicas followed by the ones being removed, AddingReplicas
+	// the targets that were not replicas before, RemovingReplicas the old
+	// replicas that are not targets. Both are empty otherwise; see
+	// reassign.go.
+	AddingReplicas   []int32 `json:",omitempty"`
+	RemovingReplicas []int32 `json:",omitempty"`
 }
 
 // Topic is one topic. Partitions[i].Index == i.
