@@ -23,19 +23,19 @@ func (a *adminFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&a.timeout, "timeout", 30*time.Second, "how long to wait for the cluster")
 }
 
-// client connects an admin client; it fails fast with a clear message when no
+// client connects a client; it fails fast with a clear message when no
 // broker answers.
-func (a *adminFlags) client(ctx context.Context) (*kadm.Client, func(), error) {
+func (a *adminFlags) client(ctx context.Context) (*kgo.Client, error) {
 	seeds := strings.Split(a.brokers, ",")
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RequestRetries(2))
 	if err != nil {
-		return nil, nil, usageError{fmt.Sprintf("--brokers %q: %v", a.brokers, err)}
+		return nil, usageError{fmt.Sprintf("--brokers %q: %v", a.brokers, err)}
 	}
 	if err := cl.Ping(ctx); err != nil {
 		cl.Close()
-		return nil, nil, fmt.Errorf("cannot reach a broker at %s (%v); is one running? Set --brokers or JOCKO_BROKERS", a.brokers, err)
+		return nil, fmt.Errorf("cannot reach a broker at %s (%v); is one running? Set --brokers or JOCKO_BROKERS", a.brokers, err)
 	}
-	return kadm.NewClient(cl), cl.Close, nil
+	return cl, nil
 }
 
 // adminCommand is one `jocko KIND SUB` admin command (topic create, group
@@ -48,6 +48,9 @@ type adminCommand struct {
 	needName  bool
 	check     func() error // flag checks beyond parsing; nil for none
 	run       func(ctx context.Context, adm *kadm.Client, name string) error
+	// runKgo, when set, runs instead of run: for commands that also send
+	// requests kadm has no call for (DescribeCluster v2, DescribeQuorum).
+	runKgo func(ctx context.Context, cl *kgo.Client, adm *kadm.Client, name string) error
 }
 
 func newAdminCommand(kind, sub string) *adminCommand {
@@ -74,12 +77,15 @@ func (c *adminCommand) execute(args []string, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.flags.timeout)
 	defer cancel()
-	adm, closeFn, err := c.flags.client(ctx)
+	cl, err := c.flags.client(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
-	return c.run(ctx, adm, name)
+	defer cl.Close()
+	if c.runKgo != nil {
+		return c.runKgo(ctx, cl, kadm.NewClient(cl), name)
+	}
+	return c.run(ctx, kadm.NewClient(cl), name)
 }
 
 // name returns the one positional argument when the command needs it, and

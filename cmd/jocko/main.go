@@ -3,6 +3,7 @@
 //	jocko broker [flags]          run a broker
 //	jocko topic create|list|describe|alter|delete ...
 //	jocko group list|describe|delete|reset-offsets ...
+//	jocko cluster describe ...
 //
 // Every flag can also be set with a JOCKO_ environment variable: --data-dir
 // is JOCKO_DATA_DIR, --log.retention.ms is JOCKO_LOG_RETENTION_MS.
@@ -29,6 +30,8 @@ Usage:
   jocko group describe NAME [flags]    show members, committed offsets and lag
   jocko group delete NAME [flags]      delete an inactive group and its offsets
   jocko group reset-offsets NAME ...   plan new offsets; --execute commits them
+  jocko cluster describe [flags]       show brokers, controller, Raft voters and
+                                       under-replicated or offline partitions
 
 Run 'jocko COMMAND -h' for the flags of a command.
 `
@@ -52,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runTopic(args[1:], stdout, stderr)
 	case "group":
 		err = runGroup(args[1:], stdout, stderr)
+	case "cluster":
+		err = runCluster(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
