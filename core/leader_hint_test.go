@@ -26,6 +26,17 @@ func createReplicatedTopic(t *testing.T, tc *testCluster, topic string) cluster.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	b := tc.brokers[0]
+	// Placement counts the unfenced brokers in the answering broker's
+	// metadata, which may not have applied the others' unfencing yet.
+	waitFor(t, 20*time.Second, "every broker unfenced", func() bool {
+		st := b.node.State()
+		for _, br := range st.Brokers {
+			if br.Fenced {
+				return false
+			}
+		}
+		return len(st.Brokers) == len(tc.brokers)
+	})
 	c, err := b.dialPeer(ctx, b.Addr())
 	if err != nil {
 		t.Fatal(err)

@@ -104,6 +104,24 @@ func (cc *coreCluster) admin(t *testing.T) *kadm.Client {
 	return kadm.NewClient(cl)
 }
 
+// createTopic creates topic with 3 partitions at replication factor rf
+// through the CLI, retrying while placement does not yet see every broker
+// unfenced (a broker is ready before the others' metadata shows it so).
+func createTopic(t *testing.T, topic, rf, brokers string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, _, errOut := runCLI("topic", "create", topic, "--partitions", "3", "--replication-factor", rf, brokers)
+		if code == 0 {
+			return
+		}
+		if !strings.Contains(errOut, "INVALID_REPLICATION_FACTOR") || time.Now().After(deadline) {
+			t.Fatalf("jocko topic create %s: exit %d: %s", topic, code, errOut)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // waitCLI runs a command line until its output satisfies ok, or fails the
 // test after d with the last output.
 func waitCLI(t *testing.T, d time.Duration, ok func(string) bool, args ...string) string {
@@ -148,14 +166,8 @@ func describedBrokers(out string) map[int32][4]string {
 func TestCLIClusterDescribe(t *testing.T) {
 	cc := startCoreCluster(t, 3)
 	br := "--brokers=" + cc.addrs[0]
-	for _, args := range [][]string{
-		{"topic", "create", "orders", "--partitions", "3", "--replication-factor", "3", br},
-		{"topic", "create", "solo", "--partitions", "3", "--replication-factor", "1", br},
-	} {
-		if code, _, errOut := runCLI(args...); code != 0 {
-			t.Fatalf("jocko %s: exit %d: %s", strings.Join(args, " "), code, errOut)
-		}
-	}
+	createTopic(t, "orders", "3", br)
+	createTopic(t, "solo", "1", br)
 	healthy := func(out string) bool {
 		return strings.Contains(out, "Under-replicated partitions: none") && strings.Contains(out, "Offline partitions: none")
 	}
@@ -321,9 +333,7 @@ func TestKcatListsThreeBrokers(t *testing.T) {
 		t.Skip("kcat not installed (apt-get install kcat)")
 	}
 	cc := startCoreCluster(t, 3)
-	if code, _, errOut := runCLI("topic", "create", "orders", "--partitions", "3", "--replication-factor", "3", "--brokers="+cc.addrs[0]); code != 0 {
-		t.Fatalf("topic create: %s", errOut)
-	}
+	createTopic(t, "orders", "3", "--brokers="+cc.addrs[0])
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out []byte
