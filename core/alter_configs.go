@@ -64,7 +64,10 @@ func (b *Broker) alterConfigs(ctx context.Context, typ kmsg.ConfigResourceType, 
 		if validateOnly {
 			return nil
 		}
-		return b.propose(ctx, cluster.AlterTopicConfigs{Topic: name, Set: next, Replace: true})
+		// A merge of this request's changes, not a replacement: the
+		// state read here may lag the controller's, and a replacement
+		// would undo a change another broker just committed.
+		return b.propose(ctx, cluster.AlterTopicConfigs{Topic: name, Set: next, Delete: removedKeys(t.Configs, next, "")})
 	case kmsg.ConfigResourceTypeBroker:
 		return b.alterBrokerConfigs(ctx, st, name, edit, validateOnly)
 	default:
@@ -88,18 +91,17 @@ func (b *Broker) alterBrokerConfigs(ctx context.Context, st *cluster.State, name
 		}
 		return strings.HasPrefix(k, prefix)
 	}
-	cur, full := map[string]string{}, map[string]string{}
+	cur := map[string]string{}
 	for k, v := range st.BrokerConfigs {
 		if belongs(k) {
 			cur[strings.TrimPrefix(k, prefix)] = v
-		} else {
-			full[k] = v
 		}
 	}
-	next, err := edit(cur)
+	next, err := edit(copyMap(cur))
 	if err != nil {
 		return err
 	}
+	set := map[string]string{}
 	for k, v := range next {
 		d, ok := brokerDefs[k]
 		if !ok {
@@ -111,12 +113,25 @@ func (b *Broker) alterBrokerConfigs(ctx context.Context, st *cluster.State, name
 		if err := validateBrokerConfig(k, v); err != nil {
 			return codeErr(kerr.InvalidConfig.Code, err.Error())
 		}
-		full[prefix+k] = v
+		set[prefix+k] = v
 	}
 	if validateOnly {
 		return nil
 	}
-	return b.propose(ctx, cluster.AlterBrokerConfigs{Set: full, Replace: true})
+	// A merge of this resource's changes (see alterConfigs).
+	return b.propose(ctx, cluster.AlterBrokerConfigs{Set: set, Delete: removedKeys(cur, next, prefix)})
+}
+
+// removedKeys lists, with prefix, the keys of cur that next no longer has,
+// in order.
+func removedKeys(cur, next map[string]string, prefix string) []string {
+	var out []string
+	for _, k := range sortedKeys(cur) {
+		if _, ok := next[k]; !ok {
+			out = append(out, prefix+k)
+		}
+	}
+	return out
 }
 
 func copyMap(m map[string]string) map[string]string {

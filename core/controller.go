@@ -119,6 +119,7 @@ func (c *controllerShell) tick(ctx context.Context) {
 		c.propose(ctx, cmd)
 	}
 	c.elect(ctx)
+	c.placementTick(ctx, nowMs)
 }
 
 // elect proposes the leader and ISR changes that keep every partition led
