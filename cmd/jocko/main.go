@@ -1,7 +1,7 @@
 // Command jocko is the Jocko broker and its admin tool in one binary.
 //
 //	jocko broker [flags]          run a broker
-//	jocko topic create|list|describe|alter|delete ...
+//	jocko topic create|list|describe|alter|delete|reassign ...
 //	jocko group list|describe|delete|reset-offsets ...
 //	jocko cluster describe ...
 //
@@ -26,12 +26,16 @@ Usage:
   jocko topic describe NAME [flags]    show partitions, leaders and configs
   jocko topic alter NAME [flags]       add partitions or change configs
   jocko topic delete NAME [flags]      delete a topic and its data
+  jocko topic reassign NAME [flags]    move a partition's replicas (--replicas 2,3)
+                                       and follow the move; alone, show moves
   jocko group list [flags]             list consumer groups and their states
   jocko group describe NAME [flags]    show members, committed offsets and lag
   jocko group delete NAME [flags]      delete an inactive group and its offsets
   jocko group reset-offsets NAME ...   plan new offsets; --execute commits them
   jocko cluster describe [flags]       show brokers, controller, Raft voters and
                                        under-replicated or offline partitions
+  jocko cluster rebalance [flags]      plan an even spread of replicas and
+                                       preferred leaders; --execute carries it out
 
 Run 'jocko COMMAND -h' for the flags of a command.
 `

@@ -14,7 +14,7 @@ import (
 
 func runTopic(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"topic needs a subcommand: create, list, describe, alter or delete"}
+		return usageError{"topic needs a subcommand: create, list, describe, alter, delete or reassign"}
 	}
 	c := newAdminCommand("topic", args[0])
 	fs := c.fs
@@ -47,8 +47,10 @@ func runTopic(args []string, stdout, stderr io.Writer) error {
 		c.run = func(ctx context.Context, adm *kadm.Client, name string) error {
 			return topicDelete(ctx, adm, stdout, name)
 		}
+	case "reassign":
+		topicReassignCommand(c, stdout)
 	default:
-		return usageErrorf("unknown topic subcommand %q: want create, list, describe, alter or delete", c.sub)
+		return usageErrorf("unknown topic subcommand %q: want create, list, describe, alter, delete or reassign", c.sub)
 	}
 	return c.execute(args[1:], stderr)
 }
