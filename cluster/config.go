@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"time"
 
@@ -24,6 +25,10 @@ type Config struct {
 	// AdvertiseRaftAddr is the address peers dial; the default is the
 	// address actually bound.
 	AdvertiseRaftAddr string
+	// Listener, when set, is the raft listener to serve on (already bound
+	// by the caller, who needed the address before the node ID was known);
+	// RaftAddr is then ignored.
+	Listener net.Listener
 	// DataDir holds the raft log, stable store and snapshots.
 	DataDir string
 	// Env supplies the file system, network, clock and logger.
@@ -67,7 +72,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.DataDir == "" {
 		return c, errors.New("cluster: no data directory")
 	}
-	if c.RaftAddr == "" {
+	if c.RaftAddr == "" && c.Listener == nil {
 		return c, errors.New("cluster: no raft address")
 	}
 	if _, ok := c.Voters[c.NodeID]; len(c.Voters) > 0 && !ok {

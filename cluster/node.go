@@ -70,9 +70,11 @@ func NewNode(cfg Config) (*Node, error) {
 		n.logs.Close()
 		return nil, err
 	}
-	if n.ln, err = cfg.Env.Net.Listen(context.Background(), cfg.RaftAddr); err != nil {
-		n.logs.Close()
-		return nil, fmt.Errorf("cluster: listen for raft on %s: %w", cfg.RaftAddr, err)
+	if n.ln = cfg.Listener; n.ln == nil {
+		if n.ln, err = cfg.Env.Net.Listen(context.Background(), cfg.RaftAddr); err != nil {
+			n.logs.Close()
+			return nil, fmt.Errorf("cluster: listen for raft on %s: %w", cfg.RaftAddr, err)
+		}
 	}
 	n.addr = cfg.AdvertiseRaftAddr
 	if n.addr == "" {

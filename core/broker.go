@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/afero"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"strconv"
 	"sync"
 
@@ -24,7 +23,9 @@ type Broker struct {
 	cfg  Config
 	env  jio.Env
 	log  *slog.Logger
-	node *cluster.Node
+	node *cluster.Node // created by Run (prepareNode), once the broker ID is known
+
+	members cluster.Membership // gossip; nil without Config.Membership
 
 	// runCtx is Run's context; spawn starts goroutines under it and Run
 	// waits for them (bg) before it returns.
@@ -76,25 +77,11 @@ func NewBroker(cfg Config, env jio.Env) (*Broker, error) {
 	if err := env.FS.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
 	}
-	nodeEnv := env
-	nodeEnv.Log = log
-	node, err := cluster.NewNode(cluster.Config{
-		NodeID:    cfg.NodeID,
-		RaftAddr:  cfg.RaftAddr,
-		DataDir:   filepath.Join(cfg.DataDir, "__meta"),
-		Env:       nodeEnv,
-		Bootstrap: len(cfg.Voters) == 0,
-		Voters:    cfg.Voters,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("metadata log: %w", err)
-	}
 	b := &Broker{
 		lostLogs: lostLogs,
 		cfg:      cfg,
 		env:      env,
 		log:      log,
-		node:     node,
 		ready:    make(chan struct{}),
 		parts:    map[tp]*partition{},
 		conns:    map[net.Conn]uint64{},
@@ -123,6 +110,12 @@ func (b *Broker) Run(ctx context.Context) error {
 	if b.addr == "" {
 		b.addr = ln.Addr().String()
 	}
+	// The Kafka port is bound at once; requests are served once this
+	// broker has its ID and metadata (joining may take a while).
+	if err := b.prepareNode(ctx); err != nil {
+		ln.Close()
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	b.runCtx = gctx
 	g.Go(func() error { return b.node.Run(gctx) })
@@ -138,7 +131,11 @@ func (b *Broker) Run(ctx context.Context) error {
 			return err
 		}
 		close(b.ready)
-		b.log.Info("broker ready", "kafka", b.addr, "raft", b.node.RaftAddr(), "data_dir", b.cfg.DataDir)
+		gossip := ""
+		if b.members != nil {
+			gossip = b.members.Local().GossipAddr
+		}
+		b.log.Info("broker ready", "kafka", b.addr, "raft", b.node.RaftAddr(), "gossip", gossip, "data_dir", b.cfg.DataDir)
 		g.Go(func() error { return b.watchMetadata(gctx) })
 		g.Go(func() error { return b.heartbeatLoop(gctx, b.epoch) })
 		g.Go(func() error { return b.isrLoop(gctx) })
@@ -155,6 +152,7 @@ func (b *Broker) Run(ctx context.Context) error {
 	b.closePeers()
 	b.coord.stopAll()
 	b.closePartitions()
+	b.stopMembership(true)
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		err = nil
 	}
@@ -187,6 +185,9 @@ func (b *Broker) start(ctx context.Context) error {
 		if err := b.commit(ctx, cluster.SetClusterID{ID: id}); err != nil && b.node.State().ClusterID == "" {
 			return fmt.Errorf("set cluster id: %w", err)
 		}
+	}
+	if err := b.recordClusterID(b.node.State().ClusterID); err != nil {
+		return err
 	}
 	// Every start registers anew: a new broker epoch, fenced until the
 	// controller sees this broker's metadata caught up (KIP-903).

@@ -119,6 +119,7 @@ func (c *controllerShell) tick(ctx context.Context) {
 		c.propose(ctx, cmd)
 	}
 	c.elect(ctx)
+	c.reconcileVoters(ctx, nowMs)
 	c.placementTick(ctx, nowMs)
 }
 

@@ -43,7 +43,10 @@ func (c VoterChange) None() bool { return c.Add < 0 && c.Remove < 0 }
 //     of failures the rest can survive.
 //  2. Below goal.Count, the lowest-ID broker that is eligible (not fenced,
 //     not shutting down) and not a voter is added. A removed voter that
-//     comes back is added again this way.
+//     comes back is added again this way. From an odd number of voters
+//     one is added only when a second candidate can follow it: an even
+//     voter set tolerates no more failures than the odd one below it,
+//     and two voters would stall on the loss of either.
 //  3. Above goal.Count, a voter is removed: the unreachable one with the
 //     lowest ID, else the one with the highest ID (the oldest brokers stay),
 //     never Self.
@@ -63,7 +66,14 @@ func PlanVoters(voters []Voter, brokers []BrokerInfo, goal VoterGoal) VoterChang
 		}
 	}
 	if len(vs) < want {
-		if id := newVoter(vs, brokers); id >= 0 {
+		id := newVoter(vs, brokers)
+		if id >= 0 && len(vs)%2 == 1 {
+			after := append(slices.Clone(vs), Voter{ID: id})
+			if newVoter(after, brokers) < 0 {
+				return none
+			}
+		}
+		if id >= 0 {
 			return VoterChange{Add: id, Remove: -1}
 		}
 		return none

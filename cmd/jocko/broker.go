@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/jocko/jocko/cluster"
 	"github.com/jocko/jocko/core"
 	jio "github.com/jocko/jocko/io"
 )
@@ -23,11 +26,24 @@ func brokerFlags(cfg *core.Config) (*flag.FlagSet, *string, *string) {
 		fs.PrintDefaults()
 	}
 	def := cfg.WithDefaults()
-	nodeID := int(def.NodeID)
-	fs.Func("node-id", fmt.Sprintf("broker ID, 1 or more (default %d)", nodeID), func(s string) error {
-		_, err := fmt.Sscan(s, &cfg.NodeID)
-		return err
+	fs.Func("node-id", "broker ID, 1 or more (default: the one in --data-dir; else 1 for a new cluster, or the next free ID for a broker that joins)", func(s string) error {
+		n, err := strconv.ParseInt(s, 10, 32)
+		if err != nil || n < 1 {
+			return fmt.Errorf("want a broker ID, 1 or more")
+		}
+		cfg.NodeID = int32(n)
+		return nil
 	})
+	fs.Func("join", "gossip HOST:PORT of a cluster member to join (its Kafka port plus 2); repeat or comma-separate for several; retried until one answers", func(s string) error {
+		for _, a := range strings.Split(s, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				cfg.Join = append(cfg.Join, a)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&cfg.GossipAddr, "gossip-listen", "", "membership (Serf gossip) listener HOST:PORT (default: the Kafka port plus two)")
+	fs.IntVar(&cfg.ControllerVoters, "controller-voters", 0, "brokers that vote in the metadata Raft group: 1, 3 or 5 (default 3)")
 	fs.StringVar(&cfg.DataDir, "data-dir", def.DataDir, "directory for partition logs and the metadata log")
 	fs.StringVar(&cfg.ListenAddr, "listen", def.ListenAddr, "Kafka listener HOST:PORT")
 	fs.StringVar(&cfg.AdvertiseAddr, "advertise", "", "HOST:PORT given to clients (default: the listen address)")
@@ -60,12 +76,13 @@ func runBroker(args []string, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	cfg.Membership = serfMembership(logger)
 	b, err := core.NewBroker(cfg, jio.Env{Log: logger})
 	if err != nil {
 		return usageError{err.Error()}
 	}
 	eff := cfg.WithDefaults()
-	logger.Info("starting jocko", "node_id", eff.NodeID, "data_dir", eff.DataDir, "listen", eff.ListenAddr, "raft", eff.RaftAddr, "settings", describeSettings(cfg.Defaults))
+	logger.Info("starting jocko", "data_dir", eff.DataDir, "listen", eff.ListenAddr, "raft", eff.RaftAddr, "gossip", eff.GossipAddr, "join", strings.Join(eff.Join, ","), "settings", describeSettings(cfg.Defaults))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := b.Run(ctx); err != nil {
@@ -73,6 +90,20 @@ func runBroker(args []string, stderr io.Writer) error {
 	}
 	logger.Info("jocko stopped")
 	return nil
+}
+
+// serfMembership gives a broker gossip membership over Serf; a restart
+// rejoins the members it knew from the snapshot in its data directory.
+func serfMembership(logger *slog.Logger) func(cluster.Member, string) (cluster.Membership, error) {
+	return func(local cluster.Member, dir string) (cluster.Membership, error) {
+		return cluster.NewSerfMembership(cluster.SerfConfig{
+			BindAddr:         local.GossipAddr,
+			Local:            local,
+			Log:              logger,
+			SnapshotPath:     filepath.Join(dir, "serf.snapshot"),
+			RejoinAfterLeave: true,
+		})
+	}
 }
 
 // keySettings are the broker settings shown at start, with their effective

@@ -58,6 +58,9 @@ type proc struct {
 var (
 	readyRE     = regexp.MustCompile(`broker ready.* kafka=(\S+)`)
 	raftReadyRE = regexp.MustCompile(`broker ready.* raft=(\S+)`)
+	// gossipReadyRE finds the gossip address; "gossip= " when the broker
+	// has none.
+	gossipReadyRE = regexp.MustCompile(`broker ready.* gossip=(\S*)`)
 )
 
 // startBroker runs the jocko binary on a free loopback port with a fresh data
@@ -145,16 +148,24 @@ func (p *proc) restart() {
 	if len(m) == 0 {
 		p.t.Fatal("no raft address in the broker logs")
 	}
-	raft, set := m[len(m)-1][1], false
-	for i := range p.args {
-		if p.args[i] == "--raft-listen" {
-			p.args[i+1], set = raft, true
-		}
-	}
-	if !set {
-		p.args = append(p.args, "--raft-listen", raft)
+	p.pinArg("--raft-listen", m[len(m)-1][1])
+	// Gossip too, when the broker has it: its default, the Kafka port plus
+	// two, may be taken by another socket.
+	if g := gossipReadyRE.FindAllStringSubmatch(p.logText(), -1); len(g) > 0 && g[len(g)-1][1] != "" {
+		p.pinArg("--gossip-listen", g[len(g)-1][1])
 	}
 	p.start(p.addr)
+}
+
+// pinArg sets flag to v in the broker's arguments, adding it if missing.
+func (p *proc) pinArg(flag, v string) {
+	for i := range p.args {
+		if p.args[i] == flag {
+			p.args[i+1] = v
+			return
+		}
+	}
+	p.args = append(p.args, flag, v)
 }
 
 // stop shuts the broker down with SIGTERM and checks it exits cleanly.

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// clusterTimings make failover quick enough for a test: a crashed broker
+// is fenced, and its partitions move, about 3 s after its last heartbeat.
+var clusterTimings = []string{"--broker.heartbeat.interval.ms", "500", "--broker.session.timeout.ms", "3000"}
+
+
+// startCluster starts n jocko processes: the first alone, the others
+// joining it through its gossip address with no --node-id.
+func startCluster(t *testing.T, n int) []*proc {
+	t.Helper()
+	first := startBroker(t, "", clusterTimings...)
+	m := gossipReadyRE.FindStringSubmatch(first.logText())
+	if m == nil || m[1] == "" {
+		t.Fatalf("no gossip address in the first broker's logs:\n%s", first.logText())
+	}
+	procs := []*proc{first}
+	for i := 1; i < n; i++ {
+		procs = append(procs, startBroker(t, "", append([]string{"--join", m[1]}, clusterTimings...)...))
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, p := range procs {
+				t.Logf("=== logs of process %d (%s):\n%s", i+1, p.addr, p.logText())
+			}
+		}
+	})
+	ctx := testCtx(t)
+	adm := first.admin(t)
+	waitUntil(t, ctx, func() bool {
+		md, err := adm.BrokerMetadata(ctx)
+		return err == nil && len(md.Brokers) == n
+	})
+	waitUntil(t, ctx, func() bool { return quorumVoters(ctx, first) == min(n, 3) })
+	return procs
+}
+
+// quorumVoters is how many metadata voters DescribeQuorum lists (0 on an
+// error).
+func quorumVoters(ctx context.Context, p *proc) int {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.addr))
+	if err != nil {
+		return 0
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	rt := kmsg.NewDescribeQuorumRequestTopic()
+	rt.Topic = "__cluster_metadata"
+	rt.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return 0
+	}
+	part := resp.Topics[0].Partitions[0]
+	if part.ErrorCode != 0 {
+		return 0
+	}
+	return len(part.CurrentVoters)
+}
+
+// brokerID reads the ID a broker recorded in its data directory.
+func brokerID(t *testing.T, p *proc) int32 {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(p.dataDir, "meta.properties"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^node\.id=(\d+)$`).FindSubmatch(data)
+	if m == nil {
+		t.Fatalf("no node.id in meta.properties:\n%s", data)
+	}
+	id, _ := strconv.Atoi(string(m[1]))
+	return int32(id)
+}
+
+// TestE2EClusterJoin: two brokers join the first with no --node-id; they
+// get IDs 2 and 3, every broker lists all three, and a restarted joiner
+// comes back without --join.
+func TestE2EClusterJoin(t *testing.T) {
+	procs := startCluster(t, 3)
+	var ids []int32
+	for _, p := range procs {
+		ids = append(ids, brokerID(t, p))
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, []int32{1, 2, 3}) {
+		t.Fatalf("broker IDs %v, want [1 2 3]", ids)
+	}
+	ctx := testCtx(t)
+	for _, p := range procs {
+		md, err := p.admin(t).BrokerMetadata(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(md.Brokers) != 3 || md.Controller < 1 {
+			t.Fatalf("broker %s lists %d brokers, controller %d; want 3 and a controller", p.addr, len(md.Brokers), md.Controller)
+		}
+	}
+	// A restart needs no --join: the broker has its metadata and knows its
+	// peers.
+	j := procs[2]
+	jid := brokerID(t, j)
+	j.stop()
+	if i := slices.Index(j.args, "--join"); i >= 0 {
+		j.args = slices.Delete(j.args, i, i+2)
+	}
+	j.restart()
+	if got := brokerID(t, j); got != jid {
+		t.Fatalf("restarted broker has ID %d, was %d", got, jid)
+	}
+	if !strings.Contains(j.logText(), "node="+strconv.Itoa(int(jid))) {
+		t.Fatalf("restarted broker does not run as %d:\n%s", jid, j.logText())
+	}
+	waitUntil(t, ctx, func() bool {
+		md, err := j.admin(t).BrokerMetadata(ctx)
+		return err == nil && len(md.Brokers) == 3
+	})
+	// A broker that pins a live broker's ID is refused.
+	dup := &proc{t: t, dataDir: t.TempDir()}
+	m := gossipReadyRE.FindStringSubmatch(procs[0].logText())
+	dup.args = []string{"broker", "--data-dir", dup.dataDir, "--listen", "127.0.0.1:0", "--node-id", "2", "--join", m[1]}
+	out := dup.runToExit(30 * time.Second)
+	if !strings.Contains(out, "broker 2 is alive") && !strings.Contains(out, "refusing to start") {
+		t.Fatalf("a second broker 2 was not refused:\n%s", out)
+	}
+}
+
+// TestE2EClusterLeaderKill9: three processes, a topic at replication
+// factor 3, acks=all produce while the leader of partition 0 is killed
+// with SIGKILL and restarted: every acknowledged record is read back,
+// none twice.
+func TestE2EClusterLeaderKill9(t *testing.T) {
+	procs := startCluster(t, 3)
+	ctx := testCtx(t)
+	adm := procs[0].admin(t)
+	if _, err := adm.CreateTopic(ctx, 3, 3, nil, "failover"); err != nil {
+		t.Fatal(err)
+	}
+	var seeds []string
+	for _, p := range procs {
+		seeds = append(seeds, p.addr)
+	}
+	const total = 6000
+	prod, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic("failover"), kgo.MaxBufferedRecords(500))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	var acked sync.Map
+	var nAcked atomic.Int64
+	var failed atomic.Value
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < total && ctx.Err() == nil; i++ {
+			v := strconv.Itoa(i)
+			prod.Produce(ctx, &kgo.Record{Key: []byte(v), Value: []byte(v)}, func(r *kgo.Record, err error) {
+				if err != nil {
+					failed.CompareAndSwap(nil, err.Error())
+					return
+				}
+				acked.Store(string(r.Value), true)
+				nAcked.Add(1)
+			})
+		}
+		prod.Flush(ctx)
+	}()
+	waitUntil(t, ctx, func() bool { return nAcked.Load() >= 1500 })
+	leader := partitionLeader(t, ctx, adm, "failover", 0)
+	var victim *proc
+	for _, p := range procs {
+		if brokerID(t, p) == leader {
+			victim = p
+		}
+	}
+	if victim == nil {
+		t.Fatalf("no process is broker %d", leader)
+	}
+	victim.kill9()
+	// The partition moves to another ISR member while the leader is down.
+	other := procs[0]
+	if other == victim {
+		other = procs[1]
+	}
+	oadm := other.admin(t)
+	waitUntil(t, ctx, func() bool {
+		l := partitionLeaderOrZero(ctx, oadm, "failover", 0)
+		return l > 0 && l != leader
+	})
+	victim.restart()
+	<-done
+	if err := failed.Load(); err != nil {
+		t.Fatalf("a produce failed for good: %v", err)
+	}
+	if nAcked.Load() != total {
+		t.Fatalf("%d of %d records acknowledged", nAcked.Load(), total)
+	}
+	got := consumeAll(t, other, "failover", total)
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[string(r.Value)]++
+	}
+	for v, n := range seen {
+		if n > 1 {
+			t.Errorf("record %s stored %d times", v, n)
+		}
+	}
+	acked.Range(func(k, _ any) bool {
+		if seen[k.(string)] == 0 {
+			t.Errorf("acknowledged record %s lost after the leader's kill -9", k)
+		}
+		return true
+	})
+	// The restarted broker catches up and rejoins every ISR.
+	waitUntil(t, ctx, func() bool {
+		td, err := oadm.ListTopics(ctx, "failover")
+		if err != nil {
+			return false
+		}
+		for _, p := range td["failover"].Partitions {
+			if len(p.ISR) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func partitionLeader(t *testing.T, ctx context.Context, adm *kadm.Client, topic string, part int32) int32 {
+	t.Helper()
+	var l int32
+	waitUntil(t, ctx, func() bool {
+		l = partitionLeaderOrZero(ctx, adm, topic, part)
+		return l > 0
+	})
+	return l
+}
+
+func partitionLeaderOrZero(ctx context.Context, adm *kadm.Client, topic string, part int32) int32 {
+	td, err := adm.ListTopics(ctx, topic)
+	if err != nil {
+		return 0
+	}
+	p, ok := td[topic].Partitions[part]
+	if !ok || p.Err != nil {
+		return 0
+	}
+	return p.Leader
+}
+
+// runToExit runs the process to its end and returns what it logged; the
+// test fails if it is still running after d.
+func (p *proc) runToExit(d time.Duration) string {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, jockoBin, p.args...)
+	out, _ := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		p.t.Fatalf("jocko %v still running after %v:\n%s", p.args, d, out)
+	}
+	return string(out)
+}
