@@ -12,6 +12,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jocko/jocko/cluster"
 	jio "github.com/jocko/jocko/io"
@@ -38,6 +39,8 @@ type Broker struct {
 	addr     string // advertised Kafka address, set by Run before ready
 	epoch    int64  // this start's broker epoch, set by Run before ready
 	lostLogs bool   // the data directory was empty at start
+
+	shuttingDown atomic.Bool // Shutdown began: heartbeats ask to shut down
 
 	partsMu sync.RWMutex
 	parts   map[tp]*partition

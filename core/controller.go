@@ -227,7 +227,7 @@ func (b *Broker) heartbeatLoop(ctx context.Context, epoch int64) error {
 		if err := b.sleep(ctx, every); err != nil {
 			return nil
 		}
-		resp, err := b.sendHeartbeat(ctx, epoch, false)
+		resp, err := b.sendHeartbeat(ctx, epoch, b.shuttingDown.Load())
 		if err == nil && resp.ErrorCode == kerr.StaleBrokerEpoch.Code {
 			b.log.Error("the controller knows a newer registration of this broker ID; stopping heartbeats", "epoch", epoch)
 			return nil

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jocko/jocko/cluster"
 	"github.com/jocko/jocko/core"
@@ -83,14 +84,30 @@ func runBroker(args []string, stderr io.Writer) error {
 	}
 	eff := cfg.WithDefaults()
 	logger.Info("starting jocko", "data_dir", eff.DataDir, "listen", eff.ListenAddr, "raft", eff.RaftAddr, "gossip", eff.GossipAddr, "join", strings.Join(eff.Join, ","), "settings", describeSettings(cfg.Defaults))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// SIGTERM or Ctrl-C: a controlled shutdown (leadership moves away
+	// first), then stop. A second signal stops at once.
+	sig, stopSig := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSig()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-sig.Done()
+		stopSig() // restore default handling: a second signal kills
+		sctx, scancel := context.WithTimeout(ctx, shutdownTimeout)
+		defer scancel()
+		b.Shutdown(sctx)
+		cancel()
+	}()
 	if err := b.Run(ctx); err != nil {
 		return err
 	}
 	logger.Info("jocko stopped")
 	return nil
 }
+
+// shutdownTimeout bounds the controlled shutdown: a broker whose
+// leaderships cannot move (the controller is unreachable) stops anyway.
+const shutdownTimeout = 20 * time.Second
 
 // serfMembership gives a broker gossip membership over Serf; a restart
 // rejoins the members it knew from the snapshot in its data directory.

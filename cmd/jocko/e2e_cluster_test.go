@@ -23,7 +23,6 @@ import (
 // is fenced, and its partitions move, about 3 s after its last heartbeat.
 var clusterTimings = []string{"--broker.heartbeat.interval.ms", "500", "--broker.session.timeout.ms", "3000"}
 
-
 // startCluster starts n jocko processes: the first alone, the others
 // joining it through its gossip address with no --node-id.
 func startCluster(t *testing.T, n int) []*proc {
@@ -280,4 +279,93 @@ func (p *proc) runToExit(d time.Duration) string {
 		p.t.Fatalf("jocko %v still running after %v:\n%s", p.args, d, out)
 	}
 	return string(out)
+}
+
+// TestE2EClusterRollingRestart: every broker in turn is stopped with
+// SIGTERM and restarted while a producer sends with acks=all. Each stop
+// is a controlled shutdown (its leaderships move first), so no send fails
+// and nothing is lost.
+func TestE2EClusterRollingRestart(t *testing.T) {
+	procs := startCluster(t, 3)
+	ctx := testCtx(t)
+	adm := procs[0].admin(t)
+	if _, err := adm.CreateTopic(ctx, 6, 3, nil, "rolling"); err != nil {
+		t.Fatal(err)
+	}
+	var seeds []string
+	for _, p := range procs {
+		seeds = append(seeds, p.addr)
+	}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.DefaultProduceTopic("rolling"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	var acked sync.Map
+	var nAcked atomic.Int64
+	var failed atomic.Value
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ctx.Err() == nil; i++ {
+			select {
+			case <-stop:
+				prod.Flush(ctx)
+				return
+			default:
+			}
+			v := strconv.Itoa(i)
+			prod.Produce(ctx, &kgo.Record{Value: []byte(v)}, func(r *kgo.Record, err error) {
+				if err != nil {
+					failed.CompareAndSwap(nil, err.Error())
+					return
+				}
+				acked.Store(string(r.Value), true)
+				nAcked.Add(1)
+			})
+			if i%200 == 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}()
+	for _, p := range procs {
+		before := nAcked.Load()
+		waitUntil(t, ctx, func() bool { return nAcked.Load() >= before+500 })
+		p.stop()
+		if !strings.Contains(p.logText(), "controlled shutdown: this broker leads nothing now") {
+			t.Fatalf("broker %s stopped without completing its controlled shutdown:\n%s", p.addr, p.logText())
+		}
+		p.restart()
+		// Back in every ISR before the next one goes.
+		waitUntil(t, ctx, func() bool {
+			td, err := adm.ListTopics(ctx, "rolling")
+			if err != nil {
+				return false
+			}
+			for _, part := range td["rolling"].Partitions {
+				if len(part.ISR) != 3 || part.Leader < 0 {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	close(stop)
+	<-done
+	if err := failed.Load(); err != nil {
+		t.Fatalf("a send failed during the rolling restart: %v", err)
+	}
+	n := int(nAcked.Load())
+	got := consumeAll(t, procs[0], "rolling", n)
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[string(r.Value)]++
+	}
+	acked.Range(func(k, _ any) bool {
+		if seen[k.(string)] != 1 {
+			t.Errorf("acknowledged record %s read %d times", k, seen[k.(string)])
+		}
+		return true
+	})
 }

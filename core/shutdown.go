@@ -1,0 +1,59 @@
+package core
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Controlled shutdown, as Kafka's: before it stops, a broker asks the
+// controller (heartbeats with WantShutdown) to move its leaderships to
+// other ISR members and take it out of the ISRs, and waits until the
+// metadata shows it leads nothing. Clients see NOT_LEADER_OR_FOLLOWER
+// with the new leader and retry there, so a rolling restart fails no send.
+// Cancelling Run's context without Shutdown is a hard stop, as a crash.
+
+// shutdownPoll is how often Shutdown heartbeats while it waits.
+const shutdownPoll = 100 * time.Millisecond
+
+// shutdownNoControllerMax is how long Shutdown keeps trying when no
+// controller answers (the last brokers of a cluster being stopped: the
+// metadata quorum is gone, and nobody could take the leaderships anyway).
+const shutdownNoControllerMax = 3 * time.Second
+
+// Shutdown runs the controlled shutdown and returns once this broker leads
+// no partition, or when ctx ends (the caller then stops the broker anyway;
+// its partitions fail over as after a crash). The broker keeps serving
+// until Run's context is cancelled; call Shutdown first.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	select {
+	case <-b.ready:
+	default:
+		return nil // not serving yet: nothing to hand over
+	}
+	b.shuttingDown.Store(true)
+	b.log.Info("controlled shutdown: moving leadership away")
+	var unanswered time.Duration
+	for {
+		resp, err := b.sendHeartbeat(ctx, b.epoch, true)
+		switch {
+		case err == nil && resp.ErrorCode == 0 && resp.ShouldShutdown:
+			b.log.Info("controlled shutdown: this broker leads nothing now")
+			return nil
+		case err == nil && resp.ErrorCode == kerr.StaleBrokerEpoch.Code:
+			return nil // a newer incarnation registered: nothing of ours to move
+		case err != nil || resp.ErrorCode != 0:
+			if unanswered += shutdownPoll; unanswered >= shutdownNoControllerMax {
+				b.log.Warn("controlled shutdown: no controller answers; stopping anyway", "err", err)
+				return err
+			}
+		default:
+			unanswered = 0
+		}
+		if err := b.sleep(ctx, shutdownPoll); err != nil {
+			b.log.Warn("controlled shutdown did not complete; stopping anyway", "err", err)
+			return err
+		}
+	}
+}
