@@ -1,7 +1,7 @@
 # Jocko's everyday commands. `make help` lists them.
 GO ?= go
 
-.PHONY: help run build test test-short wasm vet fuzz bench sim sim-long clean
+.PHONY: help run build test test-short wasm vet fuzz bench bench-cluster sim sim-long clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,9 +35,13 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	  done; \
 	done
 
-bench: ## produce/consume benchmark against Jocko and kfake, JSON lines
+bench: ## produce/consume benchmark against Jocko and kfake, then bench-cluster, JSON lines
 	$(GO) run ./cmd/jocko-bench
+	$(GO) run ./cmd/jocko-bench -cluster
 	$(GO) test -run '^$$' -bench . -benchmem ./wire ./storage
+
+bench-cluster: ## acks=all produce at RF=3 on 3 brokers next to RF=1 on 1, with disk bytes/s
+	$(GO) run ./cmd/jocko-bench -cluster
 
 sim: ## the simulator's default seed set
 	$(GO) test ./sim

@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -52,5 +55,43 @@ func TestRatios(t *testing.T) {
 	rs := ratios(j, k)
 	if len(rs) != 3 || rs[0].JockoOverKfake != 1.5 || !*rs[0].Met || *rs[1].Met || rs[2].JockoOverKfake != 0 {
 		t.Fatalf("ratios: %+v", rs)
+	}
+}
+
+// TestProcCounters reads this process's own /proc counters the way the
+// replication benchmark reads the brokers'.
+func TestProcCounters(t *testing.T) {
+	pid := os.Getpid()
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/io", pid)); err != nil {
+		t.Skip("no /proc/<pid>/io here:", err)
+	}
+	dir := t.TempDir()
+	before, err := procWriteBytes(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 1<<20)
+	f, err := os.Create(filepath.Join(dir, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(data)
+	f.Sync()
+	f.Close()
+	after, err := procWriteBytes(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// tmpfs and some container file systems count nothing; never less.
+	if after < before {
+		t.Fatalf("write_bytes went from %d to %d", before, after)
+	}
+	for start := time.Now(); time.Since(start) < 50*time.Millisecond; {
+	}
+	if cpu := procCPUSeconds(pid); cpu <= 0 {
+		t.Fatalf("CPU seconds %v", cpu)
+	}
+	if n := dirSize(dir); n != int64(len(data)) {
+		t.Fatalf("dirSize %d, want %d", n, len(data))
 	}
 }

@@ -13,6 +13,11 @@
 //   - produce-latency: produces at a fixed -rate for -duration with no linger
 //     and reports the p50/p99/max time from Produce to acknowledgement.
 //
+// With -cluster it runs the replication benchmark instead (cluster.go):
+// acks=all produce of a fixed amount of data at replication factor 1 on one
+// broker, then at 3 on three broker processes, with the bytes the brokers
+// wrote to disk per second and the RF=3/RF=1 ratios.
+//
 // Every result is one JSON line on stdout (MB is 10^6 bytes of record
 // values); when both targets ran, ratio lines follow with jocko_over_kfake
 // and whether the goal is met (Jocko, fsyncing every acks=all batch, at
@@ -42,6 +47,11 @@ type config struct {
 	target   string // jocko, kfake or both
 	parts    []int
 	valueLen int
+	jockoBin string // a prebuilt jocko; empty means build one
+
+	cluster      bool // the replication benchmark instead (cluster.go)
+	clusterMB    int  // payload per replication run, 10^6 bytes
+	clusterParts int  // partitions of the replicated topics
 }
 
 // result is one JSON line; latency fields are set only for produce-latency.
@@ -59,6 +69,16 @@ type result struct {
 	P99ms       float64 `json:"p99_ms,omitempty"`
 	MaxMs       float64 `json:"max_ms,omitempty"`
 	Errors      int64   `json:"errors,omitempty"`
+
+	// Set by the replication benchmark only.
+	Brokers            int     `json:"brokers,omitempty"`
+	ReplicationFactor  int     `json:"replication_factor,omitempty"`
+	DiskBytes          int64   `json:"disk_write_bytes,omitempty"`
+	DiskBytesPerS      float64 `json:"disk_bytes_per_s,omitempty"`
+	DiskMBPerS         float64 `json:"disk_mb_per_s,omitempty"`
+	DiskBytesPerBroker []int64 `json:"disk_write_bytes_per_broker,omitempty"`
+	DirGrowthBytes     int64   `json:"dir_growth_bytes,omitempty"`
+	BrokerCPUSeconds   float64 `json:"broker_cpu_seconds,omitempty"`
 }
 
 type ratio struct {
@@ -77,6 +97,10 @@ func main() {
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "length of the produce-latency test")
 	flag.StringVar(&cfg.brokers, "brokers", "", "HOST:PORT of a running Jocko (default: build and start one)")
 	flag.StringVar(&cfg.target, "target", "both", "jocko, kfake or both")
+	flag.StringVar(&cfg.jockoBin, "jocko-bin", "", "a jocko binary to run (default: build cmd/jocko)")
+	flag.BoolVar(&cfg.cluster, "cluster", false, "run the replication benchmark instead: acks=all produce at RF=1 on one broker, then RF=3 on three")
+	flag.IntVar(&cfg.clusterMB, "cluster-mb", 1000, "payload MB (10^6 bytes) produced per replication run")
+	flag.IntVar(&cfg.clusterParts, "cluster-partitions", 6, "partitions of the replication benchmark's topics")
 	flag.Parse()
 	cfg.parts = []int{1, 8}
 	cfg.valueLen = 1024
@@ -86,6 +110,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	run := run
+	if cfg.cluster {
+		run = runCluster
+	}
 	if err := run(ctx, cfg, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "jocko-bench:", err)
 		os.Exit(1)

@@ -41,92 +41,163 @@ func startTarget(ctx context.Context, name string, cfg config) (*target, error) 
 	case cfg.brokers != "":
 		return &target{name: name, addr: cfg.brokers, unique: true, close: func() error { return nil }}, nil
 	default:
-		return startJocko(ctx)
+		return startJocko(ctx, cfg.jockoBin)
 	}
 }
 
 var (
 	readyRE   = regexp.MustCompile(`broker ready\b.*?\bkafka=(\S+)`)
+	gossipRE  = regexp.MustCompile(`broker ready\b.*?\bgossip=(\S*)`)
 	troubleRE = regexp.MustCompile(`level=(WARN|ERROR)|panic|fatal`)
 )
 
 // startJocko builds cmd/jocko, runs it on a free loopback port with a fresh
 // data directory and waits for its "broker ready" log line.
-func startJocko(ctx context.Context) (*target, error) {
+func startJocko(ctx context.Context, prebuilt string) (*target, error) {
 	dir, err := os.MkdirTemp("", "jocko-bench")
 	if err != nil {
 		return nil, err
 	}
+	bin, err := buildJocko(ctx, dir, prebuilt)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	p, err := launchJocko(ctx, bin, filepath.Join(dir, "data"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &target{name: "jocko", addr: p.addr, close: func() error {
+		defer os.RemoveAll(dir)
+		return p.stop(0)
+	}}, nil
+}
+
+// buildJocko builds cmd/jocko into dir, or returns prebuilt (-jocko-bin)
+// if set.
+func buildJocko(ctx context.Context, dir, prebuilt string) (string, error) {
+	if prebuilt != "" {
+		return prebuilt, nil
+	}
 	bin := filepath.Join(dir, "jocko")
 	logf("building cmd/jocko")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/jocko/jocko/cmd/jocko").CombinedOutput(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "broker", "--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
+	return bin, nil
+}
+
+// jockoProc is one running broker process.
+type jockoProc struct {
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	logs    *brokerLog
+	addr    string // Kafka listener
+	gossip  string // Serf listener, empty if none
+	dataDir string
+
+	once    sync.Once
+	stopErr error
+}
+
+// launchJocko runs bin as a broker on a free loopback port with dataDir and
+// extra flags, and waits for its "broker ready" log line.
+func launchJocko(ctx context.Context, bin, dataDir string, extra ...string) (*jockoProc, error) {
+	args := append([]string{"broker", "--data-dir", dataDir, "--listen", "127.0.0.1:0"}, extra...)
+	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err == nil {
 		err = cmd.Start()
 	}
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
-	logs := &brokerLog{}
+	p := &jockoProc{cmd: cmd, exited: make(chan struct{}), logs: &brokerLog{}, dataDir: dataDir}
 	ready := make(chan string, 1)
-	exited := make(chan struct{})
-	go logs.read(stderr, ready)
-	go func() { cmd.Wait(); close(exited) }()
-	stop := func() error {
-		defer os.RemoveAll(dir)
-		return stopJocko(cmd, exited, logs)
-	}
+	go p.logs.read(stderr, ready)
+	go func() { cmd.Wait(); close(p.exited) }()
 	select {
-	case addr := <-ready:
-		logf("jocko ready at %s", addr)
-		return &target{name: "jocko", addr: addr, close: stop}, nil
-	case <-exited:
-		err = errors.New("jocko exited before it was ready")
+	case line := <-ready:
+		p.addr = readyRE.FindStringSubmatch(line)[1]
+		if m := gossipRE.FindStringSubmatch(line); m != nil {
+			p.gossip = m[1]
+		}
+		logf("jocko (pid %d) ready at %s", cmd.Process.Pid, p.addr)
+		return p, nil
+	case <-p.exited:
+		err = fmt.Errorf("jocko exited before it was ready; last log lines:\n%s", p.logs.tail(20))
 	case <-time.After(60 * time.Second):
 		err = errors.New("jocko not ready after 60s")
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	stop()
+	p.stop(0)
 	return nil, err
 }
 
-// stopJocko sends SIGTERM and reports a bad exit and any warnings logged.
-func stopJocko(cmd *exec.Cmd, exited chan struct{}, logs *brokerLog) error {
+// stop sends SIGTERM (a controlled shutdown) and reports a bad exit and any
+// warnings logged before it. With a grace, a broker still running after it
+// gets a second SIGTERM, which stops jocko at once: the last brokers of a
+// cluster have no quorum left to hand their leaderships over. Without one
+// it has 30 s, then is killed and that is an error. Only the first call
+// does anything; later ones return its result.
+func (p *jockoProc) stop(grace time.Duration) error {
+	p.once.Do(func() { p.stopErr = p.stopOnce(grace) })
+	return p.stopErr
+}
+
+func (p *jockoProc) stopOnce(grace time.Duration) error {
+	cmd, exited, logs := p.cmd, p.exited, p.logs
 	var err error
 	select {
 	case <-exited:
 		err = fmt.Errorf("jocko exited early: %v", cmd.ProcessState)
 	default:
+		logs.stopping()
 		cmd.Process.Signal(syscall.SIGTERM)
+		limit, again := 30*time.Second, false
+		if grace > 0 {
+			limit = grace
+		}
 		select {
 		case <-exited:
-			if code := cmd.ProcessState.ExitCode(); code != 0 {
+		case <-time.After(limit):
+			if grace > 0 {
+				cmd.Process.Signal(syscall.SIGTERM)
+				again = true
+				limit = 10 * time.Second
+				select {
+				case <-exited:
+				case <-time.After(limit):
+				}
+			}
+		}
+		select {
+		case <-exited:
+			if code := cmd.ProcessState.ExitCode(); code != 0 && !again {
 				err = fmt.Errorf("jocko exited with %d after SIGTERM", code)
 			}
-		case <-time.After(30 * time.Second):
+		default:
 			cmd.Process.Kill()
 			<-exited
-			err = errors.New("jocko did not stop within 30s of SIGTERM")
+			err = fmt.Errorf("jocko did not stop within %v of SIGTERM", limit)
 		}
 	}
 	if t := logs.troubles(); len(t) > 0 || err != nil {
-		logf("jocko logged %d warning/error lines; the first ones:\n%s\nlast log lines:\n%s",
-			len(t), strings.Join(t[:min(len(t), 20)], "\n"), logs.tail(20))
+		logf("jocko (pid %d) logged %d warning/error lines; the first ones:\n%s\nlast log lines:\n%s",
+			cmd.Process.Pid, len(t), strings.Join(t[:min(len(t), 20)], "\n"), logs.tail(20))
 	}
 	return err
 }
 
 // brokerLog keeps the broker's warnings once ready (a single node's first
-// Raft election warns by design) and the tail of its stderr.
+// Raft election warns by design) until it is stopped (a broker whose peers
+// leave warns by design too), and the tail of its stderr.
 type brokerLog struct {
 	mu    sync.Mutex
 	ready bool
+	stop  bool // SIGTERM sent: warnings no longer count
 	lines []string
 	bad   []string
 }
@@ -140,7 +211,7 @@ func (l *brokerLog) read(r io.Reader, ready chan<- string) {
 		if l.lines = append(l.lines, line); len(l.lines) > 200 {
 			l.lines = l.lines[100:]
 		}
-		if l.ready && troubleRE.MatchString(line) {
+		if l.ready && !l.stop && troubleRE.MatchString(line) {
 			l.bad = append(l.bad, line)
 		}
 		m := readyRE.FindStringSubmatch(line)
@@ -148,11 +219,17 @@ func (l *brokerLog) read(r io.Reader, ready chan<- string) {
 		l.mu.Unlock()
 		if m != nil {
 			select {
-			case ready <- m[1]:
+			case ready <- line:
 			default:
 			}
 		}
 	}
+}
+
+func (l *brokerLog) stopping() {
+	l.mu.Lock()
+	l.stop = true
+	l.mu.Unlock()
 }
 
 func (l *brokerLog) troubles() []string {
