@@ -29,6 +29,9 @@ func (b *Broker) handleMetadata(ctx context.Context, r *request) reply {
 	}
 	for _, id := range sortedBrokerIDs(st) {
 		br := st.Brokers[id]
+		if br.Fenced {
+			continue // as KRaft: clients see only the brokers that may serve
+		}
 		mb := kmsg.NewMetadataResponseBroker()
 		mb.NodeID, mb.Host, mb.Port = br.ID, br.Host, br.Port
 		if br.Rack != "" {
@@ -91,7 +94,7 @@ func (b *Broker) autoCreate(ctx context.Context, req *kmsg.MetadataRequest, st *
 		err := b.createTopic(ctx, topicSpec{
 			name:        name,
 			partitions:  int32(b.brokerInt(st, "num.partitions")),
-			replication: int16(min(b.brokerInt(st, "default.replication.factor"), int64(len(st.Brokers)))),
+			replication: int16(min(b.brokerInt(st, "default.replication.factor"), int64(max(liveBrokers(st), 1)))),
 		}, false)
 		if code, msg := errorCode(err); code != 0 && code != kerr.TopicAlreadyExists.Code {
 			b.log.Warn("auto-create topic", "topic", name, "err", *msg)
