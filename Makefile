@@ -1,13 +1,16 @@
 # Jocko's everyday commands. `make help` lists them.
 GO ?= go
 
-.PHONY: help run build test test-short wasm vet fuzz bench bench-cluster sim sim-long clean
+.PHONY: help run cluster build test test-short wasm vet fuzz bench bench-cluster sim sim-long clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 run: ## run a broker with zero configuration (127.0.0.1:9092, ./jocko-data)
 	$(GO) run ./cmd/jocko broker
+
+cluster: ## a local 3-broker cluster (examples/cluster): 127.0.0.1:9092, :9192, :9292
+	examples/cluster/run.sh
 
 build: ## build the jocko binary into ./bin
 	CGO_ENABLED=0 $(GO) build -o bin/jocko ./cmd/jocko
