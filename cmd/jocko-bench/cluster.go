@@ -92,7 +92,7 @@ func runCluster(ctx context.Context, cfg config, out io.Writer) error {
 // of payload, then stops the brokers.
 func replicatedProduce(ctx context.Context, cfg config, bin, dir string, rf int) (r result, err error) {
 	r = result{Target: "jocko", Test: "produce-replicated", Partitions: cfg.clusterParts, Brokers: rf, ReplicationFactor: rf}
-	procs, err := startBrokers(ctx, bin, dir, rf)
+	procs, err := startBrokers(ctx, bin, dir, rf, cfg.brokerArgs)
 	defer func() {
 		for _, p := range procs {
 			p.logs.stopping() // peers leaving: warnings by design
@@ -161,6 +161,7 @@ func replicatedProduce(ctx context.Context, cfg config, bin, dir string, rf int)
 	r.DiskMBPerS = round(r.DiskBytesPerS / 1e6)
 	r.DirGrowthBytes = after.dirBytes - before.dirBytes
 	r.BrokerCPUSeconds = round(after.cpu - before.cpu)
+	r.ClientCPUSeconds = round(after.clientCPU - before.clientCPU)
 	for i := range procs {
 		r.DiskBytesPerBroker = append(r.DiskBytesPerBroker, after.perProc[i]-before.perProc[i])
 	}
@@ -173,12 +174,12 @@ func replicatedProduce(ctx context.Context, cfg config, bin, dir string, rf int)
 	return r, nil
 }
 
-// startBrokers starts n brokers with data directories under dir, the
-// others joining the first through its gossip address, and waits until
-// the first lists n brokers and, for a cluster, the metadata Raft group
-// has min(n, 3) voters. It returns the processes started, even on error.
-func startBrokers(ctx context.Context, bin, dir string, n int) ([]*jockoProc, error) {
-	first, err := launchJocko(ctx, bin, filepath.Join(dir, "b1"))
+// startBrokers starts n brokers with data directories under dir and extra
+// flags, the others joining the first through its gossip address, and
+// waits until the first lists n brokers and, for a cluster, the metadata
+// Raft group has min(n, 3) voters. It returns the processes started, even on error.
+func startBrokers(ctx context.Context, bin, dir string, n int, extra []string) ([]*jockoProc, error) {
+	first, err := launchJocko(ctx, bin, filepath.Join(dir, "b1"), extra...)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +191,7 @@ func startBrokers(ctx context.Context, bin, dir string, n int) ([]*jockoProc, er
 		return procs, errors.New("the first broker logged no gossip address")
 	}
 	for i := 2; i <= n; i++ {
-		p, err := launchJocko(ctx, bin, filepath.Join(dir, fmt.Sprintf("b%d", i)), "--join", first.gossip)
+		p, err := launchJocko(ctx, bin, filepath.Join(dir, fmt.Sprintf("b%d", i)), append([]string{"--join", first.gossip}, extra...)...)
 		if err != nil {
 			return procs, err
 		}
@@ -294,11 +295,12 @@ type counters struct {
 	perProc    []int64 // the same per process
 	ioOK       bool    // every process's write_bytes was read
 	cpu        float64 // user+system CPU seconds, summed
+	clientCPU  float64 // the same for this process (the client)
 	dirBytes   int64   // sizes of the files in the data directories
 }
 
 func sample(procs []*jockoProc) counters {
-	c := counters{ioOK: true}
+	c := counters{ioOK: true, clientCPU: procCPUSeconds(os.Getpid())}
 	for _, p := range procs {
 		pid := p.cmd.Process.Pid
 		wb, err := procWriteBytes(pid)

@@ -35,6 +35,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -52,6 +53,7 @@ type config struct {
 	cluster      bool // the replication benchmark instead (cluster.go)
 	clusterMB    int  // payload per replication run, 10^6 bytes
 	clusterParts int  // partitions of the replicated topics
+	brokerArgs   []string
 }
 
 // result is one JSON line; latency fields are set only for produce-latency.
@@ -79,6 +81,7 @@ type result struct {
 	DiskBytesPerBroker []int64 `json:"disk_write_bytes_per_broker,omitempty"`
 	DirGrowthBytes     int64   `json:"dir_growth_bytes,omitempty"`
 	BrokerCPUSeconds   float64 `json:"broker_cpu_seconds,omitempty"`
+	ClientCPUSeconds   float64 `json:"client_cpu_seconds,omitempty"`
 }
 
 type ratio struct {
@@ -99,9 +102,11 @@ func main() {
 	flag.StringVar(&cfg.target, "target", "both", "jocko, kfake or both")
 	flag.StringVar(&cfg.jockoBin, "jocko-bin", "", "a jocko binary to run (default: build cmd/jocko)")
 	flag.BoolVar(&cfg.cluster, "cluster", false, "run the replication benchmark instead: acks=all produce at RF=1 on one broker, then RF=3 on three")
-	flag.IntVar(&cfg.clusterMB, "cluster-mb", 1000, "payload MB (10^6 bytes) produced per replication run")
+	flag.IntVar(&cfg.clusterMB, "cluster-mb", 2000, "payload MB (10^6 bytes) produced per replication run")
 	flag.IntVar(&cfg.clusterParts, "cluster-partitions", 6, "partitions of the replication benchmark's topics")
+	brokerArgs := flag.String("broker-args", "", "extra flags for every broker of the replication benchmark, space-separated (e.g. \"--replica.fetch.max.bytes 4194304\")")
 	flag.Parse()
+	cfg.brokerArgs = strings.Fields(*brokerArgs)
 	cfg.parts = []int{1, 8}
 	cfg.valueLen = 1024
 	if cfg.target != "jocko" && cfg.target != "kfake" && cfg.target != "both" {
