@@ -42,6 +42,10 @@ type Config struct {
 	// lets them all bootstrap the same configuration. Ignored when state
 	// exists.
 	Voters map[int32]string
+	// Pull, when set, keeps this node's metadata current while raft does
+	// not (it is not a Raft member, or hears from no leader): it asks the
+	// controller for what is new (see observer.go).
+	Pull PullFunc
 
 	HeartbeatTimeout   time.Duration // default 500ms
 	ElectionTimeout    time.Duration // default 500ms

@@ -20,6 +20,11 @@ var _ raft.FSM = (*FSM)(nil)
 type FSM struct {
 	state atomic.Pointer[State]
 
+	// applyMu serialises the writers: raft's FSM goroutine (Apply,
+	// Restore) and an observer's pulls (observer.go), which may both feed
+	// a node that is changing from observer to Raft member.
+	applyMu sync.Mutex
+
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every state change
 }
@@ -52,9 +57,17 @@ func (f *FSM) set(s *State) {
 }
 
 // Apply implements raft.FSM. It returns nil or the error ApplyCommand (or
-// DecodeCommand) gave; a rejected command still advances AppliedIndex.
+// DecodeCommand) gave; a rejected command still advances AppliedIndex. An
+// entry at or below AppliedIndex is skipped: a node that pulled the
+// metadata as an observer and then joined the Raft group gets those
+// committed entries again from raft.
 func (f *FSM) Apply(l *raft.Log) any {
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
 	cur := f.State()
+	if l.Index <= cur.AppliedIndex {
+		return nil
+	}
 	cmd, err := DecodeCommand(l.Data)
 	next := cur
 	if err == nil {
@@ -82,8 +95,19 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
-	f.set(s)
+	f.restore(s)
 	return nil
+}
+
+// restore replaces the state with s unless the state is already newer (a
+// node that pulled the metadata as an observer keeps what it has; raft
+// then applies only entries past it).
+func (f *FSM) restore(s *State) {
+	f.applyMu.Lock()
+	defer f.applyMu.Unlock()
+	if s.AppliedIndex >= f.State().AppliedIndex {
+		f.set(s)
+	}
 }
 
 type fsmSnapshot struct{ s *State }

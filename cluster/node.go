@@ -33,11 +33,12 @@ type Node struct {
 	ln     net.Listener
 	addr   string // advertised raft address
 
-	raft      atomic.Pointer[raft.Raft]
-	started   atomic.Bool
-	ready     chan struct{}
-	readyOnce sync.Once
-	closeOnce sync.Once
+	raft       atomic.Pointer[raft.Raft]
+	leaderHint atomic.Int32 // the controller a metadata pull last heard from; 0: none
+	started    atomic.Bool
+	ready      chan struct{}
+	readyOnce  sync.Once
+	closeOnce  sync.Once
 }
 
 // readyPollInterval is how often a starting node re-checks readiness when
@@ -76,6 +77,13 @@ func NewNode(cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("cluster: listen for raft on %s: %w", cfg.RaftAddr, err)
 		}
 	}
+	if st, err := loadObserverState(fs, cfg.DataDir); err != nil {
+		n.ln.Close()
+		n.logs.Close()
+		return nil, err
+	} else if st != nil {
+		n.fsm.restore(st)
+	}
 	n.addr = cfg.AdvertiseRaftAddr
 	if n.addr == "" {
 		n.addr = n.ln.Addr().String()
@@ -98,6 +106,9 @@ func (n *Node) Run(ctx context.Context) error {
 	n.raft.Store(r)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n.waitReady(gctx, r) })
+	if n.cfg.Pull != nil {
+		g.Go(func() error { n.observe(gctx, r); return nil })
+	}
 	if buggify.Active() {
 		g.Go(func() error { n.buggifyStepDown(gctx, r); return nil })
 	}
@@ -229,6 +240,9 @@ func (n *Node) LeaderID() (int32, bool) {
 	}
 	_, id := r.LeaderWithID()
 	if id == "" {
+		if hint := n.leaderHint.Load(); hint > 0 {
+			return hint, true // an observer's controller
+		}
 		return 0, false
 	}
 	return parseServerID(id)

@@ -66,12 +66,26 @@ func (n *Node) DemoteVoter(ctx context.Context, id int32) error {
 	return raftErr(err)
 }
 
+// TransferLeadership hands raft leadership to another up-to-date voter.
+// Leader only.
+func (n *Node) TransferLeadership(ctx context.Context) error {
+	r, err := n.leaderRaft()
+	if err != nil {
+		return err
+	}
+	_, err = await(ctx, func() (any, error) { return nil, r.LeadershipTransfer().Error() })
+	return raftErr(err)
+}
+
 // HasState reports whether dataDir (a Node's DataDir) holds Raft state: a
 // node that has none has never been part of a cluster, or lost its disk.
 func HasState(env jio.Env, dataDir string) (bool, error) {
 	env = env.Defaults()
 	if _, err := env.FS.Stat(dataDir); err != nil {
 		return false, nil
+	}
+	if _, err := env.FS.Stat(filepath.Join(dataDir, observerStateFile)); err == nil {
+		return true, nil // an observer's pulled metadata
 	}
 	logs, err := raftstore.NewLogStore(env.FS, filepath.Join(dataDir, "log"))
 	if err != nil {

@@ -49,9 +49,10 @@ type Broker struct {
 	pids        producerIDs
 	coord       coordinator
 
-	peers peerPool // connections to other brokers for short requests
-	ctrl  controllerShell
-	fetch fetchers
+	peers  peerPool // connections to other brokers for short requests
+	puller puller   // the metadata pull's connection, used by the node's observer only
+	ctrl   controllerShell
+	fetch  fetchers
 
 	connsMu sync.Mutex          // guards conns and connSeq
 	conns   map[net.Conn]uint64 // open connections, by accept order (nil once closing)
@@ -153,6 +154,9 @@ func (b *Broker) Run(ctx context.Context) error {
 	b.spawnMu.Unlock()
 	b.bg.Wait()
 	b.closePeers()
+	if b.puller.conn != nil {
+		b.puller.conn.close() // the node's observer has stopped with Run
+	}
 	b.coord.stopAll()
 	b.closePartitions()
 	b.stopMembership(true)

@@ -73,7 +73,7 @@ var configDefs = []configDef{
 	{"", "replica.fetch.response.max.bytes", kmsg.ConfigTypeInt, "10485760", false, intAtLeast(0), "bytes a follower fetches per request"},
 	{"", "broker.heartbeat.interval.ms", kmsg.ConfigTypeInt, "2000", false, intAtLeast(1), "how often a broker heartbeats to the controller"},
 	{"", "broker.session.timeout.ms", kmsg.ConfigTypeInt, "9000", false, intAtLeast(1), "a broker whose heartbeats stop this long is fenced and loses its leaderships"},
-	{"", "controller.voter.replace.ms", kmsg.ConfigTypeLong, "60000", false, longAtLeast(1), "a metadata voter silent this long is replaced by a live broker (it stays a nonvoter)"},
+	{"", "controller.voter.replace.ms", kmsg.ConfigTypeLong, "60000", false, longAtLeast(1), "a metadata voter silent this long is replaced by a live broker (it pulls the metadata as an observer until it is added again)"},
 	{"", "group.min.session.timeout.ms", kmsg.ConfigTypeInt, "6000", false, intAtLeast(0), "smallest session timeout a member may ask for"},
 	{"", "group.max.session.timeout.ms", kmsg.ConfigTypeInt, "1800000", false, intAtLeast(0), "largest session timeout a member may ask for"},
 }

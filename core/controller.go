@@ -31,9 +31,13 @@ const controllerTick = 250 * time.Millisecond
 type controllerShell struct {
 	b *Broker
 
-	mu       sync.Mutex // guards active and sessions
+	mu       sync.Mutex // guards active, sinceMs and sessions
 	active   bool       // this broker led the metadata group at the last tick
+	sinceMs  int64      // when this term as controller began
 	sessions map[int32]*brokerSession
+	// handedOffMs is when this broker last gave up the controller role
+	// because it heard from too few brokers (tick's goroutine only).
+	handedOffMs int64
 	// round serialises decision rounds (tick and heartbeats), so that two
 	// rounds never propose from the same state.
 	round sync.Mutex
@@ -77,7 +81,7 @@ func (c *controllerShell) activeNow(st *cluster.State, nowMs int64) bool {
 		return false
 	}
 	if !c.active {
-		c.active, c.sessions = true, map[int32]*brokerSession{}
+		c.active, c.sessions, c.sinceMs = true, map[int32]*brokerSession{}, nowMs
 	}
 	for _, id := range st.SortedBrokerIDs() {
 		br := st.Brokers[id]
@@ -114,13 +118,49 @@ func (c *controllerShell) tick(ctx context.Context) {
 		return
 	}
 	timeout := c.b.brokerInt(st, "broker.session.timeout.ms")
-	for _, cmd := range controller.ExpiredSessions(c.brokerInfos(st), nowMs, timeout) {
+	// The controller runs, so its own session cannot lapse (its heartbeat
+	// may just have been slow to find it).
+	expired := slices.DeleteFunc(controller.ExpiredSessions(c.brokerInfos(st), nowMs, timeout),
+		func(f cluster.FenceBroker) bool { return f.ID == c.b.cfg.NodeID })
+	if c.cutOff(ctx, st, len(expired), nowMs, timeout) {
+		return
+	}
+	for _, cmd := range expired {
 		c.b.log.Warn("fencing broker: session expired", "broker", cmd.ID, "epoch", cmd.Epoch, "timeout_ms", timeout)
 		c.propose(ctx, cmd)
 	}
 	c.elect(ctx)
 	c.reconcileVoters(ctx, nowMs)
 	c.placementTick(ctx, nowMs)
+}
+
+// cutOff decides whether this controller, rather than the brokers, is the
+// one cut off: the sessions of most other unfenced brokers expired at once
+// while it has led for a while. Fencing them would take every partition
+// offline; it hands the controller role to another voter instead (one that
+// still hears from the brokers fences what is really gone). A controller
+// that has led for less than two session timeouts trusts what it sees, so
+// that a real failure of most brokers is still acted on after one handoff.
+func (c *controllerShell) cutOff(ctx context.Context, st *cluster.State, expired int, nowMs, timeout int64) bool {
+	others := 0
+	for id, br := range st.Brokers { // a count: the order does not matter
+		if id != c.b.cfg.NodeID && !br.Fenced {
+			others++
+		}
+	}
+	c.mu.Lock()
+	tenure := nowMs - c.sinceMs
+	c.mu.Unlock()
+	if expired < 2 || 2*expired <= others || tenure < 2*timeout || nowMs-c.handedOffMs < 2*timeout {
+		return false
+	}
+	c.handedOffMs = nowMs
+	c.b.log.Warn("the sessions of most brokers expired at once: handing the controller role to another voter instead of fencing them",
+		"expired", expired, "unfenced_others", others)
+	if err := c.b.node.TransferLeadership(ctx); err != nil {
+		c.b.log.Warn("controller handoff failed; fencing on a later tick if it persists", "err", err)
+	}
+	return true
 }
 
 // elect proposes the leader and ISR changes that keep every partition led
@@ -204,7 +244,8 @@ func (b *Broker) sendHeartbeat(ctx context.Context, epoch int64, wantShutdown bo
 	req := kmsg.NewPtrBrokerHeartbeatRequest()
 	req.SetVersion(1)
 	req.BrokerID, req.BrokerEpoch, req.WantShutdown = b.cfg.NodeID, epoch, wantShutdown
-	req.CurrentMetadataOffset = int64(b.node.State().AppliedIndex)
+	st := b.node.State()
+	req.CurrentMetadataOffset = int64(st.AppliedIndex)
 	leader, ok := b.node.LeaderID()
 	if !ok {
 		return nil, cluster.ErrNotLeader
@@ -212,11 +253,23 @@ func (b *Broker) sendHeartbeat(ctx context.Context, epoch int64, wantShutdown bo
 	if leader == b.cfg.NodeID {
 		return b.ctrl.heartbeat(ctx, req), nil
 	}
+	// Bounded well within the session: a heartbeat stuck on a controller
+	// that is gone (a cut link answers nothing) must not keep this broker
+	// from finding the new one before its session expires there.
+	ctx, cancel := context.WithTimeout(ctx, heartbeatRequestTimeout(b.brokerInt(st, "broker.heartbeat.interval.ms"),
+		b.brokerInt(st, "broker.session.timeout.ms")))
+	defer cancel()
 	resp, err := b.peerRequest(ctx, leader, req)
 	if err != nil {
 		return nil, err
 	}
 	return resp.(*kmsg.BrokerHeartbeatResponse), nil
+}
+
+// heartbeatRequestTimeout bounds one heartbeat: twice the interval (at
+// least a second), at most a third of the session timeout.
+func heartbeatRequestTimeout(intervalMs, sessionMs int64) time.Duration {
+	return time.Duration(min(max(2*intervalMs, 1000), max(sessionMs/3, 1))) * time.Millisecond
 }
 
 // heartbeatLoop keeps this broker's session with the controller, owned by

@@ -95,8 +95,11 @@ func (b *Broker) forwardCommand(ctx context.Context, data []byte) (uint64, error
 func (b *Broker) handleEnvelope(ctx context.Context, r *request) reply {
 	req := r.msg.(*kmsg.EnvelopeRequest)
 	resp := req.ResponseKind().(*kmsg.EnvelopeResponse)
-	if string(req.RequestPrincipal) == joinPrincipal {
+	switch string(req.RequestPrincipal) {
+	case joinPrincipal:
 		return reply{wait: func() kmsg.Response { return b.handleJoin(ctx, req) }}
+	case pullPrincipal:
+		return reply{wait: func() kmsg.Response { return b.handlePull(ctx, req) }}
 	}
 	if string(req.RequestPrincipal) != commandPrincipal {
 		resp.ErrorCode = kerr.InvalidRequest.Code

@@ -22,10 +22,10 @@ import (
 // admit it: the request travels to the controller (inside Envelope, as
 // commands do, with principal joinPrincipal), which gives it a broker ID
 // unless it pinned one, registers it (fenced, with no logs) and adds it to
-// the metadata Raft group as a nonvoter. The broker then receives the
-// metadata log like every member, registers anew and is unfenced once it
-// has caught up; the controller promotes it to voter when the voter set
-// needs one (voters.go).
+// metadata; the broker then pulls the metadata as an observer
+// (metadata_pull.go), registers anew and is unfenced once it has caught
+// up; the controller makes it a voter when the voter set needs one
+// (voters.go).
 
 // joinPrincipal marks an Envelope that carries a joinRequest.
 const joinPrincipal = "jocko:join"
@@ -37,6 +37,7 @@ type joinRequest struct {
 	Port     int32  `json:"port"`
 	RaftAddr string `json:"raft_addr"`
 	Rack     string `json:"rack,omitempty"`
+	LostLogs bool   `json:"lost_logs,omitempty"` // its data directory was empty
 }
 
 // joinResult is the controller's answer.
@@ -134,6 +135,7 @@ func (b *Broker) prepareNode(ctx context.Context) (err error) {
 		Env:               nodeEnv,
 		Bootstrap:         !joining && len(voters) == 0,
 		Voters:            voters,
+		Pull:              b.pullMetadata,
 	})
 	if err != nil {
 		return fmt.Errorf("metadata log: %w", err)
@@ -228,7 +230,7 @@ func (b *Broker) stopMembership(leave bool) {
 func (b *Broker) admitMe(ctx context.Context, id int32, raftAddr string) (joinResult, error) {
 	host, portStr, _ := net.SplitHostPort(b.addr)
 	port, _ := strconv.Atoi(portStr)
-	req := joinRequest{ID: id, Host: host, Port: int32(port), RaftAddr: raftAddr, Rack: b.cfg.Rack}
+	req := joinRequest{ID: id, Host: host, Port: int32(port), RaftAddr: raftAddr, Rack: b.cfg.Rack, LostLogs: b.lostLogs}
 	backoff := joinBackoffMin
 	for {
 		var last error
@@ -318,7 +320,7 @@ func (b *Broker) handleJoin(ctx context.Context, req *kmsg.EnvelopeRequest) kmsg
 }
 
 // admit is the controller's side of a join: check the ID, allocate one if
-// needed, register the broker and add it to the Raft group as a nonvoter.
+// needed, and register the broker.
 func (c *controllerShell) admit(ctx context.Context, jr joinRequest) joinResult {
 	c.round.Lock()
 	defer c.round.Unlock()
@@ -337,14 +339,11 @@ func (c *controllerShell) admit(ctx context.Context, jr joinRequest) joinResult 
 		return joinResult{ErrorCode: kerr.DuplicateBrokerRegistration.Code,
 			Message: fmt.Sprintf("broker %d is alive at %s", id, net.JoinHostPort(br.Host, strconv.Itoa(int(br.Port))))}
 	}
-	// Registered fenced and without logs until the broker itself
-	// registers, so that the ID is taken before it is answered.
+	// Registered (fenced) before it is answered, so that the ID is taken;
+	// the broker registers anew once it has the metadata.
 	reg := cluster.RegisterBroker{Broker: cluster.Broker{ID: id, Host: jr.Host, Port: jr.Port, Rack: jr.Rack,
-		RaftAddr: jr.RaftAddr, LostLogs: true}}
+		RaftAddr: jr.RaftAddr, LostLogs: jr.LostLogs}}
 	if err := c.b.node.Propose(ctx, reg); err != nil {
-		return joinResult{ErrorCode: kerr.NotController.Code, Message: err.Error()}
-	}
-	if err := c.b.node.AddNonvoter(ctx, id, jr.RaftAddr); err != nil {
 		return joinResult{ErrorCode: kerr.NotController.Code, Message: err.Error()}
 	}
 	c.b.log.Info("admitted broker", "broker", id, "raft", jr.RaftAddr, "kafka", net.JoinHostPort(jr.Host, strconv.Itoa(int(jr.Port))))

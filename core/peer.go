@@ -99,9 +99,24 @@ type peerPool struct {
 }
 
 type pooledPeer struct {
-	mu sync.Mutex // serialises requests on c and guards c
-	c  *peerConn
+	// turn serialises requests on c and guards c: a one-slot semaphore, so
+	// that a request waiting for its turn gives up when its context ends
+	// (a heartbeat must not wait out a hung request to a dead broker).
+	turn chan struct{}
+	c    *peerConn
 }
+
+// acquire takes pp's turn, or fails when ctx ends first.
+func (pp *pooledPeer) acquire(ctx context.Context) error {
+	select {
+	case pp.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (pp *pooledPeer) release() { <-pp.turn }
 
 // peerAddr is broker id's Kafka address from the metadata.
 func (b *Broker) peerAddr(id int32) (string, error) {
@@ -125,12 +140,14 @@ func (b *Broker) peerRequest(ctx context.Context, id int32, req kmsg.Request) (k
 	}
 	pp := b.peers.conns[id]
 	if pp == nil {
-		pp = &pooledPeer{}
+		pp = &pooledPeer{turn: make(chan struct{}, 1)}
 		b.peers.conns[id] = pp
 	}
 	b.peers.mu.Unlock()
-	pp.mu.Lock()
-	defer pp.mu.Unlock()
+	if err := pp.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer pp.release()
 	if pp.c != nil && pp.c.addr != addr {
 		pp.c.close()
 		pp.c = nil
@@ -154,11 +171,11 @@ func (b *Broker) closePeers() {
 	defer b.peers.mu.Unlock()
 	for _, id := range slices.Sorted(maps.Keys(b.peers.conns)) {
 		pp := b.peers.conns[id]
-		pp.mu.Lock()
+		pp.turn <- struct{}{}
 		if pp.c != nil {
 			pp.c.close()
 			pp.c = nil
 		}
-		pp.mu.Unlock()
+		pp.release()
 	}
 }

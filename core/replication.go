@@ -46,6 +46,7 @@ func (p *partition) roleFromMetadata(ps cluster.Partition) {
 		if p.lead.PartitionEpoch() != ps.PartitionEpoch {
 			p.applyLocked(p.lead.PartitionChanged(ps.Replicas, ps.ISR, ps.PartitionEpoch, now))
 		}
+		p.applyLocked(p.lead.SetIneligible(p.b.ineligibleReplicas(ps.Replicas), now))
 		return
 	}
 	// The new epoch starts at the log end: recorded now, so that followers
@@ -67,6 +68,21 @@ func (p *partition) roleFromMetadata(ps cluster.Partition) {
 		LogEnd: end, DurableEnd: min(p.log.DurableEnd(), end), HW: p.highWatermark(),
 	}, now)
 	p.applyLocked(p.lead.LocalDurable(p.durableForHW(), now))
+	p.applyLocked(p.lead.SetIneligible(p.b.ineligibleReplicas(ps.Replicas), now))
+}
+
+// ineligibleReplicas are the replicas whose brokers are fenced or not
+// registered (KIP-841): a follower the controller fenced holds back
+// neither the ISR nor the high watermark, however recently it fetched.
+func (b *Broker) ineligibleReplicas(replicas []int32) []int32 {
+	st := b.node.State()
+	var out []int32
+	for _, id := range replicas {
+		if br, ok := st.Brokers[id]; !ok || br.Fenced {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func (p *partition) replicaConfig() replica.Config {

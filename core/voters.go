@@ -8,12 +8,12 @@ import (
 	"github.com/jocko/jocko/cluster/controller"
 )
 
-// The controller keeps the metadata Raft group in shape: every registered
-// broker is a member (a nonvoter receives the metadata log without
-// voting), and ControllerVoters of them vote, chosen by
-// controller.PlanVoters: the first brokers, a voter gone longer than
-// controller.voter.replace.ms replaced by a live broker. A replaced voter
-// is demoted, not removed, so it keeps the metadata when it comes back.
+// The controller keeps the metadata Raft group in shape: ControllerVoters
+// brokers vote, chosen by controller.PlanVoters (the first brokers; a voter
+// gone longer than controller.voter.replace.ms is removed and replaced by a
+// live broker). Every other broker is an observer that pulls the metadata
+// (cluster/observer.go, metadata_pull.go); so does a removed voter when it
+// comes back, until it is added again.
 
 // voterChangeTimeout bounds one Raft configuration change.
 const voterChangeTimeout = 10 * time.Second
@@ -47,7 +47,7 @@ type voterOutcome int
 const (
 	noVoterChange voterOutcome = iota
 	changedVoters              // a voter was added
-	changedOther               // a nonvoter added, a voter demoted, or a change failed
+	changedOther               // a voter removed, or a change failed
 )
 
 // reconcileVotersOnce makes at most one Raft configuration change.
@@ -58,15 +58,6 @@ func (c *controllerShell) reconcileVotersOnce(ctx context.Context, st *cluster.S
 	}
 	ctx, cancel := context.WithTimeout(ctx, voterChangeTimeout)
 	defer cancel()
-	for _, id := range st.SortedBrokerIDs() {
-		br := st.Brokers[id]
-		if _, ok := servers[id]; ok || br.RaftAddr == "" {
-			continue
-		}
-		c.b.log.Info("adding broker to the metadata group as a nonvoter", "broker", id, "raft", br.RaftAddr)
-		c.raftChange(ctx, "add nonvoter", c.b.node.AddNonvoter(ctx, id, br.RaftAddr))
-		return changedOther
-	}
 	timeout := c.b.brokerInt(st, "broker.session.timeout.ms")
 	var voters []controller.Voter
 	for _, s := range servers {
@@ -89,8 +80,8 @@ func (c *controllerShell) reconcileVotersOnce(ctx context.Context, st *cluster.S
 		}
 		return changedVoters
 	case ch.Remove >= 0:
-		c.b.log.Warn("demoting metadata voter", "broker", ch.Remove)
-		c.raftChange(ctx, "demote voter", c.b.node.DemoteVoter(ctx, ch.Remove))
+		c.b.log.Warn("removing metadata voter", "broker", ch.Remove)
+		c.raftChange(ctx, "remove voter", c.b.node.RemoveServer(ctx, ch.Remove))
 		return changedOther
 	}
 	return noVoterChange

@@ -21,7 +21,7 @@ import (
 
 // clusterTimings make failover quick enough for a test: a crashed broker
 // is fenced, and its partitions move, about 3 s after its last heartbeat.
-var clusterTimings = []string{"--broker.heartbeat.interval.ms", "500", "--broker.session.timeout.ms", "3000"}
+var clusterTimings = []string{"--broker.heartbeat.interval.ms", "500", "--broker.session.timeout.ms", "3000", "--log-level", "debug"}
 
 // startCluster starts n jocko processes: the first alone, the others
 // joining it through its gossip address with no --node-id.
@@ -368,4 +368,83 @@ func TestE2EClusterRollingRestart(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestE2EClusterObservers: five processes, three of them metadata voters;
+// the other two pull the metadata as observers. Everything works through
+// an observer, including after the controller is killed: the observers
+// find the new controller, and a topic created through one of them is
+// served by all.
+func TestE2EClusterObservers(t *testing.T) {
+	procs := startCluster(t, 5)
+	ctx := testCtx(t)
+	adm := procs[4].admin(t)
+	if _, err := adm.CreateTopic(ctx, 5, 3, nil, "observed"); err != nil {
+		t.Fatal(err)
+	}
+	md, err := adm.BrokerMetadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ctrl *proc
+	for _, p := range procs {
+		if brokerID(t, p) == md.Controller {
+			ctrl = p
+		}
+	}
+	if ctrl == nil || ctrl == procs[4] {
+		t.Fatalf("controller %d: want one of the first brokers", md.Controller)
+	}
+	ctrl.kill9()
+	// An observer (broker 4 or 5 never votes: the first three do) sees a
+	// new controller and can create a topic through it.
+	for _, p := range procs {
+		if p == ctrl {
+			continue
+		}
+		waitUntil(t, ctx, func() bool {
+			c := controllerSeenBy(ctx, p)
+			return c > 0 && c != brokerID(t, ctrl)
+		})
+	}
+	var resp kadm.CreateTopicResponse
+	waitUntil(t, ctx, func() bool {
+		resp, err = adm.CreateTopic(ctx, 3, 3, nil, "after-failover")
+		return err == nil && resp.Err == nil
+	})
+	for _, p := range procs {
+		if p == ctrl {
+			continue
+		}
+		a := p.admin(t)
+		waitUntil(t, ctx, func() bool {
+			td, err := a.ListTopics(ctx, "after-failover")
+			return err == nil && len(td["after-failover"].Partitions) == 3
+		})
+	}
+	prod := procs[3].client(t, kgo.DefaultProduceTopic("after-failover"))
+	for i := range 100 {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte(strconv.Itoa(i))}).FirstErr(); err != nil {
+			t.Fatalf("produce through an observer: %v", err)
+		}
+	}
+	if got := consumeAll(t, procs[4], "after-failover", 100); len(got) != 100 {
+		t.Fatalf("consumed %d records, want 100", len(got))
+	}
+}
+
+// controllerSeenBy asks broker p itself (a fresh client's first request
+// goes to its seed) which broker is the controller; 0 on an error.
+func controllerSeenBy(ctx context.Context, p *proc) int32 {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.addr))
+	if err != nil {
+		return 0
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return 0
+	}
+	return resp.ControllerID
 }
