@@ -47,6 +47,8 @@ func ApplyCommand(s *State, index uint64, cmd Command) (*State, error) {
 		next, err = applyAllocateProducerIDs(s, c)
 	case ReassignPartition:
 		next, err = applyReassignPartition(s, c)
+	case UnregisterBroker:
+		next, err = applyUnregisterBroker(s, c)
 	default:
 		return s, fmt.Errorf("%w: unhandled %T", ErrBadCommand, cmd)
 	}
@@ -66,6 +68,20 @@ func applyRegisterBroker(s *State, index uint64, c RegisterBroker) (*State, erro
 	next := s.shallowCopy()
 	next.Brokers = cloneMap(s.Brokers)
 	next.Brokers[b.ID] = b
+	return next, nil
+}
+
+func applyUnregisterBroker(s *State, c UnregisterBroker) (*State, error) {
+	b, ok := s.Brokers[c.ID]
+	if !ok {
+		return nil, fmt.Errorf("%w: broker %d is not registered", ErrBadCommand, c.ID)
+	}
+	if !b.Fenced {
+		return nil, fmt.Errorf("%w: broker %d is not fenced; stop it first", ErrBadCommand, c.ID)
+	}
+	next := s.shallowCopy()
+	next.Brokers = cloneMap(s.Brokers)
+	delete(next.Brokers, c.ID)
 	return next, nil
 }
 

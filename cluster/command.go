@@ -79,6 +79,12 @@ type UpdatePartition struct {
 	ExpectedPartitionEpoch int32
 }
 
+// UnregisterBroker removes a fenced broker's registration (`jocko cluster
+// remove-broker`, Kafka's UnregisterBroker). Partitions keep it among
+// their replicas until they are reassigned; an unregistered broker leads
+// nothing and joins no ISR.
+type UnregisterBroker struct{ ID int32 }
+
 // SetClusterID sets the cluster ID once; setting the same ID again is a
 // no-op, a different one an error.
 type SetClusterID struct{ ID string }
@@ -102,6 +108,7 @@ const (
 	tagAllocateProducerIDs
 	tagFenceBroker
 	tagReassignPartition
+	tagUnregisterBroker
 )
 
 func (RegisterBroker) commandTag() byte      { return tagRegisterBroker }
@@ -114,6 +121,7 @@ func (UpdatePartition) commandTag() byte     { return tagUpdatePartition }
 func (SetClusterID) commandTag() byte        { return tagSetClusterID }
 func (AllocateProducerIDs) commandTag() byte { return tagAllocateProducerIDs }
 func (FenceBroker) commandTag() byte         { return tagFenceBroker }
+func (UnregisterBroker) commandTag() byte    { return tagUnregisterBroker }
 
 // commandBytesMax bounds an encoded command.
 const commandBytesMax = 16 << 20
@@ -143,6 +151,8 @@ func newCommand(tag byte) any {
 		return new(FenceBroker)
 	case tagReassignPartition:
 		return new(ReassignPartition)
+	case tagUnregisterBroker:
+		return new(UnregisterBroker)
 	}
 	return nil
 }

@@ -55,10 +55,14 @@ func startCluster(t *testing.T, n int) []*proc {
 
 // quorumVoters is how many metadata voters DescribeQuorum lists (0 on an
 // error).
-func quorumVoters(ctx context.Context, p *proc) int {
+func quorumVoters(ctx context.Context, p *proc) int { return len(quorumVoterIDs(ctx, p)) }
+
+// quorumVoterIDs lists the metadata voters DescribeQuorum reports (nil on
+// an error).
+func quorumVoterIDs(ctx context.Context, p *proc) []int32 {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(p.addr))
 	if err != nil {
-		return 0
+		return nil
 	}
 	defer cl.Close()
 	req := kmsg.NewPtrDescribeQuorumRequest()
@@ -68,13 +72,18 @@ func quorumVoters(ctx context.Context, p *proc) int {
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil || resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-		return 0
+		return nil
 	}
 	part := resp.Topics[0].Partitions[0]
 	if part.ErrorCode != 0 {
-		return 0
+		return nil
 	}
-	return len(part.CurrentVoters)
+	var ids []int32
+	for _, v := range part.CurrentVoters {
+		ids = append(ids, v.ReplicaID)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // brokerID reads the ID a broker recorded in its data directory.
@@ -447,4 +456,65 @@ func controllerSeenBy(ctx context.Context, p *proc) int32 {
 		return 0
 	}
 	return resp.ControllerID
+}
+
+// TestE2EClusterRemoveBroker: four processes, three voters. A voter is
+// killed; `jocko cluster remove-broker` refuses a live broker, then removes
+// the dead one, and the controller promotes the fourth broker so that three
+// voters remain.
+func TestE2EClusterRemoveBroker(t *testing.T) {
+	procs := startCluster(t, 4)
+	ctx := testCtx(t)
+	voters := quorumVoterIDs(ctx, procs[0])
+	ctrl := controllerSeenBy(ctx, procs[0])
+	var victim *proc
+	var observer int32
+	for _, p := range procs {
+		id := brokerID(t, p)
+		switch {
+		case !slices.Contains(voters, id):
+			observer = id
+		case id != ctrl && victim == nil:
+			victim = p
+		}
+	}
+	if victim == nil || observer == 0 {
+		t.Fatalf("voters %v, controller %d: want a non-controller voter and an observer", voters, ctrl)
+	}
+	vid := brokerID(t, victim)
+	brokers := procs[0].addr
+	if victim == procs[0] {
+		brokers = procs[1].addr
+	}
+	if code, _, stderr := runCLI("cluster", "remove-broker", strconv.Itoa(int(vid)), "--brokers", brokers); code == 0 ||
+		!strings.Contains(stderr, "alive") {
+		t.Fatalf("removing live broker %d: exit %d, stderr %q; want a refusal", vid, code, stderr)
+	}
+	victim.kill9()
+	var stdout, stderr string
+	waitUntil(t, ctx, func() bool {
+		var code int
+		code, stdout, stderr = runCLI("cluster", "remove-broker", strconv.Itoa(int(vid)), "--brokers", brokers)
+		return code == 0
+	})
+	if !strings.Contains(stdout, "removed broker "+strconv.Itoa(int(vid))) {
+		t.Fatalf("remove-broker printed %q (stderr %q)", stdout, stderr)
+	}
+	other := procs[0]
+	if other == victim {
+		other = procs[1]
+	}
+	waitUntil(t, ctx, func() bool {
+		v := quorumVoterIDs(ctx, other)
+		return len(v) == 3 && !slices.Contains(v, vid) && slices.Contains(v, observer)
+	})
+	md, err := other.admin(t).BrokerMetadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range md.Brokers {
+		if b.NodeID == vid {
+			t.Fatalf("removed broker %d still listed", vid)
+		}
+	}
 }
