@@ -125,6 +125,9 @@ func (c *controllerShell) tick(ctx context.Context) {
 	if c.cutOff(ctx, st, len(expired), nowMs, timeout) {
 		return
 	}
+	for _, cmd := range c.gossipFailures(st, expired, nowMs) {
+		c.propose(ctx, cmd)
+	}
 	for _, cmd := range expired {
 		c.b.log.Warn("fencing broker: session expired", "broker", cmd.ID, "epoch", cmd.Epoch, "timeout_ms", timeout)
 		c.propose(ctx, cmd)
@@ -132,6 +135,36 @@ func (c *controllerShell) tick(ctx context.Context) {
 	c.elect(ctx)
 	c.reconcileVoters(ctx, nowMs)
 	c.placementTick(ctx, nowMs)
+}
+
+// gossipFailures adds to the expired sessions the brokers that Serf's
+// failure detector (direct and indirect probes) reports failed and that
+// have not heartbeated for two heartbeat intervals: a crash is then acted
+// on in about two heartbeats instead of a whole session timeout. A
+// restarted broker heartbeats at once under its new epoch, so a failure
+// report about its previous incarnation does not fence it.
+func (c *controllerShell) gossipFailures(st *cluster.State, expired []cluster.FenceBroker, nowMs int64) []cluster.FenceBroker {
+	if c.b.members == nil {
+		return nil
+	}
+	quiet := 2 * c.b.brokerInt(st, "broker.heartbeat.interval.ms")
+	var out []cluster.FenceBroker
+	for _, m := range c.b.members.Members() {
+		br, ok := st.Brokers[m.ID]
+		if m.Status != cluster.StatusFailed || m.ID == c.b.cfg.NodeID || !ok || br.Fenced ||
+			slices.ContainsFunc(expired, func(f cluster.FenceBroker) bool { return f.ID == m.ID }) {
+			continue
+		}
+		c.mu.Lock()
+		s := c.sessions[m.ID]
+		silent := s != nil && s.epoch == br.Epoch && nowMs-s.lastMs > quiet
+		c.mu.Unlock()
+		if silent {
+			c.b.log.Warn("fencing broker: gossip reports it failed", "broker", m.ID, "epoch", br.Epoch)
+			out = append(out, cluster.FenceBroker{ID: m.ID, Epoch: br.Epoch, Fenced: true})
+		}
+	}
+	return out
 }
 
 // cutOff decides whether this controller, rather than the brokers, is the

@@ -518,3 +518,44 @@ func TestE2EClusterRemoveBroker(t *testing.T) {
 		}
 	}
 }
+
+// TestE2EClusterGossipFailure: with the default session timeout (9 s), a
+// broker killed with SIGKILL is fenced on Serf's failure report, not only
+// when its session expires.
+func TestE2EClusterGossipFailure(t *testing.T) {
+	first := startBroker(t, "", "--broker.heartbeat.interval.ms", "500")
+	m := gossipReadyRE.FindStringSubmatch(first.logText())
+	procs := []*proc{first}
+	for range 2 {
+		procs = append(procs, startBroker(t, "", "--join", m[1], "--broker.heartbeat.interval.ms", "500"))
+	}
+	ctx := testCtx(t)
+	waitUntil(t, ctx, func() bool { return quorumVoters(ctx, first) == 3 })
+	ctrl := controllerSeenBy(ctx, first)
+	var victim *proc
+	for _, p := range procs {
+		if brokerID(t, p) != ctrl {
+			victim = p
+		}
+	}
+	vid := brokerID(t, victim)
+	victim.kill9()
+	var ctrlProc *proc
+	for _, p := range procs {
+		if brokerID(t, p) == ctrl {
+			ctrlProc = p
+		}
+	}
+	want := "fencing broker: gossip reports it failed"
+	waitUntil(t, ctx, func() bool {
+		for _, line := range strings.Split(ctrlProc.logText(), "\n") {
+			if strings.Contains(line, want) && strings.Contains(line, "broker="+strconv.Itoa(int(vid))) {
+				return true
+			}
+			if strings.Contains(line, "fencing broker: session expired") && strings.Contains(line, "broker="+strconv.Itoa(int(vid))) {
+				t.Fatalf("broker %d was fenced by its session expiring, not by gossip:\n%s", vid, line)
+			}
+		}
+		return false
+	})
+}
