@@ -41,6 +41,7 @@ type Broker struct {
 	lostLogs bool   // the data directory was empty at start
 
 	shuttingDown atomic.Bool // Shutdown began: heartbeats ask to shut down
+	dirFailed    atomic.Bool // the log directory failed: heartbeats ask to be fenced
 
 	partsMu sync.RWMutex
 	parts   map[tp]*partition

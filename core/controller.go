@@ -277,6 +277,9 @@ func (b *Broker) sendHeartbeat(ctx context.Context, epoch int64, wantShutdown bo
 	req := kmsg.NewPtrBrokerHeartbeatRequest()
 	req.SetVersion(1)
 	req.BrokerID, req.BrokerEpoch, req.WantShutdown = b.cfg.NodeID, epoch, wantShutdown
+	// A broker alone has nobody to hand its partitions to: fencing it
+	// would only take its healthy partitions offline too.
+	req.WantFence = b.dirFailed.Load() && liveBrokers(b.node.State()) > 1
 	st := b.node.State()
 	req.CurrentMetadataOffset = int64(st.AppliedIndex)
 	leader, ok := b.node.LeaderID()

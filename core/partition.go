@@ -139,6 +139,7 @@ func (p *partition) fail(err error) {
 	if p.failed.CompareAndSwap(nil, &err) {
 		p.b.log.Error("partition offline", "topic", p.topic, "partition", p.index, "err", err)
 		p.broadcast()
+		p.b.logDirFailed(err)
 	}
 }
 

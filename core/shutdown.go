@@ -57,3 +57,15 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		}
 	}
 }
+
+// logDirFailed handles a failed log directory (KIP-112): Jocko keeps one,
+// so the broker can store nothing more. Its heartbeats ask the controller
+// to fence it (WantFence), which moves every leadership it holds to another
+// ISR member and takes it out of the ISRs, instead of leaving its
+// partitions offline until an operator restarts it. A restart (after the
+// disk is fixed) registers anew.
+func (b *Broker) logDirFailed(err error) {
+	if b.dirFailed.CompareAndSwap(false, true) {
+		b.log.Error("log directory failed: asking the controller to fence this broker so that its leaderships move; restart it once the disk is fixed", "err", err)
+	}
+}
