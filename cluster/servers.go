@@ -39,33 +39,6 @@ func (n *Node) Servers() (map[int32]Server, error) {
 	return out, nil
 }
 
-// AddNonvoter adds node id at raft address addr as a nonvoter: it gets
-// the metadata log but does not vote. A node already a voter stays one.
-// Leader only.
-func (n *Node) AddNonvoter(ctx context.Context, id int32, addr string) error {
-	r, err := n.leaderRaft()
-	if err != nil {
-		return err
-	}
-	_, err = await(ctx, func() (any, error) {
-		return nil, r.AddNonvoter(serverID(id), raft.ServerAddress(addr), 0, 0).Error()
-	})
-	return raftErr(err)
-}
-
-// DemoteVoter makes voter id a nonvoter: it keeps getting the log, and a
-// later AddVoter promotes it again. Leader only.
-func (n *Node) DemoteVoter(ctx context.Context, id int32) error {
-	r, err := n.leaderRaft()
-	if err != nil {
-		return err
-	}
-	_, err = await(ctx, func() (any, error) {
-		return nil, r.DemoteVoter(serverID(id), 0, 0).Error()
-	})
-	return raftErr(err)
-}
-
 // TransferLeadership hands raft leadership to another up-to-date voter.
 // Leader only.
 func (n *Node) TransferLeadership(ctx context.Context) error {

@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,26 +172,8 @@ func TestE2EClusterLeaderKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	var acked sync.Map
-	var nAcked atomic.Int64
-	var failed atomic.Value
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; i < total && ctx.Err() == nil; i++ {
-			v := strconv.Itoa(i)
-			prod.Produce(ctx, &kgo.Record{Key: []byte(v), Value: []byte(v)}, func(r *kgo.Record, err error) {
-				if err != nil {
-					failed.CompareAndSwap(nil, err.Error())
-					return
-				}
-				acked.Store(string(r.Value), true)
-				nAcked.Add(1)
-			})
-		}
-		prod.Flush(ctx)
-	}()
-	waitUntil(t, ctx, func() bool { return nAcked.Load() >= 1500 })
+	ap := produceAcked(ctx, prod, total, false)
+	waitUntil(t, ctx, func() bool { return ap.n.Load() >= 1500 })
 	leader := partitionLeader(t, ctx, adm, "failover", 0)
 	var victim *proc
 	for _, p := range procs {
@@ -216,29 +196,11 @@ func TestE2EClusterLeaderKill9(t *testing.T) {
 		return l > 0 && l != leader
 	})
 	victim.restart()
-	<-done
-	if err := failed.Load(); err != nil {
-		t.Fatalf("a produce failed for good: %v", err)
+	ap.wait(t)
+	if ap.n.Load() != total {
+		t.Fatalf("%d of %d records acknowledged", ap.n.Load(), total)
 	}
-	if nAcked.Load() != total {
-		t.Fatalf("%d of %d records acknowledged", nAcked.Load(), total)
-	}
-	got := consumeAll(t, other, "failover", total)
-	seen := map[string]int{}
-	for _, r := range got {
-		seen[string(r.Value)]++
-	}
-	for v, n := range seen {
-		if n > 1 {
-			t.Errorf("record %s stored %d times", v, n)
-		}
-	}
-	acked.Range(func(k, _ any) bool {
-		if seen[k.(string)] == 0 {
-			t.Errorf("acknowledged record %s lost after the leader's kill -9", k)
-		}
-		return true
-	})
+	ap.check(t, consumeAll(t, other, "failover", total))
 	// The restarted broker catches up and rejoins every ISR.
 	waitUntil(t, ctx, func() bool {
 		td, err := oadm.ListTopics(ctx, "failover")
@@ -310,37 +272,10 @@ func TestE2EClusterRollingRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	var acked sync.Map
-	var nAcked atomic.Int64
-	var failed atomic.Value
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; ctx.Err() == nil; i++ {
-			select {
-			case <-stop:
-				prod.Flush(ctx)
-				return
-			default:
-			}
-			v := strconv.Itoa(i)
-			prod.Produce(ctx, &kgo.Record{Value: []byte(v)}, func(r *kgo.Record, err error) {
-				if err != nil {
-					failed.CompareAndSwap(nil, err.Error())
-					return
-				}
-				acked.Store(string(r.Value), true)
-				nAcked.Add(1)
-			})
-			if i%200 == 0 {
-				time.Sleep(10 * time.Millisecond)
-			}
-		}
-	}()
+	ap := produceAcked(ctx, prod, 0, true)
 	for _, p := range procs {
-		before := nAcked.Load()
-		waitUntil(t, ctx, func() bool { return nAcked.Load() >= before+500 })
+		before := ap.n.Load()
+		waitUntil(t, ctx, func() bool { return ap.n.Load() >= before+500 })
 		p.stop()
 		if !strings.Contains(p.logText(), "controlled shutdown: this broker leads nothing now") {
 			t.Fatalf("broker %s stopped without completing its controlled shutdown:\n%s", p.addr, p.logText())
@@ -360,23 +295,8 @@ func TestE2EClusterRollingRestart(t *testing.T) {
 			return true
 		})
 	}
-	close(stop)
-	<-done
-	if err := failed.Load(); err != nil {
-		t.Fatalf("a send failed during the rolling restart: %v", err)
-	}
-	n := int(nAcked.Load())
-	got := consumeAll(t, procs[0], "rolling", n)
-	seen := map[string]int{}
-	for _, r := range got {
-		seen[string(r.Value)]++
-	}
-	acked.Range(func(k, _ any) bool {
-		if seen[k.(string)] != 1 {
-			t.Errorf("acknowledged record %s read %d times", k, seen[k.(string)])
-		}
-		return true
-	})
+	ap.finish(t)
+	ap.check(t, consumeAll(t, procs[0], "rolling", int(ap.n.Load())))
 }
 
 // TestE2EClusterObservers: five processes, three of them metadata voters;

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -23,51 +20,16 @@ func TestE2EKill9NoLossNoDuplicates(t *testing.T) {
 	}
 	const total = 6000
 	prod := b.client(t, kgo.DefaultProduceTopic("crash"), kgo.MaxBufferedRecords(500))
-	var acked sync.Map
-	var nAcked atomic.Int64
-	var failed atomic.Value
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; i < total && ctx.Err() == nil; i++ {
-			v := strconv.Itoa(i)
-			prod.Produce(ctx, &kgo.Record{Key: []byte(v), Value: []byte(v)}, func(r *kgo.Record, err error) {
-				if err != nil {
-					failed.Store(err)
-					return
-				}
-				acked.Store(string(r.Value), true)
-				nAcked.Add(1)
-			})
-		}
-		prod.Flush(ctx)
-	}()
-	waitUntil(t, ctx, func() bool { return nAcked.Load() >= 1500 })
+	ap := produceAcked(ctx, prod, total, false)
+	waitUntil(t, ctx, func() bool { return ap.n.Load() >= 1500 })
 	b.kill9()
 	b.restart()
-	<-done
-	if err := failed.Load(); err != nil {
-		t.Fatalf("a produce failed for good: %v", err)
-	}
-	if nAcked.Load() != total {
-		t.Fatalf("%d of %d records acknowledged", nAcked.Load(), total)
+	ap.wait(t)
+	if ap.n.Load() != total {
+		t.Fatalf("%d of %d records acknowledged", ap.n.Load(), total)
 	}
 	got := consumeAll(t, b, "crash", total)
-	seen := map[string]int{}
-	for _, r := range got {
-		seen[string(r.Value)]++
-	}
-	for v, n := range seen {
-		if n > 1 {
-			t.Errorf("record %s stored %d times (idempotent producer duplicate)", v, n)
-		}
-	}
-	acked.Range(func(k, _ any) bool {
-		if seen[k.(string)] == 0 {
-			t.Errorf("acknowledged record %s lost after kill -9", k)
-		}
-		return true
-	})
+	ap.check(t, got)
 	if len(got) != total {
 		t.Errorf("consumed %d records, want %d", len(got), total)
 	}
