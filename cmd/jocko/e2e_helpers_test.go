@@ -50,6 +50,7 @@ type proc struct {
 	addr    string
 	dataDir string
 	args    []string
+	wrap    []string // a command that runs jocko (e.g. ip netns exec NS); none: jocko itself
 	mu      sync.Mutex
 	logs    strings.Builder
 	exited  chan struct{}
@@ -89,7 +90,11 @@ func (p *proc) start(listen string) {
 			}
 		}
 	}
-	p.cmd = exec.Command(jockoBin, args...)
+	if len(p.wrap) > 0 {
+		p.cmd = exec.Command(p.wrap[0], append(append(p.wrap[1:len(p.wrap):len(p.wrap)], jockoBin), args...)...)
+	} else {
+		p.cmd = exec.Command(jockoBin, args...)
+	}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		p.t.Fatal(err)

@@ -562,35 +562,12 @@ func (l *netnsLab) startBroker(i int, extra ...string) *proc {
 	t.Helper()
 	dataDir := t.TempDir()
 	args := append([]string{"broker", "--data-dir", dataDir, "--listen", l.ips[i] + ":9092"}, extra...)
-	p := &proc{t: t, dataDir: dataDir, args: args}
-	p.startInNetns(l.ns[i])
+	// `ip netns exec NS` execs jocko in place: the process is jocko
+	// itself, so stop's signals reach it.
+	p := &proc{t: t, dataDir: dataDir, args: args, wrap: []string{"ip", "netns", "exec", l.ns[i]}}
+	p.start("")
 	t.Cleanup(p.stop)
 	return p
-}
-
-// startInNetns is proc.start through `ip netns exec NS`, which execs jocko
-// in place: the process is jocko itself, so stop's signals reach it.
-func (p *proc) startInNetns(ns string) {
-	p.t.Helper()
-	p.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, jockoBin}, p.args...)...)
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		p.t.Fatal(err)
-	}
-	p.exited = make(chan struct{})
-	ready := make(chan string, 1)
-	go p.readLogs(stderr, ready)
-	go func() { p.cmd.Wait(); close(p.exited) }()
-	select {
-	case p.addr = <-ready:
-	case <-p.exited:
-		p.t.Fatalf("jocko in %s exited before it was ready:\n%s", ns, p.logText())
-	case <-time.After(60 * time.Second):
-		p.t.Fatalf("jocko in %s not ready after 60s:\n%s", ns, p.logText())
-	}
 }
 
 // netnsClient is a franz-go client with timeouts short enough that a
