@@ -33,7 +33,9 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func startTestCluster(t *testing.T, n int) *testCluster {
+// startTestCluster starts n brokers, all initial voters; each opt may
+// change every broker's config.
+func startTestCluster(t *testing.T, n int, opts ...func(*Config)) *testCluster {
 	t.Helper()
 	voters := map[int32]string{}
 	kafka := map[int32]string{}
@@ -44,6 +46,9 @@ func startTestCluster(t *testing.T, n int) *testCluster {
 	tc := &testCluster{}
 	for i := int32(1); i <= int32(n); i++ {
 		cfg := Config{NodeID: i, DataDir: t.TempDir(), ListenAddr: kafka[i], RaftAddr: voters[i], Voters: voters}
+		for _, o := range opts {
+			o(&cfg)
+		}
 		env := jio.Env{Log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 		b, err := NewBroker(cfg, env)
 		if err != nil {

@@ -176,9 +176,19 @@ func fetchReplica(req *kmsg.FetchRequest) (id int32, epoch int64, ok bool) {
 // fetchPartition reads one partition into pr and returns the bytes read,
 // which are in a pooled buffer when there are any.
 func (b *Broker) fetchPartition(req *kmsg.FetchRequest, p *partition, rp kmsg.FetchRequestTopicPartition, budget int, first bool, pr *kmsg.FetchResponseTopicPartition) int {
-	if code := p.checkLeaderEpoch(rp.CurrentLeaderEpoch); code != 0 {
+	_, _, fromReplica := fetchReplica(req)
+	if code := p.checkLeaderEpoch(rp.CurrentLeaderEpoch); code != 0 && !(code == kerr.NotLeaderForPartition.Code && followerServes(req, p, fromReplica)) {
 		pr.ErrorCode = code
 		return 0
+	}
+	if !fromReplica && p.isLeader() {
+		if id := b.preferredReadReplica(req, p); id >= 0 {
+			// KIP-392: the client fetches from a follower in its rack.
+			pr.PreferredReadReplica = id
+			hw := p.highWatermark()
+			pr.HighWatermark, pr.LastStableOffset, pr.LogStartOffset = hw, hw, p.log.StartOffset()
+			return 0
+		}
 	}
 	upTo := int64(-1) // a client reads below the high watermark
 	if id, epoch, ok := fetchReplica(req); ok {
@@ -213,6 +223,39 @@ func (b *Broker) fetchPartition(req *kmsg.FetchRequest, p *partition, rp kmsg.Fe
 	}
 	pr.RecordBatches = data
 	return len(data)
+}
+
+// followerServes reports whether this follower replica serves a client's
+// fetch (KIP-392, Fetch v11+): below its own high watermark, which is
+// committed data, as a leader does.
+func followerServes(req *kmsg.FetchRequest, p *partition, fromReplica bool) bool {
+	return !fromReplica && req.Version >= 11 && p.leader.Load() >= 0
+}
+
+// preferredReadReplica is the replica a client with a rack (client.rack,
+// Fetch v11+) should read from instead of this leader: an in-sync follower
+// in the client's rack, the lowest ID first, unless this leader is in that
+// rack itself; -1 for none (Kafka's RackAwareReplicaSelector).
+func (b *Broker) preferredReadReplica(req *kmsg.FetchRequest, p *partition) int32 {
+	if req.Version < 11 || req.Rack == "" || req.Rack == b.cfg.Rack {
+		return -1
+	}
+	st := b.node.State()
+	t, ok := st.Topic(p.topic)
+	if !ok || int(p.index) >= len(t.Partitions) {
+		return -1
+	}
+	best := int32(-1)
+	for _, id := range t.Partitions[p.index].ISR {
+		br, ok := st.Brokers[id]
+		if id == b.cfg.NodeID || !ok || br.Fenced || br.Rack != req.Rack {
+			continue
+		}
+		if best < 0 || id < best {
+			best = id
+		}
+	}
+	return best
 }
 
 // lookupTopic finds a topic by ID (Fetch v13+, Produce v13) or by name.
