@@ -157,23 +157,37 @@ func TestKIP951ProduceNotLeaderNamesLeader(t *testing.T) {
 }
 
 // TestKIP951FetchNotLeaderNamesLeader: a consumer's Fetch sent to a
-// follower is answered at once (not after MaxWaitMillis) with
-// NOT_LEADER_OR_FOLLOWER, and from v16 with the leader and its endpoint;
-// after the leadership moves, a fetch stamped with the old epoch gets
+// broker with no replica of the partition is answered at once (not after
+// MaxWaitMillis) with NOT_LEADER_OR_FOLLOWER, and from v16 with the leader
+// and its endpoint (a follower would serve it: KIP-392); after the
+// leadership moves, a fetch stamped with the old epoch gets
 // FENCED_LEADER_EPOCH naming the new leader.
 func TestKIP951FetchNotLeaderNamesLeader(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three brokers")
 	}
 	tc := startTestCluster(t, 3)
-	p := createReplicatedTopic(t, tc, "hints")
-	leader, follower := tc.byID(p.Leader), tc.byID(p.ISR[0])
-	if follower == leader {
-		follower = tc.byID(p.ISR[1])
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := tc.brokers[0].commit(ctx, cluster.CreateTopic{Name: "hints", ID: [16]byte{5}, Assignments: [][]int32{{1, 2}}}); err != nil {
+		t.Fatal(err)
 	}
+	outsider := tc.byID(3)
+	var p cluster.Partition
+	waitFor(t, 20*time.Second, "every broker knows hints-0", func() bool {
+		for _, b := range tc.brokers {
+			if top, ok := b.node.State().Topic("hints"); !ok || top.Partitions[0].Leader != 1 {
+				return false
+			}
+		}
+		top, _ := outsider.node.State().Topic("hints")
+		p = top.Partitions[0]
+		return true
+	})
+	leader, follower := tc.byID(1), tc.byID(2)
 	top, _ := follower.node.State().Topic("hints")
 	for _, v := range []int16{15, 16, 18} {
-		got, pr, took := rawFetch(t, follower, v, top.ID, -1)
+		got, pr, took := rawFetch(t, outsider, v, top.ID, -1)
 		if got.ErrorCode != kerr.NotLeaderForPartition.Code {
 			t.Fatalf("v%d: error %v, want NOT_LEADER_OR_FOLLOWER", v, kerr.ErrorForCode(got.ErrorCode))
 		}
