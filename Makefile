@@ -49,8 +49,9 @@ bench-cluster: ## acks=all produce at RF=3 on 3 brokers next to RF=1 on 1, with 
 sim: ## the simulator's default seed set
 	$(GO) test ./sim
 
-sim-long: ## a long simulator run
+sim-long: ## a long simulator run, then the 100-broker scenario
 	$(GO) test ./sim -timeout 120m -seeds 500
+	$(GO) test ./sim -timeout 120m -run TestSim -scenario=cluster-100 -seeds=1 -wall 60m -v
 
 clean:
 	rm -rf bin jocko-data

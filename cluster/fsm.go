@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -210,4 +212,16 @@ func decodeState(r io.Reader) (*State, error) {
 		return nil, fmt.Errorf("cluster: snapshot: %w", err)
 	}
 	return s, nil
+}
+
+// Fingerprint is a digest of the whole state in its snapshot encoding:
+// two brokers whose metadata converged have the same one (the simulator's
+// convergence check compares them).
+func (s *State) Fingerprint() string {
+	b, err := encodeState(s)
+	if err != nil {
+		return "unencodable: " + err.Error()
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }

@@ -76,6 +76,15 @@ var all = []runner.Scenario{
 			{Kind: runner.WipeDisk, Weight: 1, Min: 500 * ms, Max: 3 * time.Second},
 			{Kind: runner.ProcessCrash, Target: runner.Leader, Weight: 1, Min: 50 * ms, Max: 2 * time.Second},
 		}}),
+	clusterOf(runner.Scenario{Name: "cluster-100", Brokers: 100, Partitions: 100, Duration: 15 * time.Second,
+		Description: "a hundred brokers (five voters, the rest observers pulling the metadata), 100 partitions at RF=3: " +
+			"brokers crash and restart; the cluster must converge (make sim-long)",
+		BrokerSettings: map[string]string{"replica.fetch.wait.max.ms": "5000"},
+		Faults: []runner.Fault{
+			{Kind: runner.ProcessCrash, Weight: 3, Min: 50 * ms, Max: 3 * time.Second},
+			{Kind: runner.ProcessCrash, Target: runner.Leader, Weight: 1, Min: 50 * ms, Max: 3 * time.Second},
+			{Kind: runner.MachineCrash, Target: runner.Controller, Weight: 1, Min: 50 * ms, Max: 3 * time.Second},
+		}}),
 	with("single-crash", "single broker, process crashes (page cache survives) and client partitions",
 		runner.Fault{Kind: runner.ProcessCrash, Weight: 4, Min: 50 * ms, Max: 2 * time.Second},
 		runner.Fault{Kind: runner.PartitionHold, Weight: 1, Min: 100 * ms, Max: 3 * time.Second},
@@ -161,6 +170,10 @@ func crashLoop(name, desc string, faults ...runner.Fault) runner.Scenario {
 func clusterOf(s runner.Scenario) runner.Scenario {
 	out := with(s.Name, s.Description, s.Faults...)
 	out.Brokers = s.Brokers
+	out.BrokerSettings = s.BrokerSettings
+	if s.Partitions > 0 {
+		out.Partitions = s.Partitions
+	}
 	out.TimeLimit = 300 * time.Second
 	if s.Duration > 0 {
 		out.Duration = s.Duration

@@ -91,6 +91,16 @@ func (c *cluster) voters() map[int32]string {
 	return v
 }
 
+// voterGoal is how many metadata voters the controller keeps: the initial
+// voters, an odd number (0 for a single broker: the default).
+func (c *cluster) voterGoal() int {
+	n := len(c.voters())
+	if n > 0 && n%2 == 0 {
+		n--
+	}
+	return n
+}
+
 // seeds lists every broker's Kafka address.
 func (c *cluster) seeds() []string {
 	var out []string
@@ -147,7 +157,12 @@ func (c *cluster) launch(b *broker) (*core.Broker, int) {
 	env := jio.Env{Net: nd, FS: fs, Rand: jio.NewRand(incarnationSeed(c.seed, b.id, gen)),
 		Log: c.log.With("inc", gen)}
 	cfg := core.Config{NodeID: b.id, DataDir: dataDir, ListenAddr: c.addr(b), RaftAddr: c.raftAddr(b),
-		Voters: c.voters(), Defaults: c.brokerDefaults()}
+		Voters: c.voters(), ControllerVoters: c.voterGoal(), Defaults: c.brokerDefaults()}
+	if _, voter := cfg.Voters[b.id]; !voter && len(cfg.Voters) > 0 {
+		// Beyond the initial voters: join, as `jocko broker --join` does,
+		// and pull the metadata as an observer.
+		cfg.Voters, cfg.Join, cfg.Membership = nil, []string{c.brokers[0].name + ":9094"}, c.membership(b)
+	}
 	br, err := core.NewBroker(cfg, env)
 	if err != nil {
 		c.mu.Unlock()
@@ -191,6 +206,9 @@ func (c *cluster) brokerDefaults() map[string]string {
 	}
 	if c.sc.SegmentMax > 0 {
 		m["log.segment.bytes"] = strconv.Itoa(c.sc.SegmentMax)
+	}
+	for k, v := range c.sc.BrokerSettings {
+		m[k] = v
 	}
 	if c.sc.GroupMembers > 0 {
 		// Few __consumer_offsets partitions (each is a log to recover),

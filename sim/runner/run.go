@@ -110,6 +110,7 @@ func (r *run) body() {
 	w.finalRead(r)
 	r.sampleAll()
 	r.checkReplicas()
+	r.checkConvergence()
 	mstop()
 	r.tr.Record(trace.Phase, 4, 0, 0)
 	h, g := r.history()

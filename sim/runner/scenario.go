@@ -95,6 +95,9 @@ type Scenario struct {
 	Linearize  bool             // run porcupine on the observer's history
 	DiskBytes  int64            // disk capacity (0: unlimited) outside DiskFull
 	SegmentMax int              // storage segment size (small: more rolls)
+	// BrokerSettings are broker settings (Kafka names) over the
+	// simulator's defaults, for every broker.
+	BrokerSettings map[string]string
 	// SyncLatency bounds how long each fsync takes; crashes can land inside.
 	SyncLatency [2]time.Duration
 }

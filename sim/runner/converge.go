@@ -1,0 +1,96 @@
+package runner
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// convergeWithin bounds how long after the final read a healed cluster may
+// take to converge.
+const convergeWithin = 20 * time.Second
+
+// checkConvergence is the cluster's liveness check, after healing: within
+// convergeWithin every live broker's metadata reaches the same applied
+// index and the same state (every broker converges to the controller's
+// metadata; the voters' Raft FSMs are equal), and in it
+// every workload partition has a leader and an ISR holding every replica
+// whose broker is live and unfenced.
+func (r *run) checkConvergence() {
+	c := r.c
+	if len(c.brokers) < 2 {
+		return
+	}
+	deadline := time.Now().Add(convergeWithin)
+	for {
+		why := r.converged()
+		if why == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.fail("no-convergence", fmt.Sprintf("%v after the final read: %s", convergeWithin, why))
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// converged returns what is not converged yet, or "".
+func (r *run) converged() string {
+	c := r.c
+	c.mu.Lock()
+	var live []*broker
+	for _, b := range c.brokers {
+		if b.up && b.b != nil {
+			live = append(live, b)
+		}
+	}
+	c.mu.Unlock()
+	if len(live) == 0 {
+		return "no broker is up"
+	}
+	var applied []uint64
+	var prints []string
+	var ctrl int32 = -1
+	for _, b := range live {
+		st, leader := b.b.Metadata()
+		applied = append(applied, st.AppliedIndex)
+		prints = append(prints, st.Fingerprint())
+		if leader == b.id {
+			ctrl = b.id
+		}
+	}
+	if slices.Min(applied) != slices.Max(applied) {
+		return fmt.Sprintf("metadata applied indexes differ across live brokers: %v", applied)
+	}
+	// Same index, so the same commands applied: the states must be equal
+	// (the voters' Raft FSMs, and every observer's pulled copy).
+	if slices.Min(prints) != slices.Max(prints) {
+		return fmt.Sprintf("metadata at index %d differs across live brokers: fingerprints %v", applied[0], prints)
+	}
+	if ctrl < 0 {
+		return "no live controller"
+	}
+	st, _ := live[0].b.Metadata()
+	t, ok := st.Topic(topic)
+	if !ok {
+		return "the workload topic is missing"
+	}
+	up := map[int32]bool{}
+	for _, b := range live {
+		if br, ok := st.Brokers[b.id]; ok && !br.Fenced {
+			up[b.id] = true
+		}
+	}
+	for _, p := range t.Partitions {
+		if p.Leader < 0 {
+			return fmt.Sprintf("partition %d has no leader", p.Index)
+		}
+		for _, rep := range p.Replicas {
+			if up[rep] && !slices.Contains(p.ISR, rep) {
+				return fmt.Sprintf("partition %d: live broker %d is not in the ISR %v", p.Index, rep, p.ISR)
+			}
+		}
+	}
+	return ""
+}
