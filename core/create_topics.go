@@ -25,6 +25,52 @@ func init() { register(kmsg.CreateTopics, 0, 7, (*Broker).handleCreateTopics) }
 
 func (b *Broker) handleCreateTopics(ctx context.Context, r *request) reply {
 	req := r.msg.(*kmsg.CreateTopicsRequest)
+	if leader, ok := b.node.LeaderID(); ok && leader != b.cfg.NodeID && !req.ValidateOnly && !forwardedByBroker(r) {
+		return reply{wait: func() kmsg.Response { return b.createTopicsAtController(ctx, req, leader) }}
+	}
+	return reply{resp: b.createTopicsHere(ctx, req)}
+}
+
+// createTopicsAtController has the controller create the topics: placement
+// must see every broker the controller has unfenced, and this broker's
+// metadata may lag it (just after start, brokers are unfenced one by one).
+// The answer waits until this broker's own metadata has each created
+// topic, so that the client's next request here finds it. If the
+// controller cannot be reached, the topics are placed here.
+func (b *Broker) createTopicsAtController(ctx context.Context, req *kmsg.CreateTopicsRequest, leader int32) kmsg.Response {
+	ctx, cancel := b.requestContext(ctx, req.TimeoutMillis)
+	defer cancel()
+	resp, err := b.peerRequest(ctx, leader, req)
+	if err != nil {
+		return b.createTopicsHere(ctx, req)
+	}
+	cr := resp.(*kmsg.CreateTopicsResponse)
+	for i := range cr.Topics {
+		t := &cr.Topics[i]
+		if t.ErrorCode != 0 {
+			continue
+		}
+		for {
+			changed := b.node.Changed()
+			if _, ok := b.node.State().Topic(t.Topic); ok {
+				break
+			}
+			select {
+			case <-changed:
+				continue
+			case <-ctx.Done():
+			}
+			t.ErrorCode = kerr.RequestTimedOut.Code
+			msg := "created, but this broker's metadata does not show it yet; retry"
+			t.ErrorMessage = &msg
+			break
+		}
+	}
+	return cr
+}
+
+// createTopicsHere creates the topics from this broker's metadata.
+func (b *Broker) createTopicsHere(ctx context.Context, req *kmsg.CreateTopicsRequest) *kmsg.CreateTopicsResponse {
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	seen := map[string]int{}
 	for _, rt := range req.Topics {
@@ -46,7 +92,7 @@ func (b *Broker) handleCreateTopics(ctx context.Context, r *request) reply {
 		}
 		resp.Topics = append(resp.Topics, t)
 	}
-	return reply{resp: resp}
+	return resp
 }
 
 func (b *Broker) createSpec(rt kmsg.CreateTopicsRequestTopic) topicSpec {
