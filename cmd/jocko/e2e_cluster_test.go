@@ -479,3 +479,18 @@ func TestE2EClusterGossipFailure(t *testing.T) {
 		return false
 	})
 }
+
+// TestE2EClusterRefusesOtherCluster: a broker whose data directory belongs
+// to one cluster refuses to join another.
+func TestE2EClusterRefusesOtherCluster(t *testing.T) {
+	a := startBroker(t, "")
+	m := gossipReadyRE.FindStringSubmatch(a.logText())
+	b := startBroker(t, "")
+	b.stop()
+	other := &proc{t: t, dataDir: b.dataDir,
+		args: []string{"broker", "--data-dir", b.dataDir, "--listen", "127.0.0.1:0", "--join", m[1]}}
+	out := other.runToExit(60 * time.Second)
+	if !strings.Contains(out, "refusing to join") {
+		t.Fatalf("a broker of another cluster joined, or failed otherwise:\n%s", out)
+	}
+}
