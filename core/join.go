@@ -339,6 +339,18 @@ func (c *controllerShell) admit(ctx context.Context, jr joinRequest) joinResult 
 		return joinResult{ErrorCode: kerr.DuplicateBrokerRegistration.Code,
 			Message: fmt.Sprintf("broker %d is alive at %s", id, net.JoinHostPort(br.Host, strconv.Itoa(int(br.Port))))}
 	}
+	// A voter that lost its disk forgot its Raft log and its vote: it must
+	// not vote again as if it remembered them. It leaves the voter set and
+	// comes back as an observer; the controller adds it again once it has
+	// caught up (voters.go), as a new voter.
+	if servers, err := c.b.node.Servers(); err == nil && jr.LostLogs {
+		if _, ok := servers[id]; ok && id != c.b.cfg.NodeID {
+			if err := c.b.node.RemoveServer(ctx, id); err != nil {
+				return joinResult{ErrorCode: kerr.NotController.Code, Message: err.Error()}
+			}
+			c.b.log.Warn("removed a voter that lost its disk from the metadata group", "broker", id)
+		}
+	}
 	// Registered (fenced) before it is answered, so that the ID is taken;
 	// the broker registers anew once it has the metadata.
 	reg := cluster.RegisterBroker{Broker: cluster.Broker{ID: id, Host: jr.Host, Port: jr.Port, Rack: jr.Rack,

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
+	jcluster "github.com/jocko/jocko/cluster"
 	"github.com/jocko/jocko/core"
 	jio "github.com/jocko/jocko/io"
 	"github.com/jocko/jocko/sim/simfs"
@@ -158,9 +160,11 @@ func (c *cluster) launch(b *broker) (*core.Broker, int) {
 		Log: c.log.With("inc", gen)}
 	cfg := core.Config{NodeID: b.id, DataDir: dataDir, ListenAddr: c.addr(b), RaftAddr: c.raftAddr(b),
 		Voters: c.voters(), ControllerVoters: c.voterGoal(), Defaults: c.brokerDefaults()}
-	if _, voter := cfg.Voters[b.id]; !voter && len(cfg.Voters) > 0 {
-		// Beyond the initial voters: join, as `jocko broker --join` does,
-		// and pull the metadata as an observer.
+	_, voter := cfg.Voters[b.id]
+	if has, _ := jcluster.HasState(env, filepath.Join(dataDir, "__meta")); len(cfg.Voters) > 0 && (!voter || (gen > 1 && !has)) {
+		// Beyond the initial voters, or a voter back with a wiped disk:
+		// join, as `jocko broker --join` does, and pull the metadata as
+		// an observer (a wiped voter leaves the voter set first).
 		cfg.Voters, cfg.Join, cfg.Membership = nil, []string{c.brokers[0].name + ":9094"}, c.membership(b)
 	}
 	br, err := core.NewBroker(cfg, env)
