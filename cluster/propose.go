@@ -88,18 +88,14 @@ func (n *Node) RemoveServer(ctx context.Context, id int32) error {
 // Voters returns the voters of the latest raft configuration this node
 // knows, by node ID, with their raft addresses.
 func (n *Node) Voters() (map[int32]string, error) {
-	r := n.raft.Load()
-	if r == nil {
-		return nil, ErrNotRunning
-	}
-	f := r.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return nil, raftErr(err)
+	servers, err := n.Servers()
+	if err != nil {
+		return nil, err
 	}
 	out := map[int32]string{}
-	for _, s := range f.Configuration().Servers {
-		if id, ok := parseServerID(s.ID); ok && s.Suffrage == raft.Voter {
-			out[id] = string(s.Address)
+	for id, s := range servers {
+		if s.Voter {
+			out[id] = s.Addr
 		}
 	}
 	return out, nil

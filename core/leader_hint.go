@@ -69,6 +69,29 @@ func (s *endpointSet) add(br *cluster.Broker) {
 	s.brokers = append(s.brokers, br)
 }
 
+// hintVisit hands leaderHints one partition of a response: its topic
+// (name, or ID from v13), index and error, and where its CurrentLeader
+// goes.
+type hintVisit func(topic string, topicID [16]byte, part int32, code int16, leaderID, leaderEpoch *int32)
+
+// leaderHints fills CurrentLeader for every partition each visits that
+// lost or never had leadership here, and returns the leaders to list as
+// endpoints, each once.
+func leaderHints(st *cluster.State, byID bool, each func(hintVisit)) []*cluster.Broker {
+	var eps endpointSet
+	each(func(topic string, topicID [16]byte, part int32, code int16, leaderID, leaderEpoch *int32) {
+		top, known := lookupTopic(st, topic, topicID, byID)
+		if !known || !wantsLeaderHint(code) {
+			return
+		}
+		if h, ok := currentLeader(st, top.Name, part); ok {
+			*leaderID, *leaderEpoch = h.id, h.epoch
+			eps.add(h.endpoint)
+		}
+	})
+	return eps.brokers
+}
+
 // addProduceLeaderHints fills CurrentLeader for every partition of resp
 // that lost or never had leadership here, and lists the leaders' endpoints.
 // It runs once the answer is final (after an acks=all wait, which can end
@@ -77,22 +100,16 @@ func addProduceLeaderHints(st *cluster.State, resp *kmsg.ProduceResponse) {
 	if resp.Version < produceLeaderHintVersionMin {
 		return
 	}
-	var eps endpointSet
-	for i := range resp.Topics {
-		rt := &resp.Topics[i]
-		top, known := lookupTopic(st, rt.Topic, rt.TopicID, resp.Version >= 13)
-		for j := range rt.Partitions {
-			rp := &rt.Partitions[j]
-			if !known || !wantsLeaderHint(rp.ErrorCode) {
-				continue
-			}
-			if h, ok := currentLeader(st, top.Name, rp.Partition); ok {
-				rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = h.id, h.epoch
-				eps.add(h.endpoint)
+	eps := leaderHints(st, resp.Version >= 13, func(visit hintVisit) {
+		for i := range resp.Topics {
+			rt := &resp.Topics[i]
+			for j := range rt.Partitions {
+				rp := &rt.Partitions[j]
+				visit(rt.Topic, rt.TopicID, rp.Partition, rp.ErrorCode, &rp.CurrentLeader.LeaderID, &rp.CurrentLeader.LeaderEpoch)
 			}
 		}
-	}
-	for _, br := range eps.brokers {
+	})
+	for _, br := range eps {
 		nb := kmsg.NewProduceResponseBroker()
 		nb.NodeID, nb.Host, nb.Port, nb.Rack = br.ID, br.Host, br.Port, rackPtr(br.Rack)
 		resp.Brokers = append(resp.Brokers, nb)
@@ -104,22 +121,16 @@ func addFetchLeaderHints(st *cluster.State, resp *kmsg.FetchResponse) {
 	if resp.Version < fetchLeaderHintVersionMin {
 		return
 	}
-	var eps endpointSet
-	for i := range resp.Topics {
-		rt := &resp.Topics[i]
-		top, known := lookupTopic(st, rt.Topic, rt.TopicID, resp.Version >= 13)
-		for j := range rt.Partitions {
-			rp := &rt.Partitions[j]
-			if !known || !wantsLeaderHint(rp.ErrorCode) {
-				continue
-			}
-			if h, ok := currentLeader(st, top.Name, rp.Partition); ok {
-				rp.CurrentLeader.LeaderID, rp.CurrentLeader.LeaderEpoch = h.id, h.epoch
-				eps.add(h.endpoint)
+	eps := leaderHints(st, resp.Version >= 13, func(visit hintVisit) {
+		for i := range resp.Topics {
+			rt := &resp.Topics[i]
+			for j := range rt.Partitions {
+				rp := &rt.Partitions[j]
+				visit(rt.Topic, rt.TopicID, rp.Partition, rp.ErrorCode, &rp.CurrentLeader.LeaderID, &rp.CurrentLeader.LeaderEpoch)
 			}
 		}
-	}
-	for _, br := range eps.brokers {
+	})
+	for _, br := range eps {
 		nb := kmsg.NewFetchResponseBroker()
 		nb.NodeID, nb.Host, nb.Port, nb.Rack = br.ID, br.Host, br.Port, rackPtr(br.Rack)
 		resp.Brokers = append(resp.Brokers, nb)
