@@ -195,6 +195,9 @@ func TestE2EClusterLeaderKill9(t *testing.T) {
 		l := partitionLeaderOrZero(ctx, oadm, "failover", 0)
 		return l > 0 && l != leader
 	})
+	// What the tools show while the old leader is down: the new leader,
+	// and an ISR without the dead broker.
+	checkToolsAfterFailover(t, ctx, other, "failover", leader)
 	victim.restart()
 	ap.wait(t)
 	if ap.n.Load() != total {
@@ -492,5 +495,36 @@ func TestE2EClusterRefusesOtherCluster(t *testing.T) {
 	out := other.runToExit(60 * time.Second)
 	if !strings.Contains(out, "refusing to join") {
 		t.Fatalf("a broker of another cluster joined, or failed otherwise:\n%s", out)
+	}
+}
+
+// checkToolsAfterFailover checks that `jocko topic describe` and (when it
+// is installed) `kcat -L`, asked at p, show partition 0 of topic led by a
+// broker other than dead, with dead out of its ISR, once the metadata says
+// so.
+func checkToolsAfterFailover(t *testing.T, ctx context.Context, p *proc, topic string, dead int32) {
+	t.Helper()
+	d := strconv.Itoa(int(dead))
+	waitUntil(t, ctx, func() bool {
+		td, err := p.admin(t).ListTopics(ctx, topic)
+		return err == nil && !slices.Contains(td[topic].Partitions[0].ISR, dead)
+	})
+	code, out, stderr := runCLI("topic", "describe", topic, "--brokers", p.addr)
+	if code != 0 {
+		t.Fatalf("jocko topic describe: exit %d: %s", code, stderr)
+	}
+	row := regexp.MustCompile(`(?m)^0\s+(\d+)\s+\d+\s+\[[^\]]*\]\s+\[([^\]]*)\]`).FindStringSubmatch(out)
+	if row == nil || row[1] == d || slices.Contains(strings.Fields(row[2]), d) {
+		t.Fatalf("jocko topic describe after broker %s died:\n%s", d, out)
+	}
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Log("kcat not installed: only the CLI checked")
+		return
+	}
+	l, err := exec.CommandContext(ctx, kcat, "-b", p.addr, "-L", "-t", topic).CombinedOutput()
+	m := regexp.MustCompile(`partition 0, leader (\d+), replicas: [\d,]+, isrs: ([\d,]+)`).FindSubmatch(l)
+	if err != nil || m == nil || string(m[1]) == d || slices.Contains(strings.Split(string(m[2]), ","), d) {
+		t.Fatalf("kcat -L after broker %s died (%v):\n%s", d, err, l)
 	}
 }
