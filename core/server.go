@@ -111,7 +111,10 @@ func (b *Broker) serveConn(ctx context.Context, c net.Conn) {
 		defer close(written)
 		b.writeReplies(c, queue, cancel)
 	}()
-	defer func() { close(queue); <-written }()
+	// The client is gone (or the broker stops): cancel first, so that
+	// long polls and acks=all waits still queued end now instead of at
+	// their client-chosen limits, then let the writer drain.
+	defer func() { cancel(); close(queue); <-written }()
 	br := bufio.NewReaderSize(c, 64<<10)
 	remote := c.RemoteAddr().String()
 	var spare []byte // a frame buffer no handler holds on to any more
