@@ -6,18 +6,28 @@ import (
 	"slices"
 )
 
-func applyUpdatePartition(s *State, c UpdatePartition) (*State, error) {
-	t, ok := s.Topics[c.Topic]
+// partitionAtEpoch finds a partition a compare-and-set command changes and
+// checks that it is still at the expected partition epoch.
+func partitionAtEpoch(s *State, topic string, part, expected int32) (*Topic, Partition, error) {
+	t, ok := s.Topics[topic]
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownTopic, c.Topic)
+		return nil, Partition{}, fmt.Errorf("%w: %q", ErrUnknownTopic, topic)
 	}
-	if c.Partition < 0 || int(c.Partition) >= len(t.Partitions) {
-		return nil, fmt.Errorf("%w: %q has no partition %d", ErrInvalidPartitions, c.Topic, c.Partition)
+	if part < 0 || int(part) >= len(t.Partitions) {
+		return nil, Partition{}, fmt.Errorf("%w: %q has no partition %d", ErrInvalidPartitions, topic, part)
 	}
-	p := t.Partitions[c.Partition]
-	if c.ExpectedPartitionEpoch != p.PartitionEpoch {
-		return nil, fmt.Errorf("%w: %s-%d is at partition epoch %d, not %d",
-			ErrStaleEpoch, c.Topic, c.Partition, p.PartitionEpoch, c.ExpectedPartitionEpoch)
+	p := t.Partitions[part]
+	if expected != p.PartitionEpoch {
+		return nil, Partition{}, fmt.Errorf("%w: %s-%d is at partition epoch %d, not %d",
+			ErrStaleEpoch, topic, part, p.PartitionEpoch, expected)
+	}
+	return t, p, nil
+}
+
+func applyUpdatePartition(s *State, c UpdatePartition) (*State, error) {
+	t, p, err := partitionAtEpoch(s, c.Topic, c.Partition, c.ExpectedPartitionEpoch)
+	if err != nil {
+		return nil, err
 	}
 	if c.LeaderEpoch < p.LeaderEpoch || (c.Leader != p.Leader && c.LeaderEpoch == p.LeaderEpoch) {
 		return nil, fmt.Errorf("%w: %s-%d leader %d in epoch %d cannot become leader %d in epoch %d",

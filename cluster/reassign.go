@@ -39,17 +39,9 @@ type ReassignPartition struct {
 func (ReassignPartition) commandTag() byte { return tagReassignPartition }
 
 func applyReassignPartition(s *State, c ReassignPartition) (*State, error) {
-	t, ok := s.Topics[c.Topic]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownTopic, c.Topic)
-	}
-	if c.Partition < 0 || int(c.Partition) >= len(t.Partitions) {
-		return nil, fmt.Errorf("%w: %q has no partition %d", ErrInvalidPartitions, c.Topic, c.Partition)
-	}
-	p := t.Partitions[c.Partition]
-	if c.ExpectedPartitionEpoch != p.PartitionEpoch {
-		return nil, fmt.Errorf("%w: %s-%d is at partition epoch %d, not %d",
-			ErrStaleEpoch, c.Topic, c.Partition, p.PartitionEpoch, c.ExpectedPartitionEpoch)
+	t, p, err := partitionAtEpoch(s, c.Topic, c.Partition, c.ExpectedPartitionEpoch)
+	if err != nil {
+		return nil, err
 	}
 	if err := checkNewReplicas(s, p.Replicas, c.Replicas); err != nil {
 		return nil, fmt.Errorf("%s-%d: %w", c.Topic, c.Partition, err)
