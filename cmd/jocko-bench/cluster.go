@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -122,15 +120,8 @@ func replicatedProduce(ctx context.Context, cfg config, bin, dir string, rf int)
 	}
 	defer cl.Close()
 	pl := newPayloads(cfg.valueLen)
-	var failed atomic.Int64
-	var firstErr error
-	var once sync.Once
-	done := func(_ *kgo.Record, err error) {
-		if err != nil {
-			failed.Add(1)
-			once.Do(func() { firstErr = err })
-		}
-	}
+	var failed produceFailures
+	done := failed.record
 	produceN := func(n int) error {
 		for i := range n {
 			cl.Produce(ctx, &kgo.Record{Value: pl.value(i, cfg.valueLen)}, done)
@@ -138,8 +129,8 @@ func replicatedProduce(ctx context.Context, cfg config, bin, dir string, rf int)
 		if err := cl.Flush(ctx); err != nil {
 			return err
 		}
-		if n := failed.Load(); n > 0 {
-			return fmt.Errorf("%d records failed, first: %w", n, firstErr)
+		if n := failed.n.Load(); n > 0 {
+			return fmt.Errorf("%d records failed, first: %w", n, failed.first)
 		}
 		return nil
 	}

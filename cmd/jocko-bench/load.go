@@ -56,15 +56,8 @@ func produce(ctx context.Context, cfg config, addr, topic string, parts int) (re
 	}
 	defer cl.Close()
 	pl := newPayloads(cfg.valueLen)
-	var failed atomic.Int64
-	var firstErr error
-	var once sync.Once
-	done := func(_ *kgo.Record, err error) {
-		if err != nil {
-			failed.Add(1)
-			once.Do(func() { firstErr = err })
-		}
-	}
+	var failed produceFailures
+	done := failed.record
 	start := time.Now()
 	for i := range cfg.records {
 		cl.Produce(ctx, &kgo.Record{Topic: topic, Value: pl.value(i, cfg.valueLen)}, done)
@@ -73,8 +66,8 @@ func produce(ctx context.Context, cfg config, addr, topic string, parts int) (re
 		return r, err
 	}
 	fill(&r, int64(cfg.records), int64(cfg.records*cfg.valueLen), time.Since(start))
-	if n := failed.Load(); n > 0 {
-		return r, fmt.Errorf("%d of %d records failed, first: %w", n, cfg.records, firstErr)
+	if n := failed.n.Load(); n > 0 {
+		return r, fmt.Errorf("%d of %d records failed, first: %w", n, cfg.records, failed.first)
 	}
 	return r, nil
 }
@@ -164,4 +157,20 @@ func fill(r *result, records, bytes int64, d time.Duration) {
 	r.Records, r.Bytes, r.Seconds = records, bytes, round(s)
 	r.MBPerS = round(float64(bytes) / 1e6 / s)
 	r.RecordsPerS = round(float64(records) / s)
+}
+
+// produceFailures counts records whose produce failed for good and keeps
+// the first error; record is the promise to hand kgo's Produce. Read n and
+// first only after the client has flushed.
+type produceFailures struct {
+	n     atomic.Int64
+	once  sync.Once
+	first error
+}
+
+func (f *produceFailures) record(_ *kgo.Record, err error) {
+	if err != nil {
+		f.n.Add(1)
+		f.once.Do(func() { f.first = err })
+	}
 }
