@@ -176,22 +176,16 @@ func fetchReplica(req *kmsg.FetchRequest) (id int32, epoch int64, ok bool) {
 // fetchPartition reads one partition into pr and returns the bytes read,
 // which are in a pooled buffer when there are any.
 func (b *Broker) fetchPartition(req *kmsg.FetchRequest, p *partition, rp kmsg.FetchRequestTopicPartition, budget int, first bool, pr *kmsg.FetchResponseTopicPartition) int {
-	_, _, fromReplica := fetchReplica(req)
-	if code := p.checkLeaderEpoch(rp.CurrentLeaderEpoch); code != 0 && !(code == kerr.NotLeaderForPartition.Code && followerServes(req, p, fromReplica)) {
-		pr.ErrorCode = code
+	id, epoch, fromReplica := fetchReplica(req)
+	code := p.checkEpoch(rp.CurrentLeaderEpoch)
+	if code == 0 && !p.isLeader() && !followerServes(req, p, fromReplica) {
+		code = kerr.NotLeaderForPartition.Code
+	}
+	if pr.ErrorCode = code; code != 0 {
 		return 0
 	}
-	if !fromReplica && p.isLeader() {
-		if id := b.preferredReadReplica(req, p); id >= 0 {
-			// KIP-392: the client fetches from a follower in its rack.
-			pr.PreferredReadReplica = id
-			hw := p.highWatermark()
-			pr.HighWatermark, pr.LastStableOffset, pr.LogStartOffset = hw, hw, p.log.StartOffset()
-			return 0
-		}
-	}
 	upTo := int64(-1) // a client reads below the high watermark
-	if id, epoch, ok := fetchReplica(req); ok {
+	if fromReplica {
 		// A follower reads up to the log end; its fetch offset is what it
 		// has fsynced, which may move the high watermark.
 		if pr.ErrorCode = p.followerFetched(id, epoch, rp.FetchOffset); pr.ErrorCode != 0 {
@@ -201,6 +195,11 @@ func (b *Broker) fetchPartition(req *kmsg.FetchRequest, p *partition, rp kmsg.Fe
 	}
 	hw := p.highWatermark()
 	pr.HighWatermark, pr.LastStableOffset, pr.LogStartOffset = hw, hw, p.log.StartOffset()
+	if !fromReplica && p.isLeader() {
+		if pr.PreferredReadReplica = b.preferredReadReplica(req, p); pr.PreferredReadReplica >= 0 {
+			return 0 // KIP-392: the client fetches from a follower in its rack
+		}
+	}
 	max := int(rp.PartitionMaxBytes)
 	if max <= 0 || (budget < max && !first) {
 		max = budget

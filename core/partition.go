@@ -306,14 +306,24 @@ func (p *partition) isLeader() bool { return p.leader.Load() == p.b.cfg.NodeID }
 // this broker does not lead the partition: what a request that only the
 // leader serves gets.
 func (p *partition) checkLeaderEpoch(epoch int32) int16 {
+	if code := p.checkEpoch(epoch); code != 0 {
+		return code
+	}
+	if !p.isLeader() {
+		return kerr.NotLeaderForPartition.Code
+	}
+	return 0
+}
+
+// checkEpoch is checkLeaderEpoch without the leadership check, for what a
+// follower may serve too (KIP-392 consumer fetches).
+func (p *partition) checkEpoch(epoch int32) int16 {
 	mine := p.leaderEpoch.Load()
 	switch {
 	case epoch >= 0 && epoch < mine:
 		return kerr.FencedLeaderEpoch.Code
 	case epoch > mine:
 		return kerr.UnknownLeaderEpoch.Code
-	case !p.isLeader():
-		return kerr.NotLeaderForPartition.Code
 	}
 	return 0
 }
