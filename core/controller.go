@@ -137,6 +137,19 @@ func (c *controllerShell) tick(ctx context.Context) {
 	c.placementTick(ctx, nowMs)
 }
 
+// silentMs is how long the registration of broker id at epoch has not
+// heartbeated; ok=false when this controller keeps no session for it (-1
+// matches any epoch).
+func (c *controllerShell) silentMs(id int32, epoch, nowMs int64) (ms int64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.sessions[id]
+	if s == nil || (epoch >= 0 && s.epoch != epoch) {
+		return 0, false
+	}
+	return nowMs - s.lastMs, true
+}
+
 // gossipFailures adds to the expired sessions the brokers that Serf's
 // failure detector (direct and indirect probes) reports failed and that
 // have not heartbeated for two heartbeat intervals: a crash is then acted
@@ -155,11 +168,7 @@ func (c *controllerShell) gossipFailures(st *cluster.State, expired []cluster.Fe
 			slices.ContainsFunc(expired, func(f cluster.FenceBroker) bool { return f.ID == m.ID }) {
 			continue
 		}
-		c.mu.Lock()
-		s := c.sessions[m.ID]
-		silent := s != nil && s.epoch == br.Epoch && nowMs-s.lastMs > quiet
-		c.mu.Unlock()
-		if silent {
+		if silent, ok := c.silentMs(m.ID, br.Epoch, nowMs); ok && silent > quiet {
 			c.b.log.Warn("fencing broker: gossip reports it failed", "broker", m.ID, "epoch", br.Epoch)
 			out = append(out, cluster.FenceBroker{ID: m.ID, Epoch: br.Epoch, Fenced: true})
 		}

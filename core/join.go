@@ -369,11 +369,8 @@ func (c *controllerShell) alive(st *cluster.State, id int32, nowMs int64) bool {
 	if !ok || br.Fenced {
 		return false
 	}
-	timeout := c.b.brokerInt(st, "broker.session.timeout.ms")
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.sessions[id]
-	return s != nil && s.epoch == br.Epoch && nowMs-s.lastMs < timeout
+	silent, ok := c.silentMs(id, br.Epoch, nowMs)
+	return ok && silent < c.b.brokerInt(st, "broker.session.timeout.ms")
 }
 
 // recordClusterID keeps the cluster ID in meta.properties and tells peers,

@@ -90,13 +90,7 @@ func (c *controllerShell) reconcileVotersOnce(ctx context.Context, st *cluster.S
 // unreachableMs is how long broker id's session has been silent, once it
 // has been silent longer than the session timeout; 0 while it heartbeats.
 func (c *controllerShell) unreachableMs(id int32, nowMs, timeout int64) int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.sessions[id]
-	if s == nil {
-		return 0
-	}
-	if silent := nowMs - s.lastMs; silent > timeout {
+	if silent, ok := c.silentMs(id, -1, nowMs); ok && silent > timeout {
 		return silent
 	}
 	return 0
