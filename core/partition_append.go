@@ -17,10 +17,19 @@ type appendResult struct {
 	appendTimeMs int64
 }
 
-// append writes a producer's validated batches. Idempotent batches are
-// checked against the producer table first: a duplicate of a recent batch is
-// not written again and answers with its original offsets.
-func (p *partition) append(batches []byte, hdrs []wire.BatchHeader) (appendResult, error) {
+// errBatchCount refuses an append of other than one batch: a produce is
+// applied whole or not at all, and only one batch can be (Kafka allows one
+// per partition from Produce v3).
+var errBatchCount = errors.New("exactly one record batch per append")
+
+// append writes a producer's validated batch (hdrs describes it and has
+// one entry). An idempotent batch is checked against the producer table
+// first: a duplicate of a recent batch is not written again and answers
+// with its original offsets.
+func (p *partition) append(batch []byte, hdrs []wire.BatchHeader) (appendResult, error) {
+	if len(hdrs) != 1 || hdrs[0].Size() != len(batch) {
+		return appendResult{}, errBatchCount
+	}
 	if err := p.err(); err != nil {
 		return appendResult{}, err
 	}
@@ -29,23 +38,15 @@ func (p *partition) append(batches []byte, hdrs []wire.BatchHeader) (appendResul
 	now := p.b.env.Clock.Now().UnixMilli()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	pos := 0
-	for _, h := range hdrs {
-		raw := batches[pos : pos+h.Size()]
-		pos += h.Size()
-		if cfg.logAppendTime {
-			wire.SetLogAppendTime(raw, now)
-			res.appendTimeMs = now
-		}
-		first, end, err := p.appendOne(raw, h)
-		if err != nil {
-			return res, err
-		}
-		if res.firstOffset < 0 {
-			res.firstOffset = first
-		}
-		res.end = end
+	if cfg.logAppendTime {
+		wire.SetLogAppendTime(batch, now)
+		res.appendTimeMs = now
 	}
+	first, end, err := p.appendOne(batch, hdrs[0])
+	if err != nil {
+		return res, err
+	}
+	res.firstOffset, res.end = first, end
 	return res, nil
 }
 

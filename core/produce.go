@@ -5,6 +5,8 @@ package core
 // Behavior: each partition's records are validated (wire.ValidateBatches:
 // magic v2, CRC32C, lengths, counts, timestamps, codecs) before anything is
 // stored; a bad batch gets its Kafka code and nothing of it is written.
+// A partition carries exactly one batch, as Kafka requires from v3: two or
+// more get INVALID_RECORD and none is written.
 // Idempotent batches are checked against the partition's producer table
 // (duplicates answer with their original offsets). acks=0 gets no response,
 // acks=1 is answered once the batch is in the log, acks=all once the high
@@ -147,6 +149,13 @@ func (b *Broker) producePartition(topic string, rp kmsg.ProduceRequestTopicParti
 		out.ErrorCode, out.ErrorMessage = batchErrorCode(err), strPtr(err.Error())
 		return produceWait{}, false
 	}
+	if len(hdrs) != 1 {
+		// Kafka's ProduceRequest.validateRecords: the whole partition is
+		// refused, so nothing of it is stored.
+		out.ErrorCode = kerr.InvalidRecord.Code
+		out.ErrorMessage = strPtr(fmt.Sprintf("%d record batches for one partition; Produce v3+ allows exactly one", len(hdrs)))
+		return produceWait{}, false
+	}
 	for _, h := range hdrs {
 		if int64(h.Size()) > cfg.maxMessageBytes {
 			out.ErrorCode = kerr.MessageTooLarge.Code
@@ -198,6 +207,8 @@ func appendErrorCode(err error) int16 {
 		return kerr.NotEnoughReplicasAfterAppend.Code
 	case errors.Is(err, errProducerFenced):
 		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, errBatchCount):
+		return kerr.InvalidRecord.Code
 	case errors.Is(err, storage.ErrBatchTooLarge):
 		return kerr.RecordListTooLarge.Code
 	case errors.Is(err, context.DeadlineExceeded):
