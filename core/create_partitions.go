@@ -6,7 +6,11 @@ package core
 // INVALID_PARTITIONS), with explicit replica assignments for the new
 // partitions or placed by controller.Place at the topic's replication
 // factor (rack-aware, evening out the topic's replicas and preferred
-// leaders). ValidateOnly checks without changing anything.
+// leaders). ValidateOnly checks without changing anything. The internal
+// topics (__consumer_offsets, __transaction_state) keep their count:
+// INVALID_REQUEST, as Kafka's TopicCommand refused it (KAFKA-7801), since
+// a group's partition is hash(group) mod the count and a new count would
+// lose every group's committed offsets.
 
 import (
 	"context"
@@ -37,6 +41,9 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 	t, ok := st.Topic(rt.Topic)
 	if !ok {
 		return codeErr(kerr.UnknownTopicOrPartition.Code, "topic "+rt.Topic+" does not exist")
+	}
+	if isInternalTopic(t) {
+		return codeErr(kerr.InvalidRequest.Code, fmt.Sprintf("the number of partitions of internal topic %s cannot be changed: it maps every group or transactional ID to its partition", t.Name))
 	}
 	have := int32(len(t.Partitions))
 	if rt.Count <= have {
@@ -73,4 +80,11 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 	}
 	b.log.Info("partitions created", "topic", rt.Topic, "count", rt.Count)
 	return nil
+}
+
+// isInternalTopic reports whether t is one of Kafka's internal topics:
+// flagged so in the metadata, or named like one (Kafka's Topic.isInternal
+// goes by the name).
+func isInternalTopic(t *cluster.Topic) bool {
+	return t.Internal || t.Name == offsetsTopic || t.Name == transactionStateTopic
 }
