@@ -16,21 +16,30 @@ import (
 // partition whose leader is this broker. When partitions gain replicas and
 // leaders move, shards follow the leadership that reconcile sees: nothing in
 // a shard depends on the cluster's shape.
+//
+// A shard that is replaced is stopped in the background (reconcile does not
+// wait for a request in progress), and its successor for the same partition
+// answers COORDINATOR_LOAD_IN_PROGRESS until that stop has finished: two
+// shards never append to one partition, and the new one loads a log that
+// the old one no longer writes.
 type coordinator struct {
-	b      *Broker
+	b *Broker
+	// mu guards shards, gone and ctx.
 	mu     sync.Mutex
 	shards map[int32]*shard
-	ctx    context.Context // the broker's run context; shards live under it
+	// gone holds, per partition, the stopped channel of the last shard
+	// retired for it (closed once that shard has fully stopped); the
+	// next shard of the partition waits for it before loading.
+	gone map[int32]<-chan struct{}
+	ctx  context.Context // the broker's run context; shards live under it
+	// stopping counts the background stops of retired shards; stopAll
+	// waits for them.
+	stopping sync.WaitGroup
 }
 
 // syncShards starts shards for the offsets partitions this broker now leads
 // and stops the others. Called by reconcile with its lock held.
 func (c *coordinator) syncShards(st *cluster.State) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ctx == nil {
-		return
-	}
 	want := map[int32]*partition{}
 	if t, ok := st.Topic(offsetsTopic); ok {
 		for _, ps := range t.Partitions {
@@ -41,15 +50,36 @@ func (c *coordinator) syncShards(st *cluster.State) {
 			}
 		}
 	}
+	c.setShards(want)
+}
+
+// setShards makes want (offsets partition -> this broker's replica, which
+// it leads) the partitions with a shard: shards of other partitions, or of
+// another replica object of the partition, are retired; the missing ones
+// start, each after the retired shard of its partition has stopped.
+func (c *coordinator) setShards(want map[int32]*partition) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		return
+	}
+	if c.gone == nil {
+		c.gone = map[int32]<-chan struct{}{}
+	}
 	for i, s := range c.shards {
 		if want[i] != s.p {
 			delete(c.shards, i)
-			go s.stop()
+			c.gone[i] = s.stopped
+			c.stopping.Add(1)
+			go func() {
+				defer c.stopping.Done()
+				s.stop()
+			}()
 		}
 	}
 	for i, p := range want {
 		if c.shards[i] == nil {
-			s := newShard(c.b, i, p)
+			s := newShard(c.b, i, p, c.gone[i])
 			c.shards[i] = s
 			s.start(c.ctx)
 		}
@@ -66,6 +96,7 @@ func (c *coordinator) stopAll() {
 	for _, s := range shards {
 		s.stop()
 	}
+	c.stopping.Wait()
 }
 
 // shardFor returns the shard coordinating groupID, or an error to answer:

@@ -25,25 +25,38 @@ var (
 // broker leads. It feeds the pure group state machine from one lock, appends
 // the records it decides to the partition, and releases each reply only once
 // the records before it are committed (the Output contract of core/group).
+//
+// Its life: it waits for the shard it replaces (after), loads the groups
+// from the partition, then serves and runs the timers. An append that fails
+// drops the groups (the state machine may hold what the log does not), and
+// the shard loads them again from the log, answering
+// COORDINATOR_LOAD_IN_PROGRESS meanwhile, as Kafka's coordinator does when
+// it reloads a partition. A failed partition (a storage error, which only a
+// reopen clears) takes the shard offline: NOT_COORDINATOR until reconcile
+// replaces the partition or moves the leadership.
 type shard struct {
-	b    *Broker
-	part int32
-	p    *partition
+	b     *Broker
+	part  int32
+	p     *partition
+	after <-chan struct{} // closed once the shard this one replaces has stopped; nil: none
 
+	// mu guards groups, offline, nextH, held, lastEnd and halted, and
+	// serialises the state machine's inputs with their appends.
 	mu      sync.Mutex
-	groups  *group.Groups // nil while loading or after a failure
-	loaded  bool          // the load finished (groups nil after it: failed)
+	groups  *group.Groups // nil while loading, after an append error until reloaded, offline and halted
+	offline bool          // the partition failed: no reload until the shard is replaced
 	nextH   group.Handle
 	held    map[group.Handle]heldRequest
 	lastEnd int64 // end offset of the last append; replies wait for it
-	stopped bool
+	halted  bool  // stop has begun
 
-	queueMu sync.Mutex
+	queueMu sync.Mutex // guards queue
 	queue   []delivery
 	wake    chan struct{} // capacity 1: the deliverer has work
-	rearm   chan struct{} // capacity 1: the deadline may have changed
+	rearm   chan struct{} // capacity 1: the deadline may have changed, or the groups were dropped
 	cancel  context.CancelFunc
-	done    sync.WaitGroup
+	done    sync.WaitGroup // the deliverer and the run loop
+	stopped chan struct{}  // closed when stop has finished
 }
 
 // heldRequest is a request waiting for its answer from the state machine.
@@ -59,17 +72,24 @@ type delivery struct {
 	fn  func(committed bool)
 }
 
-func newShard(b *Broker, part int32, p *partition) *shard {
+// Backoff between failed loads of a shard.
+const (
+	shardLoadBackoffMin = 100 * time.Millisecond
+	shardLoadBackoffMax = 10 * time.Second
+)
+
+func newShard(b *Broker, part int32, p *partition, after <-chan struct{}) *shard {
 	return &shard{
-		b: b, part: part, p: p,
-		held:  map[group.Handle]heldRequest{},
-		wake:  make(chan struct{}, 1),
-		rearm: make(chan struct{}, 1),
+		b: b, part: part, p: p, after: after,
+		held:    map[group.Handle]heldRequest{},
+		wake:    make(chan struct{}, 1),
+		rearm:   make(chan struct{}, 1),
+		stopped: make(chan struct{}),
 	}
 }
 
-// start loads the groups from the partition and then runs the deliverer and
-// the deadline timer until stop.
+// start runs the deliverer and the run loop (load, then serve and run the
+// timers, load again after an append error) until stop.
 func (s *shard) start(ctx context.Context) {
 	ctx, s.cancel = context.WithCancel(ctx)
 	s.done.Add(2)
@@ -79,31 +99,79 @@ func (s *shard) start(ctx context.Context) {
 	}()
 	go func() {
 		defer s.done.Done()
-		if err := s.load(ctx); err != nil {
-			if ctx.Err() == nil {
-				s.b.log.Error("load consumer groups", "partition", s.part, "err", err)
-			}
-			return
-		}
-		s.timerLoop(ctx)
+		s.run(ctx)
 	}()
 }
 
-// stop ends the shard: held requests are answered NOT_COORDINATOR.
+// stop ends the shard: held requests are answered NOT_COORDINATOR. It
+// returns once the shard's goroutines have ended (and with them the shard
+// it replaced, which its run loop waits for); call it once.
 func (s *shard) stop() {
 	s.mu.Lock()
-	s.stopped = true
+	s.halted = true
 	s.groups = nil
 	s.failHeldLocked()
 	s.mu.Unlock()
 	s.cancel()
 	s.done.Wait()
+	close(s.stopped)
+}
+
+// run waits for the shard this one replaces to stop, then loads the groups
+// and serves them, and loads them again each time an append fails, until
+// ctx ends. A failed load is retried with a backoff.
+func (s *shard) run(ctx context.Context) {
+	if s.after != nil {
+		// Not abandoned when ctx ends: stop waits for this shard's run,
+		// so a stopped shard also means its predecessors have stopped.
+		<-s.after
+	}
+	backoff := shardLoadBackoffMin
+	for ctx.Err() == nil {
+		if err := s.p.err(); err != nil {
+			s.goOffline(err)
+			<-ctx.Done()
+			return
+		}
+		if err := s.load(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.b.log.Error("load consumer groups", "partition", s.part, "err", err, "retry_in", backoff)
+			t := s.b.env.Clock.Timer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			backoff = min(2*backoff, shardLoadBackoffMax)
+			continue
+		}
+		backoff = shardLoadBackoffMin
+		s.timerLoop(ctx) // returns when ctx ends or the groups were dropped
+	}
+}
+
+// goOffline makes the shard answer NOT_COORDINATOR for good: its partition
+// failed and refuses appends until it is reopened (as a new partition,
+// which gets a new shard).
+func (s *shard) goOffline(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.offline && !s.halted {
+		s.b.log.Error("consumer groups offline: their partition failed", "partition", s.part, "err", err)
+	}
+	s.offline = true
+	s.groups = nil
+	s.failHeldLocked()
 }
 
 // load replays the partition into a Loader. Records are read up to the log
 // end: everything in this partition was appended by a coordinator, and a
 // record not yet committed is committed before any reply that depends on it
-// is released (lastEnd starts at the log end).
+// is released (lastEnd starts at the log end). Nothing appends meanwhile:
+// the groups are nil, and the shard this one replaced has stopped.
 func (s *shard) load(ctx context.Context) error {
 	cfg := s.b.groupConfig()
 	ld := group.NewLoader(cfg, s.b.env.Rand)
@@ -136,12 +204,11 @@ func (s *shard) load(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped {
+	if s.halted {
 		return context.Canceled
 	}
 	s.groups = ld.Done(s.now())
-	s.loaded = true
-	s.lastEnd = end
+	s.lastEnd = max(s.lastEnd, end)
 	lvl := slog.LevelInfo
 	if end == 0 {
 		lvl = slog.LevelDebug // a fresh partition: one line per partition is noise
@@ -154,7 +221,7 @@ var errStopLoad = errors.New("stop loading")
 
 // unavailableLocked says why there are no groups to answer from.
 func (s *shard) unavailableLocked() error {
-	if s.stopped || s.loaded {
+	if s.halted || s.offline {
 		return errNotCoordinator
 	}
 	return errCoordinatorLoading
@@ -217,9 +284,12 @@ func (s *shard) applyLocked(out group.Output) {
 	if len(out.Records) > 0 {
 		end, err := s.appendRecords(out.Records)
 		if err != nil {
+			// The state machine has moved past what the log holds: drop
+			// it, and the run loop (woken by rearm) loads it again.
 			s.b.log.Error("append to __consumer_offsets; reloading groups", "partition", s.part, "err", err)
 			s.groups = nil
 			s.failHeldLocked()
+			s.kickTimer()
 			return
 		}
 		s.lastEnd = end
@@ -332,7 +402,8 @@ func (s *shard) kickTimer() {
 }
 
 // timerLoop calls Tick at the state machine's next deadline, and expires
-// offsets every offsets.retention.check.interval.ms.
+// offsets every offsets.retention.check.interval.ms. It returns when ctx
+// ends or the groups are dropped (an append failed: run loads them again).
 func (s *shard) timerLoop(ctx context.Context) {
 	expireEvery := time.Duration(s.b.brokerInt(s.b.node.State(), "offsets.retention.check.interval.ms")) * time.Millisecond
 	nextExpire := s.b.env.Clock.Now().Add(expireEvery)
