@@ -225,7 +225,9 @@ func (p *partition) alterPartition(ctx context.Context, lead *replica.Leader, pr
 	var isr []int32
 	epoch := int32(-1)
 	code := kerr.RequestTimedOut.Code
-	if resp, err := p.b.controllerRequest(ctx, req, (*Broker).handleAlterPartition); err == nil {
+	if len(prop.Added) > 0 && buggify.Broken(buggify.StuckISR) {
+		code = kerr.InvalidRequest.Code
+	} else if resp, err := p.b.controllerRequest(ctx, req, (*Broker).handleAlterPartition); err == nil {
 		ar := resp.(*kmsg.AlterPartitionResponse)
 		code = ar.ErrorCode
 		if code == 0 && len(ar.Topics) == 1 && len(ar.Topics[0].Partitions) == 1 {

@@ -63,8 +63,10 @@ var all = []runner.Scenario{
 			{Kind: runner.PartitionDrop, Target: runner.Leader, Weight: 1, Min: 500 * ms, Max: 3 * time.Second},
 		}}),
 	clusterOf(runner.Scenario{Name: "cluster-5", Brokers: 5,
-		Description: "five brokers (five voters), RF=3: crashes of leaders and minorities, partitions, a slow disk",
+		Description: "five brokers (five voters), RF=3: crashes of leaders and minorities, partitions, a slow disk, " +
+			"replicas moved by AlterPartitionReassignments",
 		Faults: []runner.Fault{
+			{Kind: runner.Reassign, Weight: 3},
 			{Kind: runner.ProcessCrash, Target: runner.Leader, Weight: 2, Min: 50 * ms, Max: 4 * time.Second},
 			{Kind: runner.MinorityCrash, Weight: 1, Min: 500 * ms, Max: 3 * time.Second},
 			{Kind: runner.Isolate, Target: runner.Controller, Weight: 1, Min: time.Second, Max: 5 * time.Second},

@@ -55,10 +55,14 @@ const (
 	// ElectOutsideISR makes the controller's failover elect any live
 	// replica, in or out of the ISR.
 	ElectOutsideISR = "elect-outside-isr"
+	// StuckISR makes a leader drop every ISR expansion it would propose: a
+	// follower that left the ISR never returns, so the cluster never
+	// converges (and no reassignment completes).
+	StuckISR = "stuck-isr"
 )
 
 // Variants lists every broken variant.
-var Variants = []string{AckBeforeFsync, ForgetCommits, SkipTornTail, ReuseOffset, SkipTruncation, AckBeforeISR, ElectOutsideISR}
+var Variants = []string{AckBeforeFsync, ForgetCommits, SkipTornTail, ReuseOffset, SkipTruncation, AckBeforeISR, ElectOutsideISR, StuckISR}
 
 // Hook decides. The simulator's implementation draws from the run's seed.
 type Hook interface {

@@ -191,6 +191,16 @@ func TestMonitorInvariants(t *testing.T) {
 			vs := m.Sample(1, 1, []PartitionSample{ok(5, 5, 9)})
 			return append(vs, m.Sample(1, 2, nil)...)
 		}, "partition-vanished"},
+		{"a partition moved away by a reassignment may vanish", func(m *Monitor) []Violation {
+			vs := m.Sample(1, 1, []PartitionSample{ok(5, 5, 9)})
+			m.Forget(1, func(string, int32) bool { return false })
+			return append(vs, m.Sample(1, 1, nil)...)
+		}, ""},
+		{"a partition the broker still replicates may not vanish", func(m *Monitor) []Violation {
+			vs := m.Sample(1, 1, []PartitionSample{ok(5, 5, 9)})
+			m.Forget(1, func(string, int32) bool { return true })
+			return append(vs, m.Sample(1, 1, nil)...)
+		}, "partition-vanished"},
 		{"an empty partition may be absent", func(m *Monitor) []Violation {
 			vs := m.Sample(1, 1, []PartitionSample{ok(0, 0, 0)})
 			return append(vs, m.Sample(1, 2, nil)...)

@@ -35,8 +35,10 @@ type PartitionSample struct {
 //     watermark (on a single replica: durable end) an earlier incarnation
 //     reported is committed data lost (reported as hw-regressed too).
 //   - partition-vanished: a partition a broker had, with committed data,
-//     is absent from a later sample of a ready incarnation (no scenario
-//     deletes topics or moves replicas, so its committed data was lost).
+//     is absent from a later sample of a ready incarnation, although the
+//     broker is still one of its replicas (no scenario deletes topics; a
+//     replica moved away by a reassignment is Forgotten first), so its
+//     committed data was lost.
 //   - offset-reused: two values seen at one offset of a partition (acks,
 //     polls, fetches), i.e. an offset handed out twice.
 //
@@ -117,6 +119,18 @@ func (m *Monitor) once(kind string, k monKey, out *[]Violation, detail string) {
 	}
 	m.reported[id] = true
 	*out = append(*out, Violation{kind, k.part, fmt.Sprintf("broker %d %s-%d: %s", k.broker, k.topic, k.part, detail)})
+}
+
+// Forget drops what the monitor knows of broker's partitions for which
+// replica is false: the broker no longer replicates them (a reassignment
+// moved them away), so their absence is not a loss. Should the broker
+// become a replica again, it starts afresh as an empty one.
+func (m *Monitor) Forget(broker int32, replica func(topic string, part int32) bool) {
+	for k := range m.parts {
+		if k.broker == broker && !replica(k.topic, k.part) {
+			delete(m.parts, k)
+		}
+	}
 }
 
 // Sample checks one ready broker incarnation's partitions (all of them).

@@ -14,8 +14,9 @@ const convergeWithin = 20 * time.Second
 // convergeWithin every live broker's metadata reaches the same applied
 // index and the same state (every broker converges to the controller's
 // metadata; the voters' Raft FSMs are equal), and in it
-// every workload partition has a leader and an ISR holding every replica
-// whose broker is live and unfenced.
+// every workload partition has a leader, an ISR holding every replica
+// whose broker is live and unfenced, and no reassignment in progress, and
+// no broker holds a copy of a partition it is not a replica of.
 func (r *run) checkConvergence() {
 	c := r.c
 	if len(c.brokers) < 2 {
@@ -89,6 +90,21 @@ func (r *run) converged() string {
 		for _, rep := range p.Replicas {
 			if up[rep] && !slices.Contains(p.ISR, rep) {
 				return fmt.Sprintf("partition %d: live broker %d is not in the ISR %v", p.Index, rep, p.ISR)
+			}
+		}
+		if p.Reassigning() {
+			return fmt.Sprintf("partition %d: the reassignment (adding %v, removing %v) has not completed",
+				p.Index, p.AddingReplicas, p.RemovingReplicas)
+		}
+	}
+	// A broker keeps a copy only of what it replicates: one moved away by a
+	// reassignment is deleted.
+	for _, b := range live {
+		for _, v := range b.b.Inspect() {
+			if v.Topic == topic && int(v.Partition) < len(t.Partitions) &&
+				!slices.Contains(t.Partitions[v.Partition].Replicas, b.id) {
+				return fmt.Sprintf("broker %d still holds partition %d, whose replicas are %v",
+					b.id, v.Partition, t.Partitions[v.Partition].Replicas)
 			}
 		}
 	}

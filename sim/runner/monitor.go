@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/jocko/jocko/sim/check"
@@ -35,9 +36,17 @@ func (r *run) sample(b *broker) {
 			LogStart: v.LogStart, HW: v.HighWatermark, DurableEnd: v.DurableEnd, LogEnd: v.LogEnd, Durable: v.Durable,
 			Leader: v.Leader, LeaderEpoch: v.LeaderEpoch})
 	}
+	// Read after the views: a partition absent from them that the
+	// metadata no longer gives this broker was moved away, not lost.
+	st, _ := br.Metadata()
+	replica := func(name string, part int32) bool {
+		t, ok := st.Topic(name)
+		return !ok || int(part) >= len(t.Partitions) || slices.Contains(t.Partitions[part].Replicas, b.id)
+	}
 	r.rec.mu.Lock()
 	defer r.rec.mu.Unlock()
 	r.rec.stats.Samples++
+	r.rec.mon.Forget(b.id, replica)
 	r.rec.inRunLocked(r.rec.mon.Sample(b.id, gen, samples))
 }
 

@@ -3,8 +3,12 @@ package runner
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/jocko/jocko/sim/simfs"
 	"github.com/jocko/jocko/sim/simnet"
@@ -198,8 +202,66 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *rand.Rand) func() {
 		}
 		b.disk.Wipe(dataDir)
 		return func() { c.start(b, 30*time.Second) }
+	case Reassign:
+		w.reassign(rng)
+		return func() {}
 	}
 	return func() {}
+}
+
+// reassign replaces one replica of a random workload partition by a broker
+// outside its replicas, through AlterPartitionReassignments from a client.
+func (w *workload) reassign(rng *rand.Rand) {
+	c := w.c
+	p := rng.Int32N(w.sc.Partitions)
+	var replicas []int32
+	c.mu.Lock()
+	for _, b := range c.brokers {
+		if !b.up {
+			continue
+		}
+		st, _ := b.b.Metadata()
+		if t, ok := st.Topic(topic); ok && int(p) < len(t.Partitions) {
+			replicas = t.Partitions[p].OriginalReplicas()
+			break
+		}
+	}
+	c.mu.Unlock()
+	var outside []int32
+	for _, b := range c.brokers {
+		if !slices.Contains(replicas, b.id) {
+			outside = append(outside, b.id)
+		}
+	}
+	if len(replicas) == 0 || len(outside) == 0 {
+		return
+	}
+	target := slices.Clone(replicas)
+	target[rng.IntN(len(target))] = outside[rng.IntN(len(outside))]
+	req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	req.TimeoutMillis = 5000
+	rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+	rp.Partition, rp.Replicas = p, target
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	code := kerr.RequestTimedOut.Code
+	cl, err := w.client("s1")
+	if err == nil {
+		defer cl.Close()
+		var resp kmsg.Response
+		if resp, err = cl.Request(ctx, req); err == nil {
+			rs := resp.(*kmsg.AlterPartitionAssignmentsResponse)
+			code = rs.ErrorCode
+			if code == 0 && len(rs.Topics) == 1 && len(rs.Topics[0].Partitions) == 1 {
+				code = rs.Topics[0].Partitions[0].ErrorCode
+			}
+		}
+	}
+	w.rec.tr.Logf("nemesis reassign partition %d from %v to %v: code %d err %v", p, replicas, target, code, err)
 }
 
 // followerOf returns a live follower of the workload's partition 0 whose

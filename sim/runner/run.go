@@ -109,8 +109,8 @@ func (r *run) body() {
 	}
 	w.finalRead(r)
 	r.sampleAll()
+	r.checkConvergence() // first: the replica check then sees a settled cluster
 	r.checkReplicas()
-	r.checkConvergence()
 	mstop()
 	r.tr.Record(trace.Phase, 4, 0, 0)
 	h, g := r.history()

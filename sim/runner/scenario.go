@@ -42,6 +42,12 @@ const (
 	// its leader (the target) long enough to leave the ISR, then crashes the
 	// leader: the failover must not pick the lagging follower.
 	LaggingFollower FaultKind = "lagging-follower"
+	// Reassign moves a workload partition (AlterPartitionReassignments, as
+	// `jocko topic reassign` sends it): one of its replicas, the leader as
+	// likely as any, is replaced by a broker outside them. The move
+	// completes on its own once the new replica is in sync; a draw while one
+	// is in progress replaces it. Needs more brokers than replicas.
+	Reassign FaultKind = "reassign"
 )
 
 // Target says which broker a fault hits.
