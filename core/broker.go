@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jocko/jocko/cluster"
 	jio "github.com/jocko/jocko/io"
@@ -55,10 +56,15 @@ type Broker struct {
 	ctrl   controllerShell
 	fetch  fetchers
 
-	connsMu sync.Mutex          // guards conns and connSeq
-	conns   map[net.Conn]uint64 // open connections, by accept order (nil once closing)
-	connSeq uint64
-	connWG  sync.WaitGroup
+	connsMu   sync.Mutex          // guards conns, connsByIP, connSeq and refusedLog
+	conns     map[net.Conn]uint64 // open connections, by accept order (nil once closing)
+	connsByIP map[string]int      // open connections per remote IP
+	connSeq   uint64
+	connWG    sync.WaitGroup
+	// refusedLog is when a refused connection was last logged (at most
+	// one line a second).
+	refusedLog time.Time
+	reqBytes   byteBudget // queued.max.request.bytes
 }
 
 // tp names a topic partition.
@@ -83,13 +89,14 @@ func NewBroker(cfg Config, env jio.Env) (*Broker, error) {
 		return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
 	}
 	b := &Broker{
-		lostLogs: lostLogs,
-		cfg:      cfg,
-		env:      env,
-		log:      log,
-		ready:    make(chan struct{}),
-		parts:    map[tp]*partition{},
-		conns:    map[net.Conn]uint64{},
+		lostLogs:  lostLogs,
+		cfg:       cfg,
+		env:       env,
+		log:       log,
+		ready:     make(chan struct{}),
+		parts:     map[tp]*partition{},
+		conns:     map[net.Conn]uint64{},
+		connsByIP: map[string]int{},
 	}
 	b.pids.b = b
 	b.ctrl.b = b

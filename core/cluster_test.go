@@ -23,7 +23,7 @@ type testCluster struct {
 	done    []chan error
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -35,7 +35,7 @@ func freePort(t *testing.T) int {
 
 // startTestCluster starts n brokers, all initial voters; each opt may
 // change every broker's config.
-func startTestCluster(t *testing.T, n int, opts ...func(*Config)) *testCluster {
+func startTestCluster(t testing.TB, n int, opts ...func(*Config)) *testCluster {
 	t.Helper()
 	voters := map[int32]string{}
 	kafka := map[int32]string{}
@@ -77,7 +77,7 @@ func startTestCluster(t *testing.T, n int, opts ...func(*Config)) *testCluster {
 	return tc
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 

@@ -74,6 +74,12 @@ var configDefs = []configDef{
 	{"", "broker.heartbeat.interval.ms", kmsg.ConfigTypeInt, "2000", false, intAtLeast(1), "how often a broker heartbeats to the controller"},
 	{"", "broker.session.timeout.ms", kmsg.ConfigTypeInt, "9000", false, intAtLeast(1), "a broker whose heartbeats stop this long is fenced and loses its leaderships"},
 	{"", "controller.voter.replace.ms", kmsg.ConfigTypeLong, "60000", false, longAtLeast(1), "a metadata voter silent this long is replaced by a live broker (it pulls the metadata as an observer until it is added again)"},
+	{"", "max.connections", kmsg.ConfigTypeInt, "2147483647", true, intAtLeast(0), "most connections the broker keeps open (brokers' own included); one more is closed at once"},
+	{"", "max.connections.per.ip", kmsg.ConfigTypeInt, "2147483647", true, intAtLeast(0), "most connections from one IP address; one more is closed at once"},
+	{"", "connections.max.idle.ms", kmsg.ConfigTypeLong, "600000", true, longAtLeast(-1), "a connection with no request and no reply pending, or whose client reads no reply, for this long is closed; -1: never"},
+	{"", "queued.max.request.bytes", kmsg.ConfigTypeLong, "268435456", true, longAtLeast(-1), "request bytes all connections together hold while their requests are read and handled; past it no new request is read until bytes are freed (Kafka: -1, no limit)"},
+	{"", "fetch.max.bytes", kmsg.ConfigTypeInt, "57671680", true, intAtLeast(1024), "most bytes one Fetch response carries, whatever the client asks"},
+	{"", "request.wait.max.ms", kmsg.ConfigTypeLong, "300000", true, longAtLeast(0), "longest a client may make a Fetch long poll (max_wait_ms) or an acks=all Produce (timeout_ms) wait; longer asks are cut to this"},
 	{"", "group.min.session.timeout.ms", kmsg.ConfigTypeInt, "6000", false, intAtLeast(0), "smallest session timeout a member may ask for"},
 	{"", "group.max.session.timeout.ms", kmsg.ConfigTypeInt, "1800000", false, intAtLeast(0), "largest session timeout a member may ask for"},
 }

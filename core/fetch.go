@@ -41,7 +41,7 @@ func (b *Broker) handleFetch(ctx context.Context, r *request) reply {
 		return reply{resp: resp}
 	}
 	resp, size, parts := b.fetchOnce(req)
-	wait := earlyTimeout(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	wait := b.clientWait(req.MaxWaitMillis)
 	if fetchReady(req, resp, size) || wait <= 0 || len(parts) == 0 {
 		return reply{resp: resp}
 	}
@@ -117,6 +117,7 @@ func (b *Broker) fetchOnce(req *kmsg.FetchRequest) (*fetchResponse, int, []*part
 	if req.Version < 3 || budget <= 0 {
 		budget = 1 << 30
 	}
+	budget = min(budget, int(b.brokerInt(st, "fetch.max.bytes")))
 	size := 0
 	var parts []*partition
 	for _, rt := range req.Topics {

@@ -85,7 +85,7 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) reply {
 		addProduceLeaderHints(b.node.State(), resp)
 		return reply{resp: resp}
 	}
-	timeout := earlyTimeout(time.Duration(req.TimeoutMillis) * time.Millisecond)
+	timeout := b.clientWait(req.TimeoutMillis)
 	return reply{wait: func() kmsg.Response {
 		b.awaitProduce(ctx, waits, timeout)
 		addProduceLeaderHints(b.node.State(), resp)

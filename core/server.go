@@ -1,7 +1,6 @@
 package core
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -30,9 +29,14 @@ func (b *Broker) accept(ctx context.Context, ln net.Listener) error {
 			}
 			return err
 		}
-		if !b.trackConn(c) {
+		ok, closing := b.trackConn(c)
+		if closing {
 			c.Close()
 			return nil
+		}
+		if !ok {
+			c.Close()
+			continue
 		}
 		go func() {
 			defer b.connWG.Done()
@@ -42,21 +46,39 @@ func (b *Broker) accept(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-func (b *Broker) trackConn(c net.Conn) bool {
+// trackConn admits c unless a connection limit refuses it (ok false) or
+// the broker is closing.
+func (b *Broker) trackConn(c net.Conn) (ok, closing bool) {
 	b.connsMu.Lock()
 	defer b.connsMu.Unlock()
 	if b.conns == nil {
-		return false
+		return false, true
+	}
+	ip := remoteIP(c)
+	if why := b.admitConnLocked(ip); why != "" {
+		if now := b.env.Clock.Now(); now.Sub(b.refusedLog) >= time.Second {
+			b.refusedLog = now
+			b.log.Warn("refusing connection: limit reached", "remote", c.RemoteAddr().String(), "limit", why,
+				"open", len(b.conns), "open_from_ip", b.connsByIP[ip])
+		}
+		return false, false
 	}
 	b.connSeq++
 	b.conns[c] = b.connSeq
+	b.connsByIP[ip]++
 	b.connWG.Add(1)
-	return true
+	return true, false
 }
 
 func (b *Broker) untrackConn(c net.Conn) {
 	b.connsMu.Lock()
 	defer b.connsMu.Unlock()
+	if _, ok := b.conns[c]; ok {
+		ip := remoteIP(c)
+		if b.connsByIP[ip]--; b.connsByIP[ip] <= 0 {
+			delete(b.connsByIP, ip)
+		}
+	}
 	delete(b.conns, c)
 	c.Close()
 }
@@ -107,19 +129,21 @@ func (b *Broker) serveConn(ctx context.Context, c net.Conn) {
 	defer cancel()
 	queue := make(chan pending, b.cfg.InFlightMax)
 	written := make(chan struct{})
+	cs := &connState{}
 	go func() {
 		defer close(written)
-		b.writeReplies(c, queue, cancel)
+		b.writeReplies(c, queue, cancel, cs)
 	}()
 	// The client is gone (or the broker stops): cancel first, so that
 	// long polls and acks=all waits still queued end now instead of at
 	// their client-chosen limits, then let the writer drain.
 	defer func() { cancel(); close(queue); <-written }()
-	br := bufio.NewReaderSize(c, 64<<10)
+	rd := &connReader{c: c}
+	defer rd.release(true)
 	remote := c.RemoteAddr().String()
 	var spare []byte // a frame buffer no handler holds on to any more
 	for {
-		frame, err := wire.ReadFrame(br, b.cfg.RequestBytesMax, spare)
+		frame, charged, err := b.readRequest(ctx, rd, spare, cs)
 		spare = nil
 		if err != nil {
 			if !errors.Is(err, io.EOF) && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
@@ -130,12 +154,14 @@ func (b *Broker) serveConn(ctx context.Context, c net.Conn) {
 		hdr, msg, err := wire.ParseRequest(frame)
 		r := &request{hdr: hdr, msg: msg, remote: remote}
 		rep, ok := b.dispatch(ctx, r, err)
+		b.reqBytes.give(charged)
 		if !ok {
 			return
 		}
 		if err == nil && frameFreeAfterDispatch(hdr.Key) && cap(frame) <= frameReuseBytesMax {
 			spare = frame
 		}
+		cs.inflight.Add(1)
 		select {
 		case queue <- pending{hdr.CorrelationID, rep}:
 		case <-ctx.Done():
@@ -160,7 +186,9 @@ func frameFreeAfterDispatch(key int16) bool {
 	return key == int16(kmsg.Produce) || key == int16(kmsg.Fetch)
 }
 
-func (b *Broker) writeReplies(c net.Conn, queue <-chan pending, cancel func()) {
+// writeReplies writes each reply in request order. A client that does not
+// read its replies for connections.max.idle.ms is cut off.
+func (b *Broker) writeReplies(c net.Conn, queue <-chan pending, cancel func(), cs *connState) {
 	var buf []byte
 	var ff fetchFrame
 	for p := range queue {
@@ -169,7 +197,11 @@ func (b *Broker) writeReplies(c net.Conn, queue <-chan pending, cancel func()) {
 			resp = p.reply.wait()
 		}
 		if p.reply.none || resp == nil {
+			cs.inflight.Add(-1)
 			continue
+		}
+		if idle := b.brokerInt(b.node.State(), "connections.max.idle.ms"); idle > 0 {
+			c.SetWriteDeadline(b.env.Clock.Now().Add(time.Duration(idle) * time.Millisecond))
 		}
 		if buggify.On(buggify.CoreDelayResponse) {
 			b.env.Clock.Sleep(time.Duration(1+buggify.Intn(50)) * time.Millisecond)
@@ -183,6 +215,7 @@ func (b *Broker) writeReplies(c net.Conn, queue <-chan pending, cancel func()) {
 			buf = wire.AppendResponse(buf[:0], p.corr, resp)
 			_, err = c.Write(buf)
 		}
+		cs.inflight.Add(-1)
 		if err != nil {
 			cancel()
 			c.Close()

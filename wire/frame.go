@@ -15,10 +15,11 @@ const RequestBytesMax int32 = 100 << 20
 // correlation id, a request more.
 const frameBytesMin = 4
 
-// frameChunkBytes bounds how much ReadFrame allocates ahead of the bytes
-// actually received, so a peer cannot make us allocate max bytes by
-// sending a 4-byte size alone.
-const frameChunkBytes = 1 << 20
+// frameChunkBytes bounds how much a frame read allocates ahead of the
+// bytes actually received, so a peer cannot make us allocate max bytes by
+// sending a 4-byte size alone (nor a thousand slow peers a thousand times
+// that): the buffer starts at this and doubles as bytes arrive.
+const frameChunkBytes = 16 << 10
 
 // ErrFrameTooLarge is returned by ReadFrame when the size prefix exceeds
 // the caller's bound.
@@ -39,14 +40,33 @@ func ReadFrame(r io.Reader, max int32, buf []byte) ([]byte, error) {
 	if _, err := io.ReadFull(r, sizeBuf[:]); err != nil {
 		return nil, err // io.EOF at a boundary, io.ErrUnexpectedEOF inside
 	}
-	size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+	size, err := FrameSize(sizeBuf, max)
+	if err != nil {
+		return nil, err
+	}
+	return ReadFrameBody(r, size, buf, nil)
+}
+
+// FrameSize checks a frame's 4-byte size prefix against max and returns
+// the body's size.
+func FrameSize(prefix [4]byte, max int32) (int, error) {
+	size := int32(binary.BigEndian.Uint32(prefix[:]))
 	if size < frameBytesMin {
-		return nil, fmt.Errorf("%w: %d", ErrBadFrame, size)
+		return 0, fmt.Errorf("%w: %d", ErrBadFrame, size)
 	}
 	if size > max {
-		return nil, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, size, max)
+		return 0, fmt.Errorf("%w: %d > %d", ErrFrameTooLarge, size, max)
 	}
-	n := int(size)
+	return int(size), nil
+}
+
+// ReadFrameBody reads a frame body of n bytes (see FrameSize) into buf
+// when it has the capacity, else into a buffer that grows as bytes arrive,
+// at most frameChunkBytes or its own size ahead of them. grow, if not nil,
+// is told the capacity of each new buffer before it is allocated (for a
+// budget of bytes held; the one before it becomes garbage).
+// A clean EOF inside the body is io.ErrUnexpectedEOF.
+func ReadFrameBody(r io.Reader, n int, buf []byte, grow func(bytes int)) ([]byte, error) {
 	if cap(buf) >= n {
 		buf = buf[:n]
 		if _, err := io.ReadFull(r, buf); err != nil {
@@ -54,16 +74,14 @@ func ReadFrame(r io.Reader, max int32, buf []byte) ([]byte, error) {
 		}
 		return buf, nil
 	}
-	return readGrowing(r, n, buf[:0])
-}
-
-// readGrowing reads n bytes into buf, growing it at most frameChunkBytes
-// beyond what has arrived.
-func readGrowing(r io.Reader, n int, buf []byte) ([]byte, error) {
+	buf = buf[:0]
 	for len(buf) < n {
 		step := min(n-len(buf), max(len(buf), frameChunkBytes))
 		at := len(buf)
 		if cap(buf)-at < step {
+			if grow != nil {
+				grow(at + step)
+			}
 			grown := make([]byte, at, at+step)
 			copy(grown, buf)
 			buf = grown
