@@ -215,6 +215,9 @@ func (b *Broker) fetchPartition(req *kmsg.FetchRequest, p *partition, rp kmsg.Fe
 		return 0
 	case err != nil:
 		pr.ErrorCode = kerr.KafkaStorageError.Code
+		if code, ok := partitionClosedCode(err); ok {
+			pr.ErrorCode = code // closed meanwhile: deleted or moved
+		}
 		return 0
 	}
 	if len(data) == 0 || (len(data) > max && !first) {

@@ -59,6 +59,10 @@ type partition struct {
 
 	kick   chan struct{} // wakes the flusher; capacity 1, so kicks coalesce
 	failed atomic.Pointer[error]
+	// closed is why the partition was closed (shut): set before
+	// anything shuts down, so each waiter it wakes, and each request that
+	// comes late, answers with it.
+	closed atomic.Pointer[error]
 	stop   context.CancelFunc
 	done   chan struct{}
 }
@@ -114,10 +118,50 @@ func (p *partition) recordProducer(h wire.BatchHeader, base int64) {
 	}
 }
 
+// Why a partition was closed: what its waiters and late requests answer
+// (partitionClosedCode gives the Kafka code).
+var (
+	errTopicDeleted   = errors.New("the topic was deleted")
+	errReplicaMoved   = errors.New("this broker no longer hosts a replica of the partition")
+	errBrokerStopping = errors.New("the broker is shutting down")
+)
+
+// close closes the partition (as the broker stops, unless shut gave
+// another reason first): its waiters wake, an append in flight finishes,
+// the flusher stops and the log closes.
 func (p *partition) close() {
+	p.shut(errBrokerStopping)
+	p.mu.Lock() // an append in flight finishes; the next one sees closed
+	p.mu.Unlock()
 	p.stop()
 	<-p.done
 	p.log.Close()
+}
+
+// shut marks the partition closed for reason (errTopicDeleted,
+// errReplicaMoved, errBrokerStopping; the first reason stays) and wakes
+// every waiter at once: acks=all and acks=1 produces and long-poll
+// fetches answer reason instead of waiting out their timeouts, as do the
+// appends and reads that come later, instead of finding a closed log.
+func (p *partition) shut(reason error) {
+	p.closed.CompareAndSwap(nil, &reason)
+	p.broadcast()
+	p.broadcastEnd()
+}
+
+// partitionClosedCode is the Kafka code for a closed partition's reason:
+// UNKNOWN_TOPIC_OR_PARTITION once its topic is deleted,
+// NOT_LEADER_OR_FOLLOWER when its replica moved away or the broker stops
+// (the client looks for the leader again), as Kafka answers; ok=false for
+// any other error.
+func partitionClosedCode(err error) (int16, bool) {
+	switch {
+	case errors.Is(err, errTopicDeleted):
+		return kerr.UnknownTopicOrPartition.Code, true
+	case errors.Is(err, errReplicaMoved), errors.Is(err, errBrokerStopping):
+		return kerr.NotLeaderForPartition.Code, true
+	}
+	return 0, false
 }
 
 func (p *partition) config() topicConfig { return *p.cfg.Load() }
@@ -127,14 +171,25 @@ func (p *partition) setConfig(c topicConfig) {
 	p.log.SetConfig(c.storage)
 }
 
+// err is why the partition serves nothing: it was closed (shut), or
+// its log failed (fail); nil while it serves.
 func (p *partition) err() error {
+	if e := p.closed.Load(); e != nil {
+		return *e
+	}
 	if e := p.failed.Load(); e != nil {
 		return *e
 	}
 	return nil
 }
 
+// fail takes the partition offline after a storage error. Errors from a
+// closed partition's log are not failures: they are what closing does to
+// requests still in flight.
 func (p *partition) fail(err error) {
+	if p.closed.Load() != nil {
+		return
+	}
 	err = fmt.Errorf("%w: %s-%d: %v", errStorage, p.topic, p.index, err)
 	if p.failed.CompareAndSwap(nil, &err) {
 		p.b.log.Error("partition offline", "topic", p.topic, "partition", p.index, "err", err)

@@ -30,14 +30,14 @@ func (p *partition) append(batch []byte, hdrs []wire.BatchHeader) (appendResult,
 	if len(hdrs) != 1 || hdrs[0].Size() != len(batch) {
 		return appendResult{}, errBatchCount
 	}
-	if err := p.err(); err != nil {
-		return appendResult{}, err
-	}
 	cfg := p.config()
 	res := appendResult{firstOffset: -1, appendTimeMs: -1}
 	now := p.b.env.Clock.Now().UnixMilli()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err := p.err(); err != nil { // under mu: close waits for mu before closing the log
+		return res, err
+	}
 	if cfg.logAppendTime {
 		wire.SetLogAppendTime(batch, now)
 		res.appendTimeMs = now
@@ -118,6 +118,9 @@ func (p *partition) read(offset int64, maxBytes int, upTo int64) ([]byte, error)
 		return nil, nil // not yet committed: nothing to read yet
 	}
 	data, err := p.log.ReadPooled(offset, maxBytes, hw)
+	if errors.Is(err, storage.ErrClosed) && p.err() != nil {
+		return nil, p.err() // closed while reading
+	}
 	if err != nil && !errors.Is(err, storage.ErrOffsetOutOfRange) {
 		return nil, fmt.Errorf("read %s-%d at %d: %w", p.topic, p.index, offset, err)
 	}

@@ -198,6 +198,9 @@ func (b *Broker) awaitProduce(ctx context.Context, waits []produceWait, timeout 
 }
 
 func appendErrorCode(err error) int16 {
+	if code, ok := partitionClosedCode(err); ok {
+		return code
+	}
 	switch {
 	case errors.Is(err, errOutOfOrderSequence):
 		return kerr.OutOfOrderSequenceNumber.Code

@@ -76,7 +76,9 @@ func (b *Broker) reconcile() error {
 }
 
 // dropPartitions closes and deletes local partitions not in want (or whose
-// topic was re-created with a new ID).
+// topic was re-created with a new ID). Their waiters answer at once: a
+// topic gone from the metadata (or re-created) as deleted, a replica that
+// moved off this broker as moved.
 func (b *Broker) dropPartitions(want map[tp]*cluster.Topic) {
 	b.partsMu.Lock()
 	var gone []*partition
@@ -87,6 +89,14 @@ func (b *Broker) dropPartitions(want map[tp]*cluster.Topic) {
 		}
 	}
 	b.partsMu.Unlock()
+	st := b.node.State()
+	for _, p := range gone {
+		reason := errTopicDeleted
+		if _, ok := st.TopicByID(p.topicID); ok {
+			reason = errReplicaMoved
+		}
+		p.shut(reason)
+	}
 	for _, p := range gone {
 		p.close()
 		if err := p.log.Remove(); err != nil {
