@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"reflect"
 	"testing"
 
@@ -96,6 +97,71 @@ func checkDecodes(t testing.TB, frame []byte, resp *kmsg.FetchResponse) {
 	}
 	if !bytes.Equal(dec.AppendTo(nil), resp.AppendTo(nil)) {
 		t.Fatal("decoded response re-encodes differently")
+	}
+}
+
+// layoutChanges stand in for a kmsg whose Fetch encoding is laid out
+// otherwise than the splice expects.
+var layoutChanges = map[string]func(dst []byte, corr int32, resp kmsg.Response) []byte{
+	// A checksum of the body after it, as a later format might add.
+	"trailing checksum": func(dst []byte, corr int32, resp kmsg.Response) []byte {
+		start := len(dst)
+		dst = wire.AppendResponse(dst, corr, resp)
+		dst = binary.BigEndian.AppendUint32(dst, crc32.ChecksumIEEE(dst[start+4:]))
+		binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+		return dst
+	},
+	// Records prefixed with a byte of their own length, as if the length
+	// were encoded another way.
+	"another length encoding": func(dst []byte, corr int32, resp kmsg.Response) []byte {
+		fr := resp.(*kmsg.FetchResponse)
+		var saved [][]byte
+		for i := range fr.Topics {
+			for j := range fr.Topics[i].Partitions {
+				r := &fr.Topics[i].Partitions[j].RecordBatches
+				saved = append(saved, *r)
+				*r = append([]byte{byte(len(*r))}, *r...)
+			}
+		}
+		dst = wire.AppendResponse(dst, corr, resp)
+		k := 0
+		for i := range fr.Topics {
+			for j := range fr.Topics[i].Partitions {
+				fr.Topics[i].Partitions[j].RecordBatches = saved[k]
+				k++
+			}
+		}
+		return dst
+	},
+}
+
+// TestFetchFrameFallsBackOnLayoutChange: when the encoding is not laid out
+// as the splice expects (as if kmsg changed), encode copies instead of
+// panicking: the frame is exactly what the encoder makes of the response,
+// fallbacks counts it, and the next response with the expected layout is
+// spliced again.
+func TestFetchFrameFallsBackOnLayoutChange(t *testing.T) {
+	for name, enc := range layoutChanges {
+		for v := int16(4); v <= 18; v++ {
+			t.Run(fmt.Sprintf("%s/v%d", name, v), func(t *testing.T) {
+				f := fetchFrame{enc: enc}
+				resp := sampleFetchResponse(v)
+				want := enc(nil, 77, resp)
+				if got := fetchFrameBytes(&f, 77, resp); !bytes.Equal(got, want) {
+					t.Fatalf("frame differs from the encoder's: %d bytes vs %d", len(got), len(want))
+				}
+				if f.fallbacks != 1 {
+					t.Fatalf("%d fallbacks, want 1", f.fallbacks)
+				}
+				if !reflect.DeepEqual(resp, sampleFetchResponse(v)) {
+					t.Fatal("encode changed the response")
+				}
+				f.enc = nil
+				if got := fetchFrameBytes(&f, 78, resp); !bytes.Equal(got, wire.AppendResponse(nil, 78, resp)) || f.fallbacks != 1 {
+					t.Fatalf("with kmsg's layout: %d fallbacks, or the frame differs", f.fallbacks)
+				}
+			})
+		}
 	}
 }
 
