@@ -50,12 +50,15 @@ type partition struct {
 	lead     *replica.Leader // leader state for the current leader epoch; nil unless this broker leads
 	leaderHW atomic.Int64    // on a follower: the high watermark the leader last reported
 
-	notifyMu sync.Mutex      // guards notify, watchers and endWatchers
+	notifyMu sync.Mutex      // guards notify, watchers, endWatchers and synced
 	notify   chan struct{}   // closed and replaced when the high watermark moves
 	watchers []chan struct{} // long-poll fetches, signalled on the same events, in watch order
 	// endWatchers are followers' long-poll fetches, signalled when the log
 	// end moves (they read past the high watermark).
 	endWatchers []chan struct{}
+	// synced is closed (and cleared) when the flusher has fsynced, and at
+	// every notify; made on demand by the first acks=1 waiter.
+	synced chan struct{}
 
 	kick   chan struct{} // wakes the flusher; capacity 1, so kicks coalesce
 	failed atomic.Pointer[error]
@@ -221,7 +224,33 @@ func (p *partition) broadcast() {
 	defer p.notifyMu.Unlock()
 	close(p.notify)
 	p.notify = make(chan struct{})
+	p.wakeSyncedLocked()
 	signal(p.watchers)
+}
+
+// broadcastSynced wakes the acks=1 waiters: the flusher has fsynced.
+func (p *partition) broadcastSynced() {
+	p.notifyMu.Lock()
+	defer p.notifyMu.Unlock()
+	p.wakeSyncedLocked()
+}
+
+func (p *partition) wakeSyncedLocked() {
+	if p.synced != nil {
+		close(p.synced)
+		p.synced = nil
+	}
+}
+
+// syncedChanged returns a channel closed at the flusher's next fsync (or
+// the next high-watermark move, failure or close).
+func (p *partition) syncedChanged() <-chan struct{} {
+	p.notifyMu.Lock()
+	defer p.notifyMu.Unlock()
+	if p.synced == nil {
+		p.synced = make(chan struct{})
+	}
+	return p.synced
 }
 
 // broadcastEnd signals the followers' long-poll fetches: the log end moved.
@@ -307,6 +336,7 @@ func (p *partition) flusher(ctx context.Context) {
 			continue
 		}
 		p.leaderDurable(end)
+		p.broadcastSynced()
 	}
 }
 
@@ -340,6 +370,29 @@ func (p *partition) waitHW(ctx context.Context, end int64, gen uint64) error {
 		}
 		if buggify.Broken(buggify.AckBeforeISR) && p.log.DurableEnd() >= end {
 			return nil // the broken variant: the leader alone has it
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// waitSynced blocks until the leader has fsynced its log up to end (an
+// acks=1 answer with flush.messages=1), the partition fails or closes, ctx
+// ends, or the leadership gen (leaderGen at the append) ends.
+func (p *partition) waitSynced(ctx context.Context, end int64, gen uint64) error {
+	for {
+		ch := p.syncedChanged()
+		if err := p.err(); err != nil {
+			return err
+		}
+		if p.leaderGen.Load() != gen || !p.isLeader() {
+			return errLeadershipLost
+		}
+		if p.log.DurableEnd() >= end {
+			return nil
 		}
 		select {
 		case <-ch:

@@ -23,11 +23,13 @@ import (
 
 // holdSyncFS holds every fsync of a file whose path contains match, once
 // armed, until released: what an acks=all (or acks=1) produce waits for
-// never comes while the test wants it to wait.
+// never comes while the test wants it to wait. With delay set, it makes
+// each such fsync take that long instead: a slow disk.
 type holdSyncFS struct {
 	afero.Fs
 	match   string
 	armed   atomic.Bool
+	delay   time.Duration
 	release chan struct{}
 	once    sync.Once
 }
@@ -55,7 +57,11 @@ type holdSyncFile struct {
 
 func (f holdSyncFile) Sync() error {
 	if f.fs.armed.Load() && strings.Contains(f.Name(), f.fs.match) {
-		<-f.fs.release
+		if f.fs.delay > 0 {
+			time.Sleep(f.fs.delay)
+		} else {
+			<-f.fs.release
+		}
 	}
 	return f.File.Sync()
 }

@@ -8,10 +8,13 @@ package core
 // A partition carries exactly one batch, as Kafka requires from v3: two or
 // more get INVALID_RECORD and none is written.
 // Idempotent batches are checked against the partition's producer table
-// (duplicates answer with their original offsets). acks=0 gets no response,
-// acks=1 is answered once the batch is in the log, acks=all once the high
-// watermark covers it, which with flush.messages=1 (the default) means
-// fsynced. v0-2 are advertised but rejected, as Kafka 4 does (KAFKA-18659).
+// (duplicates answer with their original offsets). acks=0 gets no response.
+// With flush.messages=1 (the default) acks=1 is answered once the leader
+// has fsynced the batch (group commit makes that nearly free, and on a
+// one-replica topic the client then reads its own writes: the high
+// watermark is there too), in page-cache mode once it is in the log;
+// acks=all once the high watermark covers it, which with flush.messages=1
+// means fsynced by every in-sync replica. v0-2 are advertised but rejected, as Kafka 4 does (KAFKA-18659).
 // A partition this broker does not lead (or no longer leads when an acks=all
 // wait ends) gets NOT_LEADER_OR_FOLLOWER, from v10 with the current leader
 // and its endpoint (KIP-951, leader_hint.go).
@@ -21,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/jocko/jocko/io/buggify"
+	"math"
 	"time"
 
 	"github.com/jocko/jocko/cluster"
@@ -37,13 +41,15 @@ func init() {
 	apis[int16(kmsg.Produce)] = a
 }
 
-// produceWait is one partition whose acks=all answer waits for the high
-// watermark to reach end.
+// produceWait is one partition whose answer waits: for the high watermark
+// to reach end (acks=all), or for the leader's fsync to (acks=1 with
+// flush.messages=1).
 type produceWait struct {
-	p    *partition
-	end  int64
-	gen  uint64 // the leadership the records were appended under
-	resp *kmsg.ProduceResponseTopicPartition
+	p      *partition
+	end    int64
+	gen    uint64 // the leadership the records were appended under
+	synced bool   // acks=1: the leader's own fsync is enough
+	resp   *kmsg.ProduceResponseTopicPartition
 }
 
 func (b *Broker) handleProduce(ctx context.Context, r *request) reply {
@@ -81,11 +87,15 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) reply {
 	if req.Acks == 0 {
 		return reply{none: true}
 	}
-	if req.Acks != -1 || len(waits) == 0 || buggify.Broken(buggify.AckBeforeFsync) {
+	if len(waits) == 0 || buggify.Broken(buggify.AckBeforeFsync) {
 		addProduceLeaderHints(b.node.State(), resp)
 		return reply{resp: resp}
 	}
-	timeout := b.clientWait(req.TimeoutMillis)
+	ms := req.TimeoutMillis
+	if req.Acks == 1 && ms <= 0 {
+		ms = math.MaxInt32 // Kafka does not time acks=1 out: only request.wait.max.ms bounds the fsync
+	}
+	timeout := b.clientWait(ms)
 	return reply{wait: func() kmsg.Response {
 		b.awaitProduce(ctx, waits, timeout)
 		addProduceLeaderHints(b.node.State(), resp)
@@ -177,17 +187,21 @@ func (b *Broker) producePartition(topic string, rp kmsg.ProduceRequestTopicParti
 		return produceWait{}, false
 	}
 	out.BaseOffset, out.LogAppendTime, out.LogStartOffset = res.firstOffset, res.appendTimeMs, p.log.StartOffset()
-	return produceWait{p: p, end: res.end, gen: gen, resp: out}, acks == -1
+	synced := acks == 1 && cfg.durable()
+	return produceWait{p: p, end: res.end, gen: gen, synced: synced, resp: out}, acks == -1 || synced
 }
 
-// awaitProduce waits until every partition's high watermark covers its
-// append, or the produce timeout passes (REQUEST_TIMED_OUT).
+// awaitProduce waits until every partition's high watermark (or, for
+// acks=1, the leader's fsync) covers its append, or the produce timeout
+// passes (REQUEST_TIMED_OUT).
 func (b *Broker) awaitProduce(ctx context.Context, waits []produceWait, timeout time.Duration) {
 	ctx, cancel := b.env.Clock.WithTimeout(ctx, timeout)
 	defer cancel()
 	for _, w := range waits {
-		err := w.p.waitHW(ctx, w.end, w.gen)
-		if err == nil {
+		var err error
+		if w.synced {
+			err = w.p.waitSynced(ctx, w.end, w.gen)
+		} else if err = w.p.waitHW(ctx, w.end, w.gen); err == nil {
 			err = w.p.ackError(w.end)
 		}
 		if err != nil {
