@@ -9,6 +9,16 @@ package storage
 // them, then rewrites them one at a time, oldest first, keeping a record
 // only if it is the latest for its key, and dropping expired tombstones.
 //
+// Tombstones expire as in Kafka since KIP-534: delete.retention.ms counts
+// from the first cleaning that kept them, not from their timestamps, so
+// that a consumer that lags by less than that still sees every delete
+// however old the tombstone's timestamp. That cleaning stores the delete
+// horizon (its time plus delete.retention.ms) in the batch itself
+// (wire.SetDeleteHorizon: attributes bit 6 and the base timestamp, the
+// records' timestamp deltas moved to match), so the horizon survives
+// restarts and travels with the batch; a later cleaning at or past the
+// horizon drops the tombstones.
+//
 // Offsets never change. A batch that lost some records keeps its header
 // (base offset, LastOffsetDelta, timestamps, producer fields, attributes)
 // with fewer records, so offsets inside it have gaps, as in Kafka. A batch
@@ -32,13 +42,15 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/jocko/jocko/wire"
 )
 
 // CompactConfig holds the compaction settings of a topic.
 type CompactConfig struct {
-	// DeleteRetentionMs is delete.retention.ms: a tombstone is kept while
-	// the MaxTimestamp of its batch is no more than this old (Kafka
-	// measures from when its segment was first cleaned; see Compact).
+	// DeleteRetentionMs is delete.retention.ms: a tombstone is kept for
+	// this long after the first cleaning that kept it (KIP-534's delete
+	// horizon; see Compact).
 	DeleteRetentionMs int64
 	// MinCompactionLagMs is min.compaction.lag.ms: a segment whose newest
 	// batch is younger than this, and every segment after it, is not
@@ -97,9 +109,10 @@ type segSnap struct {
 // keeping for each key only its record with the highest offset, and
 // returns what it did. Records without a key are dropped (Kafka refuses
 // them for compacted topics on produce, and its cleaner drops them too).
-// Tombstones (null values) whose batch MaxTimestamp is more than
-// DeleteRetentionMs old are dropped; so are records below the log start.
-// Control batches are kept as they are.
+// A batch that keeps a tombstone (a null value) gets a delete horizon,
+// now plus DeleteRetentionMs, the first time; its tombstones are dropped
+// by the first Compact at or past it. Records below the log start are
+// dropped. Control batches are kept as they are.
 //
 // The log end offset and the offsets of the records kept never change.
 // Appends, reads and syncs go on during a Compact: locks are held only to
@@ -125,7 +138,7 @@ func (l *Log) Compact(cfg CompactConfig) (CompactStats, error) {
 	if err != nil {
 		return stats, err
 	}
-	rule := keepRule{keys: km, start: start, tombstoneBefore: nowMs - cfg.DeleteRetentionMs}
+	rule := keepRule{keys: km, start: start, nowMs: nowMs, deleteRetentionMs: cfg.DeleteRetentionMs}
 	for _, sn := range snaps {
 		stats.BytesBefore += sn.size
 		ns, removed, err := l.cleanSegment(sn, &rule)
@@ -232,10 +245,14 @@ func (l *Log) buildKeyMap(snaps []segSnap, start int64) (*keyMap, []segSnap, err
 			if pid := producerID(raw); pid >= 0 {
 				km.lastBatch[pid] = h.baseOffset
 			}
-			return eachRecord(raw, h, func(r rawRecord) {
-				off := h.baseOffset + int64(r.offsetDelta)
-				if r.key != nil && off >= start {
-					km.set(r.key, off)
+			wh, err := wireHeader(raw)
+			if err != nil {
+				return err
+			}
+			return eachRecord(raw, wh, func(r wire.RecordView) {
+				off := h.baseOffset + int64(r.OffsetDelta)
+				if r.Key != nil && off >= start {
+					km.set(r.Key, off)
 				}
 			})
 		})

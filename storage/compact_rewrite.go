@@ -3,8 +3,8 @@ package storage
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
+	"math"
 	"os"
 
 	jio "github.com/jocko/jocko/io"
@@ -35,106 +35,96 @@ func producerID(batch []byte) int64 {
 	return int64(binary.BigEndian.Uint64(batch[batchOffProducerID:]))
 }
 
-// rawRecord is one record of a batch; raw is its whole encoding, length
-// prefix included, and key aliases it.
-type rawRecord struct {
-	offsetDelta int32
-	key         []byte // nil: no key
-	nullValue   bool   // a tombstone
-	raw         []byte
+// wireHeader parses the header of a stored batch with the wire package,
+// which knows its every field (the delete horizon among them).
+func wireHeader(batch []byte) (wire.BatchHeader, error) {
+	h, err := wire.ParseBatchHeader(batch)
+	if err == nil && h.Size() > len(batch) {
+		err = fmt.Errorf("batch of %d bytes, %d given", h.Size(), len(batch))
+	}
+	if err != nil {
+		return h, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return h, nil
 }
 
-// eachRecord calls fn for every record of a batch (decompressing it),
-// allowing the offset gaps that compaction leaves: deltas must increase
-// and stay within LastOffsetDelta.
-func eachRecord(batch []byte, h batchHeader, fn func(rawRecord)) error {
-	data := batch[batchHeaderLen:]
-	if codec := wire.Codec(h.attributes & attrCodecMask); codec != wire.CodecNone {
+// eachRecord calls fn for every record of a batch whose header is h
+// (decompressing it), allowing the offset gaps that compaction leaves
+// (wire.EachRecord). The records alias the batch, or its decompressed
+// copy.
+func eachRecord(batch []byte, h wire.BatchHeader, fn func(wire.RecordView)) error {
+	data := batch[batchHeaderLen:h.Size()]
+	if codec := h.Codec(); codec != wire.CodecNone {
 		var err error
 		if data, err = wire.Decompress(codec, data, 0); err != nil {
-			return fmt.Errorf("%w: batch at %d: %v", ErrCorrupt, h.baseOffset, err)
+			return fmt.Errorf("%w: batch at %d: %v", ErrCorrupt, h.BaseOffset, err)
 		}
 	}
-	prev := int64(-1)
-	for i := int32(0); i < h.numRecords; i++ {
-		r, rest, err := parseRawRecord(data)
-		if err == nil && (int64(r.offsetDelta) <= prev || r.offsetDelta > h.lastOffsetDelta) {
-			err = fmt.Errorf("offset delta %d after %d, last %d", r.offsetDelta, prev, h.lastOffsetDelta)
-		}
-		if err != nil {
-			return fmt.Errorf("%w: batch at %d record %d: %v", ErrCorrupt, h.baseOffset, i, err)
-		}
-		fn(r)
-		prev, data = int64(r.offsetDelta), rest
-	}
-	if len(data) != 0 {
-		return fmt.Errorf("%w: batch at %d: %d bytes after %d records", ErrCorrupt, h.baseOffset, len(data), h.numRecords)
+	if err := wire.EachRecord(data, h, fn); err != nil {
+		return fmt.Errorf("%w: batch at %d: %v", ErrCorrupt, h.BaseOffset, err)
 	}
 	return nil
 }
 
-// parseRawRecord splits the first record off data.
-func parseRawRecord(data []byte) (rawRecord, []byte, error) {
-	size, n := binary.Varint(data)
-	if n <= 0 || size < 6 || size > int64(len(data)-n) {
-		return rawRecord{}, nil, errors.New("bad record length")
-	}
-	r := rawRecord{raw: data[:n+int(size)]}
-	b := data[n+1 : n+int(size)] // after the attributes
-	var fields [4]int64          // timestamp delta, offset delta, key length, value length
-	for i := range fields {
-		v, m := binary.Varint(b)
-		if m <= 0 {
-			return rawRecord{}, nil, errors.New("bad record field")
-		}
-		fields[i], b = v, b[m:]
-		if i == 2 && v >= 0 {
-			if v > int64(len(b)) {
-				return rawRecord{}, nil, errors.New("key runs past the record")
-			}
-			r.key, b = b[:v:v], b[v:]
-		}
-	}
-	if fields[1] < 0 || fields[1] > relativeOffsetMax || fields[2] < -1 || fields[3] < -1 || fields[3] > int64(len(b)) {
-		return rawRecord{}, nil, errors.New("bad offset delta, key or value length")
-	}
-	r.offsetDelta, r.nullValue = int32(fields[1]), fields[3] == -1
-	return r, data[n+int(size):], nil
-}
-
 // keepRule decides which records survive.
 type keepRule struct {
-	keys            *keyMap
-	start           int64 // records below the log start go
-	tombstoneBefore int64 // tombstones in batches whose MaxTimestamp is older go
+	keys  *keyMap
+	start int64 // records below the log start go
+	// nowMs is when the cleaning began; tombstones go once it reaches
+	// their batch's delete horizon, set to nowMs + deleteRetentionMs by
+	// the first cleaning that keeps them (KIP-534).
+	nowMs             int64
+	deleteRetentionMs int64
 }
 
-func (k *keepRule) keep(h batchHeader, r rawRecord) bool {
-	off := h.baseOffset + int64(r.offsetDelta)
-	if r.key == nil || off < k.start || k.keys.latest(r.key) != off {
+// keep decides one record of the batch at base, whose delete horizon is
+// horizon if hasHorizon.
+func (k *keepRule) keep(base int64, r wire.RecordView, horizon int64, hasHorizon bool) bool {
+	off := base + int64(r.OffsetDelta)
+	if r.Key == nil || off < k.start || k.keys.latest(r.Key) != off {
 		return false
 	}
-	return !r.nullValue || h.maxTimestamp >= k.tombstoneBefore
+	return r.Value != nil || !hasHorizon || k.nowMs < horizon
+}
+
+// horizon is the delete horizon a batch gets when this cleaning is the
+// first to keep one of its tombstones.
+func (k *keepRule) horizon() int64 {
+	ret := max(k.deleteRetentionMs, 0)
+	if k.nowMs > math.MaxInt64-ret {
+		return math.MaxInt64
+	}
+	return k.nowMs + ret
 }
 
 // filter writes what survives of one batch to w and returns how many
-// records it removed.
+// records it removed. A batch that keeps a tombstone and has no delete
+// horizon yet is rewritten with one (wire.SetDeleteHorizon), its records'
+// timestamp deltas moved to the new base timestamp, as Kafka's cleaner
+// does.
 func (k *keepRule) filter(raw []byte, h batchHeader, w *segWriter) (int64, error) {
 	if h.attributes&attrControl != 0 {
 		return 0, w.write(raw)
 	}
-	kept := w.kept[:0]
-	n := int32(0)
-	err := eachRecord(raw, h, func(r rawRecord) {
-		if k.keep(h, r) {
-			kept = append(kept, r.raw...)
-			n++
+	wh, err := wireHeader(raw)
+	if err != nil {
+		return 0, err
+	}
+	horizon, hasHorizon := wh.DeleteHorizonMs()
+	views, tombstones := w.views[:0], false
+	err = eachRecord(raw, wh, func(r wire.RecordView) {
+		if k.keep(h.baseOffset, r, horizon, hasHorizon) {
+			views = append(views, r)
+			tombstones = tombstones || r.Value == nil
 		}
 	})
+	defer func() { clear(views); w.views = views[:0] }() // keep no decompressed batch alive
+	n := int32(len(views))
+	setHorizon := tombstones && !hasHorizon
 	switch {
 	case err != nil:
 		return 0, err
-	case n == h.numRecords:
+	case n == h.numRecords && !setHorizon:
 		return 0, w.write(raw)
 	case n == 0 && producerID(raw) >= 0 && k.keys.lastBatch[producerID(raw)] == h.baseOffset:
 		b := append([]byte(nil), raw[:batchHeaderLen]...)
@@ -144,13 +134,28 @@ func (k *keepRule) filter(raw []byte, h batchHeader, w *segWriter) (int64, error
 		w.drop(h)
 		return int64(h.numRecords), nil
 	}
-	w.kept = kept
 	b := append(w.scratch[:0], raw[:batchHeaderLen]...)
+	kept := w.kept[:0]
+	if setHorizon {
+		base := k.horizon()
+		wire.SetDeleteHorizon(b, base)
+		shift := wh.FirstTimestamp - base // wraps as the sum it undoes would
+		for _, r := range views {
+			if kept, err = wire.AppendRecordTimestampDelta(kept, r, r.TimestampDelta+shift); err != nil {
+				return 0, fmt.Errorf("%w: batch at %d: %v", ErrCorrupt, h.baseOffset, err)
+			}
+		}
+	} else {
+		for _, r := range views {
+			kept = append(kept, r.Raw...)
+		}
+	}
+	w.kept = kept
 	b, err = wire.Compress(wire.Codec(h.attributes&attrCodecMask), b, kept)
 	if err != nil {
 		return 0, fmt.Errorf("storage: compacting batch at %d: %w", h.baseOffset, err)
 	}
-	w.scratch = b
+	w.scratch, w.rewrote = b, true
 	return int64(h.numRecords - n), w.write(finishBatch(b, n))
 }
 
@@ -188,8 +193,10 @@ type segWriter struct {
 	f        afero.File
 	bw       *bufio.Writer
 	interval int32
-	scratch  []byte // the batch being built
-	kept     []byte // the records it keeps
+	scratch  []byte            // the batch being built
+	kept     []byte            // the records it keeps
+	views    []wire.RecordView // the records it keeps, as read
+	rewrote  bool              // some batch was changed (not only copied or dropped)
 
 	gapBase, gapNext, gapTs int64 // a run of dropped batches (gapNext > gapBase)
 	gapEpoch                int32

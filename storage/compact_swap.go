@@ -24,7 +24,7 @@ func (l *Log) cleanSegment(sn segSnap, rule *keepRule) (*segment, int64, error) 
 		removed += n
 		return err
 	})
-	if err == nil && removed == 0 {
+	if err == nil && removed == 0 && !w.rewrote {
 		w.abort()
 		return nil, 0, nil
 	}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -35,11 +36,40 @@ func keyedBatch(t interface{ Fatal(...any) }, ts int64, codec wire.Codec, recs [
 
 // cRec is one record as stored: where it is and its encoding.
 type cRec struct {
-	off     int64
-	key     []byte
-	null    bool
-	batchTs int64  // the MaxTimestamp of its batch
-	raw     []byte // the record's bytes, length included
+	off  int64
+	key  []byte
+	null bool
+	// horizon is the delete horizon of its batch, -1 for none (for a
+	// tombstone, the model's: when it may go).
+	horizon int64
+	// raw is the record's bytes, length included, with its timestamp
+	// delta made absolute (from 0, not from its batch's base timestamp,
+	// which a delete horizon replaces).
+	raw []byte
+}
+
+// canonRecord is r's encoding with its timestamp delta made absolute.
+func canonRecord(t interface{ Fatalf(string, ...any) }, r wire.RecordView, firstTs int64) []byte {
+	b, err := wire.AppendRecordTimestampDelta(nil, r, firstTs+r.TimestampDelta)
+	if err != nil {
+		t.Fatalf("re-encoding a record: %v", err)
+	}
+	return b
+}
+
+// batchRecords reads the records of a batch as cRecs.
+func batchRecords(t interface{ Fatalf(string, ...any) }, raw []byte, fn func(cRec)) error {
+	h, err := wireHeader(raw)
+	if err != nil {
+		return err
+	}
+	hz, ok := h.DeleteHorizonMs()
+	if !ok {
+		hz = -1
+	}
+	return eachRecord(raw, h, func(r wire.RecordView) {
+		fn(cRec{h.BaseOffset + int64(r.OffsetDelta), bytes.Clone(r.Key), r.Value == nil, hz, canonRecord(t, r, h.FirstTimestamp)})
+	})
 }
 
 // logRecords reads every record from the log start, checking that batches
@@ -58,9 +88,9 @@ func logRecords(t interface{ Fatalf(string, ...any) }, l *Log) ([]cRec, map[int6
 		}
 		next = h.nextOffset()
 		batches[base] = bytes.Clone(raw)
-		return eachRecord(raw, h, func(r rawRecord) {
-			if off := base + int64(r.offsetDelta); off >= l.StartOffset() {
-				out = append(out, cRec{off, bytes.Clone(r.key), r.nullValue, h.maxTimestamp, bytes.Clone(r.raw)})
+		return batchRecords(t, raw, func(r cRec) {
+			if r.off >= l.StartOffset() {
+				out = append(out, r)
 			}
 		})
 	})
@@ -88,10 +118,12 @@ func checkReads(t interface{ Fatalf(string, ...any) }, l *Log) {
 	}
 }
 
-// compactModel applies what Compact promises to recs: below cleanedTo,
-// keep a keyed record only if it is the latest of its key there and not a
-// tombstone whose batch is older than tombstoneBefore.
-func compactModel(recs []cRec, cleanedTo, tombstoneBefore int64) []cRec {
+// compactModel applies what a Compact at nowMs promises to recs: below
+// cleanedTo, keep a keyed record only if it is the latest of its key
+// there, and a tombstone only until a Compact at or past its delete
+// horizon, which the first Compact that keeps it sets to nowMs +
+// retentionMs (KIP-534).
+func compactModel(recs []cRec, cleanedTo, nowMs, retentionMs int64) []cRec {
 	latest := map[string]int64{}
 	for _, r := range recs {
 		if r.off < cleanedTo && r.key != nil {
@@ -100,14 +132,21 @@ func compactModel(recs []cRec, cleanedTo, tombstoneBefore int64) []cRec {
 	}
 	var out []cRec
 	for _, r := range recs {
-		if r.off >= cleanedTo ||
-			r.key != nil && latest[string(r.key)] == r.off && (!r.null || r.batchTs >= tombstoneBefore) {
-			out = append(out, r)
+		if r.off < cleanedTo {
+			if r.key == nil || latest[string(r.key)] != r.off || r.null && r.horizon >= 0 && nowMs >= r.horizon {
+				continue
+			}
+			if r.null && r.horizon < 0 {
+				r.horizon = nowMs + retentionMs
+			}
 		}
+		out = append(out, r)
 	}
 	return out
 }
 
+// sameRecords compares records by offset and bytes (timestamps made
+// absolute), and tombstones by delete horizon too.
 func sameRecords(t interface{ Fatalf(string, ...any) }, what string, got, want []cRec) {
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d records, want %d\ngot  %v\nwant %v", what, len(got), len(want), offsets(got), offsets(want))
@@ -115,6 +154,9 @@ func sameRecords(t interface{ Fatalf(string, ...any) }, what string, got, want [
 	for i := range got {
 		if got[i].off != want[i].off || !bytes.Equal(got[i].raw, want[i].raw) {
 			t.Fatalf("%s: record %d at offset %d, want offset %d (or its bytes differ)", what, i, got[i].off, want[i].off)
+		}
+		if want[i].null && got[i].horizon != want[i].horizon {
+			t.Fatalf("%s: tombstone at %d: delete horizon %d, want %d", what, got[i].off, got[i].horizon, want[i].horizon)
 		}
 	}
 }
@@ -163,9 +205,10 @@ func (s *compactMachine) append(t *rapid.T) {
 	if err != nil {
 		t.Fatalf("Append: %v", err)
 	}
-	h, _ := parseBatchHeader(b)
-	err = eachRecord(b, h, func(r rawRecord) {
-		s.recs = append(s.recs, cRec{info.FirstOffset + int64(r.offsetDelta), r.key, r.nullValue, h.maxTimestamp, r.raw})
+	base := int64(binary.BigEndian.Uint64(b)) // Append may have set it
+	err = batchRecords(t, b, func(r cRec) {
+		r.off += info.FirstOffset - base
+		s.recs = append(s.recs, r)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +245,7 @@ func (s *compactMachine) compact(t *rapid.T) {
 	if !boundary || st.CleanedTo > active || cc.MinCompactionLagMs == 0 && st.CleanedTo != active {
 		t.Fatalf("cleaned to %d; active segment at %d, lag %d", st.CleanedTo, active, cc.MinCompactionLagMs)
 	}
-	s.recs = compactModel(s.recs, st.CleanedTo, nowMs-cc.DeleteRetentionMs)
+	s.recs = compactModel(s.recs, st.CleanedTo, nowMs, cc.DeleteRetentionMs)
 }
 
 func (s *compactMachine) check(t *rapid.T) {
@@ -373,5 +416,82 @@ func TestCompactKeepsLastBatchOfProducer(t *testing.T) {
 	want := "[[0,1] n=0 pid=-1 seq=-1 codec=0 [2,3] n=0 pid=7 seq=2 codec=0 [4,4] n=1 pid=-1 seq=-1 codec=0]"
 	if fmt.Sprint(desc) != want {
 		t.Fatalf("batches after Compact:\n%v\nwant\n%s", desc, want)
+	}
+}
+
+// TestCompactTombstoneRetentionFromFirstCleaning (KIP-534): a tombstone
+// whose timestamp is older than delete.retention.ms is kept for
+// delete.retention.ms after the first cleaning that kept it, so that a
+// consumer lagging by less than that still sees the delete. That cleaning
+// sets the batch's delete horizon (attributes bit 6, the base timestamp),
+// which survives a restart; the record keeps its timestamp; the first
+// cleaning at the horizon drops the tombstone.
+func TestCompactTombstoneRetentionFromFirstCleaning(t *testing.T) {
+	const day = 24 * time.Hour
+	clk := newMock()
+	fs := afero.NewMemMapFs()
+	l := openT(t, fs, smallConfig(), clk)
+	defer func() { l.Close() }()
+	old := clk.Now().Add(-2 * day).UnixMilli() // the producer's timestamp, two days back
+	appendT(t, l, keyedBatch(t, old, wire.CodecNone, []kv{{[]byte("k"), []byte("v")}, {[]byte("gone"), []byte("v")}}))
+	appendT(t, l, keyedBatch(t, old, wire.CodecSnappy, []kv{{[]byte("other"), []byte("v")}, {[]byte("gone"), nil}}))
+	l.mu.Lock()
+	if err := l.roll(); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Unlock()
+	cc := CompactConfig{DeleteRetentionMs: day.Milliseconds()}
+	firstClean := clk.Now().UnixMilli()
+	if _, err := l.Compact(cc); err != nil {
+		t.Fatal(err)
+	}
+	tombstone := func() (cRec, bool) {
+		recs, _ := logRecords(t, l)
+		for _, r := range recs {
+			if string(r.key) == "gone" {
+				return r, r.null
+			}
+		}
+		return cRec{}, false
+	}
+	r, ok := tombstone()
+	if !ok {
+		t.Fatal("a tombstone two days old was dropped by the first cleaning, with delete.retention.ms of one day")
+	}
+	if want := firstClean + day.Milliseconds(); r.horizon != want {
+		t.Fatalf("delete horizon %d, want the first cleaning's time plus delete.retention.ms, %d", r.horizon, want)
+	}
+	data, err := l.Read(r.off, 0, 1<<62)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := wire.Records(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := wire.ParseBatchHeader(data)
+	if got := h.FirstTimestamp + recs[len(recs)-1].TimestampDelta; got != old+1 {
+		t.Fatalf("the tombstone's timestamp reads %d, want %d", got, old+1)
+	}
+	clk.Add(day - time.Minute)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openT(t, fs, smallConfig(), clk)
+	if _, err := l.Compact(cc); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := tombstone(); !ok {
+		t.Fatal("the tombstone was dropped before its delete horizon")
+	}
+	clk.Add(time.Minute)
+	if _, err := l.Compact(cc); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := tombstone(); ok {
+		t.Fatal("the tombstone is still there at its delete horizon")
+	}
+	if got, _ := logRecords(t, l); len(got) != 2 {
+		t.Fatalf("%d records left, want k and other", len(got))
 	}
 }
