@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	jio "github.com/jocko/jocko/io"
 )
@@ -40,7 +41,6 @@ func (l *Log) lockAll() error {
 		l.unlockAll()
 		return err
 	}
-	l.closeRetired()
 	return nil
 }
 
@@ -57,7 +57,13 @@ func (l *Log) unlockAll() {
 // would conflict with the new leader's; Kafka does the same). Below the
 // log start it empties the log and its epoch cache and restarts it at
 // offset.
+//
+// It is the one structural change that fsyncs with mu held (a follower's
+// truncation is rare, and its appends come after it): first the seals of
+// rolled segments, so that it cuts only whole, sealed ones, then the cut.
 func (l *Log) TruncateTo(offset int64) error {
+	l.adminMu.Lock()
+	defer l.adminMu.Unlock()
 	if err := l.lockAll(); err != nil {
 		return err
 	}
@@ -65,6 +71,10 @@ func (l *Log) TruncateTo(offset int64) error {
 	if offset >= l.end.Load() {
 		return l.truncateEpochsEnd(l.end.Load())
 	}
+	if err := l.finishAllSeals(); err != nil {
+		return err
+	}
+	l.cuts.Add(1) // before any byte goes: readers in flight retry
 	if offset < l.start.Load() {
 		if err := l.truncateFully(offset); err != nil {
 			return l.fail(err)
@@ -163,11 +173,18 @@ func (l *Log) truncateFully(offset int64) error {
 // durably, and deletes the whole segments below it; the active segment is
 // rolled first if it lies entirely below offset. The epoch cache keeps the
 // epoch in force at offset, moved to start there, and the later ones.
+//
+// The start file is written (and fsynced) and the files removed and the
+// directory synced without the log's locks: only the change to the
+// segment list holds them, so appends, reads and syncs go on.
 func (l *Log) DeleteBefore(offset int64) error {
-	if err := l.lockAll(); err != nil {
+	l.adminMu.Lock()
+	defer l.adminMu.Unlock()
+	if err := l.writable(); err != nil {
 		return err
 	}
-	defer l.unlockAll()
+	// The bounds cannot move back meanwhile: only TruncateTo moves the end
+	// down, and adminMu keeps it out.
 	if offset > l.end.Load() {
 		return ErrOffsetOutOfRange
 	}
@@ -177,40 +194,50 @@ func (l *Log) DeleteBefore(offset int64) error {
 	if err := writeStartFile(l.fs, l.dir, offset); err != nil {
 		return l.fail(err)
 	}
-	l.start.Store(offset)
-	if err := l.truncateEpochsStart(); err != nil {
+	if err := l.lockAll(); err != nil {
 		return err
 	}
+	l.start.Store(offset)
+	l.truncateEpochsStart()
+	rolled := int64(-1)
 	if a := l.active(); a.size > 0 && a.next <= offset {
 		if err := l.roll(); err != nil {
+			l.unlockAll()
 			return err
 		}
+		rolled = l.end.Load()
 	}
-	_, err := l.deleteSegments(func(s *segment) bool { return s.next <= offset })
-	return err
+	gone := l.detachSegments(func(s *segment) bool { return s.next <= offset })
+	l.unlockAll()
+	return errors.Join(l.removeSegments(gone), l.syncRolled(rolled))
 }
 
 // EnforceRetention rolls the active segment if segment.ms has passed, then
 // deletes the oldest segments (never the active one) that are past
 // retention.ms, that keep the log above retention.bytes, or that lie below
-// the log start. It returns how many segments it deleted.
+// the log start. It returns how many segments it deleted. The files are
+// removed and the directory synced after the log's locks are released.
 func (l *Log) EnforceRetention() (int, error) {
+	l.adminMu.Lock()
+	defer l.adminMu.Unlock()
 	if err := l.lockAll(); err != nil {
 		return 0, err
 	}
-	defer l.unlockAll()
 	nowMs := l.clk.Now().UnixMilli()
+	rolled := int64(-1)
 	if a := l.active(); a.size > 0 && nowMs-a.rollMs > l.cfg.SegmentMs {
 		if err := l.roll(); err != nil {
+			l.unlockAll()
 			return 0, err
 		}
+		rolled = l.end.Load()
 	}
 	var total int64
 	for _, s := range l.segs {
 		total += s.size
 	}
 	start, cfg := l.start.Load(), l.cfg
-	return l.deleteSegments(func(s *segment) bool {
+	gone := l.detachSegments(func(s *segment) bool {
 		ts := s.maxTs
 		if ts < 0 {
 			ts = s.rollMs
@@ -223,34 +250,82 @@ func (l *Log) EnforceRetention() (int, error) {
 		}
 		return false
 	})
+	l.unlockAll()
+	return len(gone), errors.Join(l.removeSegments(gone), l.syncRolled(rolled))
 }
 
-// deleteSegments deletes the oldest segments while del says so, never the
-// active one, and moves the log start up to the first segment left (and
-// the first epoch-cache entry with it).
-func (l *Log) deleteSegments(del func(*segment) bool) (int, error) {
+// syncRolled finishes the seal of a segment that retention or DeleteBefore
+// rolled, ending at end (-1: none), through the group commit: with no
+// appends after it, no flusher would, and a crash would leave it to be
+// scanned at the next Open. It runs without the log's locks.
+func (l *Log) syncRolled(end int64) error {
+	if end < 0 {
+		return nil
+	}
+	err := l.Sync(end)
+	if errors.Is(err, ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// detachSegments takes the oldest segments out of the log while del says
+// so, never the active one, moves the log start up to the first segment
+// left (and the first epoch-cache entry with it), drops their seal jobs,
+// and returns them for removeSegments. The caller holds opMu and mu.
+func (l *Log) detachSegments(del func(*segment) bool) []*segment {
 	n := 0
-	for len(l.segs) > 1 && del(l.segs[0]) {
-		s := l.segs[0]
-		l.segs = l.segs[1:]
+	for n < len(l.segs)-1 && del(l.segs[n]) {
 		n++
-		if err := s.remove(); err != nil {
-			return n, err
-		}
 	}
 	if n == 0 {
-		return 0, nil
+		return nil
 	}
+	gone := slices.Clone(l.segs[:n])
+	l.segs = append(l.segs[:0:0], l.segs[n:]...)
+	l.dropSeals(func(s *segment) bool { return slices.Contains(gone, s) })
 	l.start.Store(max(l.start.Load(), l.segs[0].base))
-	if err := jio.SyncDir(l.fs, l.dir); err != nil {
-		return n, err
-	}
-	return n, l.truncateEpochsStart()
+	l.truncateEpochsStart()
+	return gone
 }
 
-// Close closes the log's files. It does not fsync: what Sync did not make
-// durable may be lost in a crash either way. Later calls return ErrClosed.
-func (l *Log) Close() error {
+// removeSegments closes detached segments (a reader still using one keeps
+// its read handle until it is done) and deletes their files, then makes
+// the deletions durable. No lock is needed: nothing finds them any more.
+func (l *Log) removeSegments(gone []*segment) error {
+	if len(gone) == 0 {
+		return nil
+	}
+	var err error
+	for _, s := range gone {
+		err = errors.Join(err, s.remove())
+	}
+	if err == nil {
+		err = jio.SyncDir(l.fs, l.dir)
+	}
+	if l.closed.Load() {
+		return nil // removed (or closed) meanwhile: the files no longer matter here
+	}
+	return err
+}
+
+// Close closes the log's files. It does not fsync what was appended: what
+// Sync did not make durable may be lost in a crash either way. It does
+// finish the seals of segments rolled since the last Sync (their fsyncs),
+// so that the next Open finds them sealed instead of scanning them. Later
+// calls return ErrClosed.
+func (l *Log) Close() error { return l.close(true) }
+
+// Remove closes the log and deletes its directory.
+func (l *Log) Remove() error {
+	if err := l.close(false); err != nil {
+		return err
+	}
+	return l.fs.RemoveAll(l.dir)
+}
+
+// close is Close; seal says whether to finish pending seals first.
+func (l *Log) close(seal bool) error {
 	l.opMu.Lock()
 	defer l.opMu.Unlock()
 	l.mu.Lock()
@@ -262,17 +337,12 @@ func (l *Log) Close() error {
 	if a := l.active(); !a.sealed() && l.failed() == nil {
 		err = a.flushIndex() // spares the next Open a longer scan
 	}
-	err = errors.Join(err, l.closeFiles())
+	if seal && l.failed() == nil {
+		err = errors.Join(err, l.finishAllSeals())
+	}
+	err = errors.Join(err, l.closeFiles()) // drops what is left of the seal jobs
 	l.smu.Lock()
 	l.scond.Broadcast()
 	l.smu.Unlock()
 	return err
-}
-
-// Remove closes the log and deletes its directory.
-func (l *Log) Remove() error {
-	if err := l.Close(); err != nil {
-		return err
-	}
-	return l.fs.RemoveAll(l.dir)
 }

@@ -2,9 +2,8 @@ package storage
 
 import (
 	"fmt"
-	"github.com/jocko/jocko/io/buggify"
 
-	jio "github.com/jocko/jocko/io"
+	"github.com/jocko/jocko/io/buggify"
 )
 
 // Append assigns offsets to already-validated v2 batches (as a producer
@@ -29,31 +28,49 @@ func (l *Log) AppendReplica(batches []byte) (AppendInfo, error) {
 	return l.append(batches, 0, true)
 }
 
+// sealingMax bounds the rolled segments waiting for their seal (and
+// holding three file handles each) when Sync is rare (flush.messages > 1):
+// past it, the append that rolled syncs them before it returns.
+const sealingMax = 2
+
 func (l *Log) append(batches []byte, epoch int32, replica bool) (AppendInfo, error) {
+	info, backlog, err := l.appendLocked(batches, epoch, replica)
+	if err == nil && backlog {
+		// Outside mu: appends and reads go on. An error is sticky and
+		// reaches the next Sync or Append; this append is in the log.
+		l.Sync(info.FirstOffset)
+	}
+	return info, err
+}
+
+// appendLocked is append with mu held; backlog reports that more than
+// sealingMax rolled segments wait for their seal.
+func (l *Log) appendLocked(batches []byte, epoch int32, replica bool) (_ AppendInfo, backlog bool, _ error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.writable(); err != nil {
-		return AppendInfo{}, err
+		return AppendInfo{}, false, err
 	}
 	first := l.end.Load()
 	nowMs := l.clk.Now().UnixMilli()
 	hdrs, err := l.parseBatches(batches, first, replica)
 	if err != nil {
-		return AppendInfo{}, err
+		return AppendInfo{}, false, err
 	}
 	last := hdrs[len(hdrs)-1].lastOffset()
 	if int64(len(batches)) > l.cfg.SegmentBytes || last-first > relativeOffsetMax {
-		return AppendInfo{}, fmt.Errorf("%w: %d bytes, %d offsets, segment.bytes %d", ErrBatchTooLarge, len(batches), last-first+1, l.cfg.SegmentBytes)
+		return AppendInfo{}, false, fmt.Errorf("%w: %d bytes, %d offsets, segment.bytes %d", ErrBatchTooLarge, len(batches), last-first+1, l.cfg.SegmentBytes)
 	}
 	epochs, err := l.epochsAfter(hdrs, epoch, replica)
 	if err != nil {
-		return AppendInfo{}, err
+		return AppendInfo{}, false, err
 	}
 	if l.mustRoll(int64(len(batches)), len(hdrs), last, nowMs) ||
 		(l.active().size > 0 && buggify.On(buggify.StorageRoll)) {
 		if err := l.roll(); err != nil {
-			return AppendInfo{}, err
+			return AppendInfo{}, false, err
 		}
+		backlog = l.sealsPending() > sealingMax
 	}
 	info := AppendInfo{FirstOffset: first, LastOffset: last, MaxTimestamp: -1, AppendTimeMs: nowMs}
 	pos := int64(0)
@@ -70,17 +87,17 @@ func (l *Log) append(batches []byte, epoch int32, replica bool) (AppendInfo, err
 		// The checkpoint first: it may claim an offset a crash loses (Open
 		// drops such entries), never lack an epoch the log holds.
 		if err := writeEpochFile(l.fs, l.dir, epochs); err != nil {
-			return AppendInfo{}, l.fail(err)
+			return AppendInfo{}, false, l.fail(err)
 		}
 	}
 	if err := l.active().append(batches, hdrs, l.cfg.IndexIntervalBytes, nowMs); err != nil {
-		return AppendInfo{}, l.fail(err)
+		return AppendInfo{}, false, l.fail(err)
 	}
 	if epochs != nil {
 		l.epochs = epochs
 	}
 	l.end.Store(last + 1)
-	return info, nil
+	return info, backlog, nil
 }
 
 // parseBatches checks every batch of a request and returns their headers
@@ -127,25 +144,28 @@ func (l *Log) mustRoll(n int64, nb int, last, nowMs int64) bool {
 		nowMs-s.rollMs > l.cfg.SegmentMs
 }
 
-// roll seals the active segment (fsyncing it) and starts a new one at the
-// log end, making the new file's name durable. Caller holds mu.
+// roll starts a new active segment at the log end. The old segment is sealed in
+// memory only (segment.detach): its fsyncs, its seal entries and the
+// directory sync that makes the new file's name durable are left to the
+// next Sync, outside mu, so no append waits for them. The durable end
+// passes the old segment's end only once that Sync has done them. An empty
+// active segment is not rolled. Caller holds mu.
 func (l *Log) roll() error {
-	old := l.active()
-	if err := old.seal(&l.retired); err != nil {
+	if l.active().size == 0 {
+		return nil // a new segment would be this one, files and all
+	}
+	job, err := l.active().detach()
+	if err != nil {
 		return l.fail(err)
 	}
-	l.advanceDurable(old.next)
+	l.queueSeal(job)
 	s, err := createSegment(l.fs, l.dir, l.end.Load())
 	if err != nil {
 		return l.fail(err)
 	}
 	l.segs = append(l.segs, s)
-	if err := jio.SyncDir(l.fs, l.dir); err != nil {
-		return l.fail(err)
-	}
-	if l.opMu.TryLock() {
-		l.closeRetired()
-		l.opMu.Unlock()
-	}
+	l.sealMu.Lock()
+	l.dirDirty = true
+	l.sealMu.Unlock()
 	return nil
 }

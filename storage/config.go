@@ -18,9 +18,13 @@
 // are validated and the .log is CRC-scanned from the last entry that
 // checks out, and a sealed segment whose index does not fit is rebuilt.
 //
-// Durability: Sync fsyncs the active .log (group commit); a roll fsyncs
-// the old segment and its indexes before creating the next and syncs the
-// directory; TruncateTo and DeleteBefore are durable when they return.
+// Durability: Sync fsyncs the active .log (group commit), and first
+// finishes what rolls left it: the fsyncs of the rolled segments and their
+// indexes, their seal entries (written only once the .log is fsynced), and
+// the directory sync for the new files; TruncateTo and DeleteBefore are
+// durable when they return. Appends and reads never wait for an fsync:
+// reads hold the lock only to pick a segment, whose read handle is
+// reference-counted, and retention syncs the directory after the lock.
 // The package sees the machine only through an afero.Fs and a clock.Clock
 // (only Now is used).
 package storage

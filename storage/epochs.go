@@ -268,9 +268,12 @@ func (l *Log) truncateEpochsEnd(end int64) error {
 }
 
 // truncateEpochsStart moves the first entry up to the log start
-// (DeleteBefore, retention).
-func (l *Log) truncateEpochsStart() error {
-	return l.setEpochs(epochsTruncatedStart(slices.Clone(l.epochs), l.start.Load()))
+// (DeleteBefore, retention), in memory only: a checkpoint that still
+// holds the older entries is fitted to the log start by Open (loadEpochs),
+// so no fsync holds up the log for it. Caller holds mu exclusively.
+func (l *Log) truncateEpochsStart() {
+	entries, _ := epochsTruncatedStart(slices.Clone(l.epochs), l.start.Load())
+	l.epochs = slices.Clip(entries)
 }
 
 // removeEpochFile forgets every entry (a log emptied and restarted). The
@@ -300,8 +303,13 @@ func (l *Log) loadEpochs() error {
 	case err != nil:
 		return err
 	}
+	// Fitted to the start first too: retention and DeleteBefore trim the
+	// cache in memory only, so the file may hold what they trimmed, and an
+	// entry they moved up to an end is one the end must then drop.
+	entries, cutFirst := epochsTruncatedStart(entries, l.start.Load())
 	entries, cutEnd := epochsTruncatedEnd(entries, l.end.Load())
 	entries, cutStart := epochsTruncatedStart(entries, l.start.Load())
+	cutStart = cutStart || cutFirst
 	l.epochs = slices.Clip(entries)
 	if missing && len(entries) == 0 {
 		return nil // a new or emptied log: nothing worth a file yet

@@ -30,25 +30,46 @@ type Log struct {
 	dir string
 	clk clock.Clock
 
-	// opMu is held by an fsync in progress and by structural changes
-	// (truncation, deletion, close), so that no file an fsync uses is
-	// closed under it. Lock order: opMu, mu, smu.
+	// adminMu serialises the changes that move the log's bounds
+	// (TruncateTo, DeleteBefore, EnforceRetention) across their file
+	// writes and fsyncs, which they do without opMu or mu where they can,
+	// so that appends, reads and syncs go on meanwhile.
+	adminMu sync.Mutex
+	// opMu is held by an fsync in progress (syncOnce) and by structural
+	// changes to the segment list (truncation, deletion, close, a
+	// compaction's swap), so that no write handle an fsync uses is closed
+	// under it; it also owns the seal jobs (see sealing). It is held
+	// across an fsync only by syncOnce and TruncateTo. Lock order:
+	// adminMu, opMu, mu, sealMu, smu.
 	opMu sync.Mutex
 	// mu guards the segments and the configuration. Append holds it
-	// exclusively; reads share it.
-	mu      sync.RWMutex
-	cfg     Config
-	segs    []*segment // by base offset; the last is the active segment
-	retired []afero.File
-	hdrs    []batchHeader // Append's scratch
-	closed  atomic.Bool
+	// exclusively; reads share it just long enough to pick a segment.
+	mu     sync.RWMutex
+	cfg    Config
+	segs   []*segment    // by base offset; the last is the active segment
+	hdrs   []batchHeader // Append's scratch
+	closed atomic.Bool
 	// epochs is the leader-epoch cache (epochs.go), mirrored in its
 	// checkpoint file. Guarded by mu: replaced only with mu held
 	// exclusively (appends, AssignEpoch, and the structural changes, which
 	// also hold opMu), read under mu.RLock. Queries read memory only; the
 	// file is written with mu held exclusively, and only when an entry is
-	// added or removed.
+	// added (the start trimmed by retention is left to Open).
 	epochs []EpochEntry
+	// cuts counts truncations (TruncateTo), bumped with mu held
+	// exclusively before any byte is cut: a read that finds it changed
+	// after its I/O may have seen cut bytes, and is done again.
+	cuts atomic.Uint64
+
+	// sealMu guards sealing and dirDirty.
+	sealMu sync.Mutex
+	// sealing holds the segments rolled since the last Sync, oldest first:
+	// their fsyncs and seals (sealJob), done by the next Sync outside mu.
+	// A roll appends (under mu); only opMu holders finish or drop jobs.
+	sealing []*sealJob
+	// dirDirty says a roll created a segment file whose name is not
+	// durable yet: the next Sync syncs the directory.
+	dirDirty bool
 
 	start, end, durable atomic.Int64
 
@@ -114,7 +135,7 @@ func (l *Log) open() error {
 	if l.start.Load() > end {
 		return l.truncateFully(l.start.Load())
 	}
-	if _, err := l.deleteSegments(func(s *segment) bool { return s.next <= l.start.Load() }); err != nil {
+	if err := l.removeSegments(l.detachSegments(func(s *segment) bool { return s.next <= l.start.Load() })); err != nil {
 		return err
 	}
 	if err := l.active().w.Sync(); err != nil {
@@ -207,10 +228,9 @@ func (l *Log) loadSegments(bases []int64) error {
 			return err
 		}
 		if clean && s.next == bases[i+1] {
-			if err := s.seal(&l.retired); err != nil {
+			if err := s.seal(); err != nil {
 				return err
 			}
-			l.closeRetired()
 			continue
 		}
 		return l.dropAfterHole(bases[i+1:])
@@ -231,22 +251,17 @@ func (l *Log) dropAfterHole(bases []int64) error {
 
 func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
 
-// closeRetired closes write handles of sealed segments. The caller holds
-// opMu (or knows no fsync can be running).
-func (l *Log) closeRetired() {
-	for _, f := range l.retired {
-		f.Close()
-	}
-	l.retired = l.retired[:0]
-}
-
-// closeFiles closes every file handle.
+// closeFiles closes every file handle, dropping the seal jobs unfinished
+// (Open scans a segment left without its seal). The caller holds opMu, or
+// the log is not published.
 func (l *Log) closeFiles() error {
 	var err error
+	for _, j := range l.takeSeals() {
+		err = errors.Join(err, j.drop())
+	}
 	for _, s := range l.segs {
 		err = errors.Join(err, s.close())
 	}
-	l.closeRetired()
 	return err
 }
 

@@ -85,8 +85,6 @@ func (p *bufferPool) put(b []byte) {
 // with data (for a fetch: once the response is written), the caller may
 // hand it back with Release, and must not touch it afterwards.
 func (l *Log) ReadPooled(offset int64, maxBytes int, upTo int64) ([]byte, error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
 	return l.read(offset, maxBytes, upTo, nil, true)
 }
 

@@ -20,31 +20,106 @@ var errStop = errors.New("storage: stop")
 // watermark). A read stops at the end of a segment. offset == end returns
 // nothing; offset < start or > end returns ErrOffsetOutOfRange. Every batch
 // returned passed its CRC check. The result is a fresh slice.
+//
+// The log's lock is held only to pick the segment (see segView): the disk
+// I/O runs without it, so a big read holds up no append.
 func (l *Log) Read(offset int64, maxBytes int, upTo int64) ([]byte, error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
 	return l.read(offset, maxBytes, upTo, nil, false)
 }
 
+// readAttemptsMax bounds the retries of a read that a truncation raced.
+const readAttemptsMax = 3
+
+// errReadRaced is returned when truncations kept changing the log under a
+// read readAttemptsMax times in a row.
+var errReadRaced = errors.New("storage: the log was truncated during the read")
+
 // read is Read into buf (reused when big enough), or into a buffer from the
-// read pool when buf is too small and pooled is set. Caller holds mu.
+// read pool when buf is too small and pooled is set. A read that a
+// truncation (TruncateTo) overlapped may have seen bytes that are gone: it
+// is thrown away and done again.
 func (l *Log) read(offset int64, maxBytes int, upTo int64, buf []byte, pooled bool) ([]byte, error) {
+	for range readAttemptsMax {
+		data, raced, err := l.readOnce(offset, maxBytes, upTo, buf, pooled)
+		if !raced {
+			return data, err
+		}
+	}
+	return nil, errReadRaced
+}
+
+// readOnce is one attempt of read; raced reports that a truncation began
+// since the segment was picked, and the result must not be used.
+func (l *Log) readOnce(offset int64, maxBytes int, upTo int64, buf []byte, pooled bool) (data []byte, raced bool, err error) {
+	l.mu.RLock()
 	if l.closed.Load() {
-		return nil, ErrClosed
+		l.mu.RUnlock()
+		return nil, false, ErrClosed
 	}
 	start, end := l.start.Load(), l.end.Load()
 	if offset < start || offset > end {
-		return nil, ErrOffsetOutOfRange // bare: callers compare it with ==
+		l.mu.RUnlock()
+		return nil, false, ErrOffsetOutOfRange // bare: callers compare it with ==
 	}
 	if offset == end {
-		return nil, nil
+		l.mu.RUnlock()
+		return nil, false, nil
 	}
-	s := l.segmentFor(offset)
-	pos, h, err := s.locate(offset)
+	v, err := l.segmentFor(offset).view()
+	cuts := l.cuts.Load()
+	l.mu.RUnlock()
+	if err != nil {
+		return nil, l.cuts.Load() != cuts, err
+	}
+	data, fromPool, err := v.read(offset, maxBytes, upTo, buf, pooled)
+	v.release()
+	if l.cuts.Load() != cuts {
+		if fromPool {
+			readPool.put(data)
+		}
+		return nil, true, nil
+	}
+	return data, false, err
+}
+
+// segView is a segment as a reader took it under the log's lock: a
+// reference that keeps its read handle open, its size then, and its index
+// (the active segment's entries as they were, or a sealed segment's index
+// files opened under the lock, so that a compaction swapping the files
+// afterwards cannot hand the reader another segment's index). Its I/O needs
+// no lock: bytes below size never change, except by a truncation, which
+// the reader detects (Log.cuts) and retries.
+type segView struct {
+	s        *segment
+	size     int64
+	src      entrySource
+	closeSrc func()
+}
+
+// view returns a view of s. The caller holds mu, and releases the view.
+func (s *segment) view() (segView, error) {
+	src, closeSrc, err := s.entrySource()
+	if err != nil {
+		return segView{}, err
+	}
+	s.acquire()
+	return segView{s: s, size: s.size, src: src, closeSrc: closeSrc}, nil
+}
+
+func (v segView) release() {
+	v.closeSrc()
+	v.s.release()
+}
+
+// read reads the batches from the one holding offset (see Log.read);
+// fromPool says data is a pooled buffer.
+func (v segView) read(offset int64, maxBytes int, upTo int64, buf []byte, pooled bool) (data []byte, fromPool bool, err error) {
+	s := v.s
+	pos, h, err := v.locate(offset)
 	if err != nil || h.baseOffset >= upTo {
-		return nil, err
+		return nil, false, err
 	}
-	n := min(max(int64(maxBytes), h.size()), s.size-pos, max(readBytesMax, h.size()))
+	n := min(max(int64(maxBytes), h.size()), v.size-pos, max(readBytesMax, h.size()))
 	if buggify.On(buggify.StorageShortRead) {
 		n = h.size() // a read is a prefix: one batch is a valid answer
 	}
@@ -52,18 +127,31 @@ func (l *Log) read(offset int64, maxBytes int, upTo int64, buf []byte, pooled bo
 	case int64(cap(buf)) >= n:
 		buf = buf[:n]
 	case pooled:
-		buf = readPool.get(n)
+		buf, fromPool = readPool.get(n), true
 	default:
 		buf = make([]byte, n)
 	}
 	p, err := s.checkRead(buf, pos, h.baseOffset, upTo)
 	if err != nil {
-		if pooled {
+		if fromPool {
 			readPool.put(buf)
 		}
-		return nil, err
+		return nil, false, err
 	}
-	return buf[:p], nil
+	return buf[:p], fromPool, nil
+}
+
+// locate is segment.locate on the view.
+func (v segView) locate(offset int64) (int64, batchHeader, error) {
+	rel := uint32(offset - v.s.base)
+	e, err := search(v.src, func(e indexEntry) bool { return e.rel <= rel })
+	if err == nil && int64(e.pos) >= max(v.size, 1) {
+		err = fmt.Errorf("%w: index entry position %d past segment size %d", ErrCorrupt, e.pos, v.size)
+	}
+	if err != nil {
+		return 0, batchHeader{}, err
+	}
+	return v.s.scanTo(e, v.size, offset)
 }
 
 // checkRead fills buf from pos and returns how many of its bytes are whole
@@ -100,14 +188,21 @@ func (l *Log) segmentFor(offset int64) *segment {
 }
 
 // locate returns the position and header of the batch holding offset.
+// Caller holds mu.
 func (s *segment) locate(offset int64) (int64, batchHeader, error) {
 	e, err := s.floorEntry(offset)
 	if err != nil {
 		return 0, batchHeader{}, err
 	}
+	return s.scanTo(e, s.size, offset)
+}
+
+// scanTo walks the batch headers of a segment of size bytes from index
+// entry e to the batch holding offset.
+func (s *segment) scanTo(e indexEntry, size, offset int64) (int64, batchHeader, error) {
 	pos, want := int64(e.pos), s.base+int64(e.rel)
-	for pos < s.size {
-		h, err := s.header(pos)
+	for pos < size {
+		h, err := s.headerIn(pos, size)
 		if err != nil {
 			return 0, h, err
 		}
@@ -125,18 +220,18 @@ func (s *segment) locate(offset int64) (int64, batchHeader, error) {
 // Batches calls fn for every batch from the one containing from (or the
 // log start, if later) to the end, in order. raw is valid only during the
 // call; fn may call other methods of the log. An error from fn stops the
-// walk and is returned.
+// walk and is returned. Each chunk is read as Read does, without the lock.
 func (l *Log) Batches(from int64, fn func(baseOffset int64, raw []byte) error) error {
 	var buf []byte
 	for off := from; ; {
-		l.mu.RLock()
 		off = max(off, l.start.Load())
 		if off >= l.end.Load() {
-			l.mu.RUnlock()
 			return nil // the end: also when a batch runs past it (only the ReuseOffsetAfterRestart bug does that)
 		}
 		chunk, err := l.read(off, batchesChunkBytes, math.MaxInt64, buf, false)
-		l.mu.RUnlock()
+		if errors.Is(err, ErrOffsetOutOfRange) && (off < l.start.Load() || off >= l.end.Load()) {
+			continue // retention or a truncation moved the bounds meanwhile
+		}
 		if err != nil || len(chunk) == 0 {
 			return err
 		}

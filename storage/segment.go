@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/spf13/afero"
 )
@@ -23,6 +24,13 @@ const (
 // A sealed segment keeps only a read handle on its .log; its index files
 // are opened on demand and searched on disk. The active (last) segment
 // also holds write handles and its index entries in memory.
+//
+// Readers use a segment outside the log's lock (see segView), so its read
+// handle is reference-counted: the log holds one reference while the
+// segment is live, each reader one more, and the handle is closed when
+// the last goes. The fields are changed only with the log's mu held
+// exclusively (or before publication); readers copy what they need under
+// mu.RLock.
 type segment struct {
 	fs   afero.Fs
 	dir  string
@@ -30,8 +38,10 @@ type segment struct {
 	next int64 // offset after its last batch
 	size int64 // bytes of valid batches in the .log
 
-	r         afero.File // read handle on the .log
-	serial    bool       // serialize ReadAt on r (see newSegment)
+	r         afero.File   // read handle on the .log; closed when refs reaches 0
+	refs      atomic.Int32 // the log's reference (until close) plus one per reader
+	dead      bool         // close has dropped the log's reference
+	serial    bool         // serialize ReadAt on r (see newSegment)
 	rmu       sync.Mutex
 	w, wi, wt afero.File // write handles (active only)
 
@@ -61,7 +71,22 @@ func (s *segment) sealed() bool { return s.w == nil }
 // a shared file position in ReadAt.
 func newSegment(fs afero.Fs, dir string, base int64) *segment {
 	_, osfs := fs.(*afero.OsFs)
-	return &segment{fs: fs, dir: dir, base: base, next: base, maxTs: -1, lastBase: -1, serial: !osfs}
+	s := &segment{fs: fs, dir: dir, base: base, next: base, maxTs: -1, lastBase: -1, serial: !osfs}
+	s.refs.Store(1)
+	return s
+}
+
+// acquire takes a reader's reference. The caller holds the log's mu (read
+// or write) and s is in the log's segments, so the log's own reference is
+// still there.
+func (s *segment) acquire() { s.refs.Add(1) }
+
+// release drops a reference; the last one closes the read handle (its
+// error says nothing about the data, which was only read).
+func (s *segment) release() {
+	if s.refs.Add(-1) == 0 && s.r != nil {
+		s.r.Close()
+	}
 }
 
 // createSegment creates (or empties) the files of a new active segment.
@@ -116,13 +141,16 @@ func (s *segment) closeWriters() error {
 	return errors.Join(errs...)
 }
 
-// close closes every handle.
+// close closes the write handles and drops the log's reference to the
+// read handle, which closes once no reader uses it. The caller holds opMu
+// (no fsync is using the write handles) or has not published s; a second
+// close does nothing more.
 func (s *segment) close() error {
 	s.mods++
 	err := s.closeWriters()
-	if s.r != nil {
-		err = errors.Join(err, s.r.Close())
-		s.r = nil
+	if !s.dead {
+		s.dead = true
+		s.release()
 	}
 	return err
 }
@@ -209,34 +237,69 @@ func (s *segment) flushIndex() error {
 	return nil
 }
 
-// seal makes the active segment durable and read-only: fsync the .log,
-// append the two seal entries (max timestamp, its batch) and (max
-// timestamp, end) to the time index, fsync
-// both indexes and drop the write handles into retired (they are closed
-// by someone who knows no fsync is using them).
-func (s *segment) seal(retired *[]afero.File) error {
-	if err := s.w.Sync(); err != nil {
-		return err
-	}
+// sealJob is what is left of sealing a segment once the log has moved on
+// to the next one: fsync the .log, then append the two seal entries (max
+// timestamp, its batch) and (max timestamp, end) to the time index, and
+// fsync both indexes. The seal entries are written only after the .log is
+// fsynced, because a seal on disk is what lets Open trust a sealed segment
+// without a scan; a crash before leaves a segment without one, which Open
+// CRC-scans. The job owns the segment's write handles and closes them; it
+// is finished or dropped with the log's opMu held, so never under an
+// fsync of its handles.
+type sealJob struct {
+	seg       *segment
+	w, wi, wt afero.File
+	seal      []byte // the two seal entries
+	next      int64  // the segment's end offset
+}
+
+// detach seals the active segment in memory: it writes out the index
+// entries still in memory (no fsync), makes the segment read-only (its
+// index is read from the files from now on) and hands its write handles
+// to the returned job. The caller holds the log's mu exclusively.
+func (s *segment) detach() (*sealJob, error) {
 	if err := s.flushIndex(); err != nil {
-		return err
+		return nil, err
 	}
 	seal := appendTimeEntry(nil, s.maxTs, s.maxTsRel)
 	seal = appendTimeEntry(seal, s.maxTs, uint32(s.next-s.base))
-	if _, err := s.wt.Write(seal); err != nil {
-		return err
-	}
-	if err := s.wi.Sync(); err != nil {
-		return err
-	}
-	if err := s.wt.Sync(); err != nil {
-		return err
-	}
-	*retired = append(*retired, s.w, s.wi, s.wt)
+	j := &sealJob{seg: s, w: s.w, wi: s.wi, wt: s.wt, seal: seal, next: s.next}
 	s.w, s.wi, s.wt = nil, nil, nil
 	s.nIndex = len(s.entries)
 	s.entries, s.persisted = nil, 0
-	return nil
+	return j, nil
+}
+
+// finish makes the detached segment durable and writes its seal (see
+// sealJob), then closes the handles, also after an error.
+func (j *sealJob) finish() error {
+	err := j.w.Sync()
+	if err == nil {
+		_, err = j.wt.Write(j.seal)
+	}
+	if err == nil {
+		err = j.wi.Sync()
+	}
+	if err == nil {
+		err = j.wt.Sync()
+	}
+	return errors.Join(err, j.drop())
+}
+
+// drop closes the job's handles without finishing it: the segment is
+// gone, or the log is closing (Open scans a segment left without a seal).
+func (j *sealJob) drop() error {
+	return errors.Join(j.w.Close(), j.wi.Close(), j.wt.Close())
+}
+
+// seal makes the active segment durable and read-only at once: detach and
+// finish (Open's recovery, which runs before anything else can).
+func (s *segment) seal() error {
+	j, err := s.detach()
+	if err != nil {
+		return err
+	}
+	return j.finish()
 }
 
 // readAt reads len(b) bytes at off from the .log, failing on a short read.
@@ -255,11 +318,14 @@ func (s *segment) readAt(b []byte, off int64) error {
 	return err
 }
 
-// header reads and parses the batch header at pos.
-func (s *segment) header(pos int64) (batchHeader, error) {
+// header reads and parses the batch header at pos. Caller holds the log's mu.
+func (s *segment) header(pos int64) (batchHeader, error) { return s.headerIn(pos, s.size) }
+
+// headerIn is header in a segment of size bytes (a reader's view of it).
+func (s *segment) headerIn(pos, size int64) (batchHeader, error) {
 	var b [batchHeaderLen]byte
-	if pos+batchHeaderLen > s.size {
-		return batchHeader{}, fmt.Errorf("%w: batch header at %d past segment size %d", ErrCorrupt, pos, s.size)
+	if pos+batchHeaderLen > size {
+		return batchHeader{}, fmt.Errorf("%w: batch header at %d past segment size %d", ErrCorrupt, pos, size)
 	}
 	if err := s.readAt(b[:], pos); err != nil {
 		return batchHeader{}, err

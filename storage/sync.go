@@ -1,10 +1,17 @@
 package storage
 
-// Sync makes every batch below end durable: an fsync of the active
-// segment's .log (sealed segments were fsynced when they were rolled, and
-// the directory after each roll). It is a group commit: while one fsync
-// runs, later callers wait, and the next fsync covers everything appended
-// meanwhile; a caller whose end is already durable returns at once.
+import (
+	"fmt"
+
+	jio "github.com/jocko/jocko/io"
+)
+
+// Sync makes every batch below end durable: it finishes the seals of the
+// segments rolled since the last Sync (their fsyncs, see sealJob), syncs
+// the directory if a roll created a file, and fsyncs the active segment's
+// .log. It is a group commit: while one fsync runs, later callers wait,
+// and the next fsync covers everything appended meanwhile; a caller whose
+// end is already durable returns at once.
 //
 // Errors are sticky: after a failed write or fsync the log refuses Append
 // and Sync with the same error until it is reopened (the page cache can no
@@ -37,34 +44,34 @@ func (l *Log) Sync(end int64) error {
 	}
 }
 
-// syncOnce fsyncs the active segment and advances the durable end to the
-// log end seen before the fsync. It holds opMu, not mu, while the fsync
-// runs, so appends and reads go on meanwhile.
+// syncOnce makes durable everything below the log end seen when it starts,
+// and advances the durable end to it. It holds opMu, not mu, while the
+// fsyncs run, so appends and reads go on meanwhile.
 //
-// It takes the active .log's write handle under mu and fsyncs that handle,
-// never the segment: a concurrent roll seals the segment (nil-ing s.w
-// under mu) while the fsync runs. The handle stays open until opMu is
-// released: seal only moves it into retired, which is closed under opMu,
-// and every change that closes a segment's files holds opMu. An fsync of
-// a handle that a roll sealed meanwhile is harmless: end is at most that
-// segment's end, which the roll made durable.
+// It takes the active .log's write handle, the seal jobs and the end under
+// mu, all at one instant: every batch below that end is then in a segment
+// sealed before (durable), in one of those jobs, or in the active segment.
+// The handles stay open until opMu is released: a roll meanwhile only
+// moves the active handle into a new job, and jobs are finished or dropped
+// only under opMu. An fsync of a handle that a roll sealed meanwhile is
+// harmless, and the next Sync fsyncs it again with the job.
 func (l *Log) syncOnce() error {
 	l.opMu.Lock()
 	defer l.opMu.Unlock()
-	l.mu.RLock() // for segs, the active segment's w, and retired (see below)
+	l.mu.RLock()
 	if l.closed.Load() {
 		l.mu.RUnlock()
 		return ErrClosed
 	}
-	// This changes retired under the read lock alone: everyone else who
-	// touches retired (roll, the structural changes, Close) holds mu
-	// exclusively, and no fsync is using a retired handle: we hold opMu.
-	l.closeRetired()
 	w, end := l.active().w, l.end.Load()
+	jobs, dir := l.pendingSeals()
 	l.mu.RUnlock()
+	if err := l.finishSeals(jobs, dir); err != nil {
+		return err
+	}
 	if w == nil {
-		// Sealed: only a failed roll leaves the last segment sealed (it
-		// was fsynced), and that failure is sticky.
+		// Sealed: only a failed roll leaves the last segment sealed (its
+		// job was queued), and that failure is sticky.
 		return l.failed()
 	}
 	if err := w.Sync(); err != nil {
@@ -78,6 +85,94 @@ func (l *Log) syncOnce() error {
 	}
 	l.advanceDurable(end)
 	return nil
+}
+
+// pendingSeals returns the seal jobs queued so far and whether the
+// directory needs a sync, clearing the latter. The caller holds opMu, and
+// mu to take them at the same instant as the log end.
+func (l *Log) pendingSeals() ([]*sealJob, bool) {
+	l.sealMu.Lock()
+	defer l.sealMu.Unlock()
+	dir := l.dirDirty
+	l.dirDirty = false
+	return l.sealing[:len(l.sealing):len(l.sealing)], dir
+}
+
+// finishSeals finishes jobs, the oldest pending ones, then syncs the
+// directory if dir is set. A failure is sticky. The caller holds opMu.
+func (l *Log) finishSeals(jobs []*sealJob, dir bool) error {
+	for i, j := range jobs {
+		err := j.finish()
+		if err != nil {
+			l.forgetSeals(i + 1) // finish closed the handles
+			return l.fail(fmt.Errorf("sealing segment %d: %w", j.seg.base, err))
+		}
+	}
+	l.forgetSeals(len(jobs))
+	if dir {
+		if err := jio.SyncDir(l.fs, l.dir); err != nil {
+			return l.fail(err)
+		}
+	}
+	return nil
+}
+
+// finishAllSeals finishes every pending seal job (TruncateTo, before it
+// cuts sealed segments). The caller holds opMu and mu.
+func (l *Log) finishAllSeals() error {
+	jobs, dir := l.pendingSeals()
+	return l.finishSeals(jobs, dir)
+}
+
+// forgetSeals removes the n oldest jobs from the queue.
+func (l *Log) forgetSeals(n int) {
+	if n == 0 {
+		return
+	}
+	l.sealMu.Lock()
+	defer l.sealMu.Unlock()
+	l.sealing = append(l.sealing[:0:0], l.sealing[n:]...)
+}
+
+// takeSeals empties the queue and returns what was in it.
+func (l *Log) takeSeals() []*sealJob {
+	l.sealMu.Lock()
+	defer l.sealMu.Unlock()
+	jobs := l.sealing
+	l.sealing = nil
+	return jobs
+}
+
+// queueSeal queues a rolled segment's job. The caller holds mu.
+func (l *Log) queueSeal(j *sealJob) {
+	l.sealMu.Lock()
+	defer l.sealMu.Unlock()
+	l.sealing = append(l.sealing, j)
+}
+
+// sealsPending returns how many rolled segments wait for their seal.
+func (l *Log) sealsPending() int {
+	l.sealMu.Lock()
+	defer l.sealMu.Unlock()
+	return len(l.sealing)
+}
+
+// dropSeals drops the jobs of the segments gone says are going (retention,
+// DeleteBefore: their files are about to be removed, and their data is
+// below the log start). The caller holds opMu.
+func (l *Log) dropSeals(gone func(*segment) bool) {
+	l.sealMu.Lock()
+	defer l.sealMu.Unlock()
+	kept := l.sealing[:0]
+	for _, j := range l.sealing {
+		if gone(j.seg) {
+			j.drop()
+			continue
+		}
+		kept = append(kept, j)
+	}
+	clear(l.sealing[len(kept):])
+	l.sealing = kept
 }
 
 // DurableEnd returns the offset below which everything is fsynced.
