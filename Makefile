@@ -1,7 +1,7 @@
 # Jocko's everyday commands. `make help` lists them.
 GO ?= go
 
-.PHONY: help run cluster build test test-short wasm vet fuzz bench bench-cluster sim sim-long clean
+.PHONY: help run cluster build test test-short wasm vet fuzz bench bench-cluster bench-conns sim sim-long clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,10 +41,14 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 bench: ## produce/consume benchmark against Jocko and kfake, then bench-cluster, JSON lines
 	$(GO) run ./cmd/jocko-bench
 	$(GO) run ./cmd/jocko-bench -cluster
+	$(GO) run ./cmd/jocko-bench -conns
 	$(GO) test -run '^$$' -bench . -benchmem ./wire ./storage
 
 bench-cluster: ## acks=all produce at RF=3 on 3 brokers next to RF=1 on 1, with disk bytes/s
 	$(GO) run ./cmd/jocko-bench -cluster
+
+bench-conns: ## 100 producers alone, beside 10,000 idle connections, then beside slow and non-reading ones, with the broker's RSS
+	$(GO) run ./cmd/jocko-bench -conns
 
 sim: ## the simulator's default seed set
 	$(GO) test ./sim

@@ -40,13 +40,25 @@ func (b *Broker) handleFetch(ctx context.Context, r *request) reply {
 		}
 		return reply{resp: resp}
 	}
+	// Read when the reply's turn to be written comes, not now: a client
+	// that sends fetches and reads no reply then holds one response's
+	// data, not one per request it has in flight.
+	return reply{wait: func() kmsg.Response { return b.answerFetch(ctx, req) }}
+}
+
+// answerFetch answers req from what is readable now, or long-polls; nil when
+// the connection is gone.
+func (b *Broker) answerFetch(ctx context.Context, req *kmsg.FetchRequest) kmsg.Response {
+	if ctx.Err() != nil {
+		return nil
+	}
 	resp, size, parts := b.fetchOnce(req)
 	wait := b.clientWait(req.MaxWaitMillis)
 	if fetchReady(req, resp, size) || wait <= 0 || len(parts) == 0 {
-		return reply{resp: resp}
+		return resp
 	}
 	resp.release()
-	return reply{wait: func() kmsg.Response { return b.fetchLongPoll(ctx, req, parts, wait) }}
+	return b.fetchLongPoll(ctx, req, parts, wait)
 }
 
 // fetchLongPoll waits for new data on any of parts, re-reading each time,

@@ -104,6 +104,7 @@ func main() {
 	flag.BoolVar(&cfg.cluster, "cluster", false, "run the replication benchmark instead: acks=all produce at RF=1 on one broker, then RF=3 on three")
 	flag.IntVar(&cfg.clusterMB, "cluster-mb", 2000, "payload MB (10^6 bytes) produced per replication run")
 	flag.IntVar(&cfg.clusterParts, "cluster-partitions", 6, "partitions of the replication benchmark's topics")
+	conns := connsFlags()
 	brokerArgs := flag.String("broker-args", "", "extra flags for every broker of the replication benchmark, space-separated (e.g. \"--replica.fetch.max.bytes 4194304\")")
 	flag.Parse()
 	cfg.brokerArgs = strings.Fields(*brokerArgs)
@@ -118,6 +119,9 @@ func main() {
 	run := run
 	if cfg.cluster {
 		run = runCluster
+	}
+	if conns.on {
+		run = func(ctx context.Context, cfg config, out io.Writer) error { return runConns(ctx, cfg, conns, out) }
 	}
 	if err := run(ctx, cfg, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "jocko-bench:", err)
