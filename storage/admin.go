@@ -208,7 +208,9 @@ func (l *Log) DeleteBefore(offset int64) error {
 		rolled = l.end.Load()
 	}
 	gone := l.detachSegments(func(s *segment) bool { return s.next <= offset })
-	l.unlockAll()
+	if err := l.unlockDetached(gone); err != nil {
+		return err
+	}
 	return errors.Join(l.removeSegments(gone), l.syncRolled(rolled))
 }
 
@@ -250,8 +252,10 @@ func (l *Log) EnforceRetention() (int, error) {
 		}
 		return false
 	})
-	l.unlockAll()
-	return len(gone), errors.Join(l.removeSegments(gone), l.syncRolled(rolled))
+	if err := l.unlockDetached(gone); err != nil {
+		return 0, err
+	}
+	return len(gone.segs), errors.Join(l.removeSegments(gone), l.syncRolled(rolled))
 }
 
 // syncRolled finishes the seal of a segment that retention or DeleteBefore
@@ -269,36 +273,77 @@ func (l *Log) syncRolled(end int64) error {
 	return err
 }
 
+// detached is what detachSegments took out of the log, for
+// removeSegments: the segments, oldest first, and the seal jobs of those
+// among them rolled since the last Sync.
+type detached struct {
+	segs []*segment
+	jobs []*sealJob
+}
+
 // detachSegments takes the oldest segments out of the log while del says
 // so, never the active one, moves the log start up to the first segment
-// left (and the first epoch-cache entry with it), drops their seal jobs,
-// and returns them for removeSegments. The caller holds opMu and mu.
-func (l *Log) detachSegments(del func(*segment) bool) []*segment {
+// left (and the first epoch-cache entry with it), and takes their seal
+// jobs out of the queue. The caller holds opMu and mu.
+func (l *Log) detachSegments(del func(*segment) bool) detached {
 	n := 0
 	for n < len(l.segs)-1 && del(l.segs[n]) {
 		n++
 	}
 	if n == 0 {
-		return nil
+		return detached{}
 	}
-	gone := slices.Clone(l.segs[:n])
+	d := detached{segs: slices.Clone(l.segs[:n])}
 	l.segs = append(l.segs[:0:0], l.segs[n:]...)
-	l.dropSeals(func(s *segment) bool { return slices.Contains(gone, s) })
+	d.jobs = l.takeSealsOf(d.segs)
 	l.start.Store(max(l.start.Load(), l.segs[0].base))
 	l.truncateEpochsStart()
-	return gone
+	return d
 }
 
-// removeSegments closes detached segments (a reader still using one keeps
-// its read handle until it is done) and deletes their files, then makes
-// the deletions durable. No lock is needed: nothing finds them any more.
-func (l *Log) removeSegments(gone []*segment) error {
-	if len(gone) == 0 {
+// unlockDetached releases the locks of a structural change that detached
+// d, mu first: it keeps opMu while it fsyncs the .logs of the detached
+// segments rolled since the last Sync and not yet durable (opMu keeps
+// syncOnce from advancing the durable end meanwhile). Open trusts that
+// every segment but the last is whole, and drops all that follow a torn
+// one; a deletion is not durable before the directory sync, so a crash may
+// bring a deleted segment back, and it must then be whole. Usually there
+// is nothing to fsync: the next Sync after a roll does it.
+func (l *Log) unlockDetached(d detached) error {
+	l.mu.Unlock()
+	defer l.opMu.Unlock()
+	durable := l.durable.Load()
+	var err error
+	for _, j := range d.jobs {
+		if err == nil && !j.logSynced && durable < j.next {
+			err = j.syncLog()
+		}
+		j.drop()
+	}
+	if err != nil {
+		return l.fail(err)
+	}
+	return nil
+}
+
+// removeSegments deletes detached segments and makes that durable. No lock
+// is needed: nothing finds them any more (a reader still using one keeps
+// its read handle until it is done). The files go oldest first, and none
+// after a failure: a segment left behind a hole would make Open drop
+// everything after it. What a failure leaves is whole (see unlockDetached)
+// and found again by the next Open.
+func (l *Log) removeSegments(d detached) error {
+	if len(d.segs) == 0 {
 		return nil
 	}
 	var err error
-	for _, s := range gone {
-		err = errors.Join(err, s.remove())
+	for i, s := range d.segs {
+		if err = s.remove(); err != nil {
+			for _, s := range d.segs[i+1:] {
+				s.close()
+			}
+			break
+		}
 	}
 	if err == nil {
 		err = jio.SyncDir(l.fs, l.dir)

@@ -38,9 +38,11 @@ type Log struct {
 	// opMu is held by an fsync in progress (syncOnce) and by structural
 	// changes to the segment list (truncation, deletion, close, a
 	// compaction's swap), so that no write handle an fsync uses is closed
-	// under it; it also owns the seal jobs (see sealing). It is held
-	// across an fsync only by syncOnce and TruncateTo. Lock order:
-	// adminMu, opMu, mu, sealMu, smu.
+	// under it; it also owns the seal jobs (see sealing). Held across
+	// an fsync by syncOnce, TruncateTo, Close, a compaction's swap, and
+	// by retention only for a segment it deletes right after its roll,
+	// before any Sync (see unlockDetached). Lock order: adminMu, opMu, mu,
+	// sealMu, smu.
 	opMu sync.Mutex
 	// mu guards the segments and the configuration. Append holds it
 	// exclusively; reads share it just long enough to pick a segment.

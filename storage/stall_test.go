@@ -95,20 +95,22 @@ func within(fn func()) (done <-chan struct{}, ok bool) {
 func TestNoAppendOrReadWaitsBehindSlowIO(t *testing.T) {
 	isLog := func(name string) bool { return strings.HasSuffix(name, logSuffix) }
 	cases := []struct {
-		name  string
-		match func(op, name string) bool
+		name string
+		// match picks the operation to hold; active is the active
+		// segment's .log before held runs.
+		match func(op, name, active string) bool
 		// held runs in the background and is held on the disk; end is
 		// the log end before it.
 		held func(t *testing.T, l *Log, end int64)
 	}{
-		{"seal of a rolled segment", func(op, name string) bool { return op == "sync" && isLog(name) },
+		{"seal of a rolled segment", func(op, name, active string) bool { return op == "sync" && name == active },
 			func(t *testing.T, l *Log, end int64) {
 				appendT(t, l, simpleBatch(1, 3000, epochMs, 'r')) // rolls
 				if err := l.Sync(l.EndOffset()); err != nil {
 					t.Errorf("Sync: %v", err)
 				}
 			}},
-		{"retention's directory sync", func(op, name string) bool { return op == "sync" && name == "/data/p0" },
+		{"retention's directory sync", func(op, name, _ string) bool { return op == "sync" && name == "/data/p0" },
 			func(t *testing.T, l *Log, end int64) {
 				cfg := smallConfig()
 				cfg.RetentionBytes = 4096
@@ -117,14 +119,14 @@ func TestNoAppendOrReadWaitsBehindSlowIO(t *testing.T) {
 					t.Errorf("EnforceRetention deleted %d segments: %v", n, err)
 				}
 			}},
-		{"DeleteBefore's start file", func(op, name string) bool {
+		{"DeleteBefore's start file", func(op, name, _ string) bool {
 			return op == "sync" && filepath.Base(name) == startFileName+".tmp"
 		}, func(t *testing.T, l *Log, end int64) {
 			if err := l.DeleteBefore(end / 2); err != nil {
 				t.Errorf("DeleteBefore: %v", err)
 			}
 		}},
-		{"a big read", func(op, name string) bool { return op == "readat" && isLog(name) },
+		{"a big read", func(op, name, _ string) bool { return op == "readat" && isLog(name) },
 			func(t *testing.T, l *Log, end int64) {
 				if b, err := l.Read(0, 1<<20, end); err != nil || len(b) == 0 {
 					t.Errorf("Read: %d bytes, %v", len(b), err)
@@ -133,7 +135,8 @@ func TestNoAppendOrReadWaitsBehindSlowIO(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			g := newGateFS(c.match)
+			var active string
+			g := newGateFS(func(op, name string) bool { return c.match(op, name, active) })
 			l := openT(t, g, smallConfig(), newMock())
 			defer l.Close()
 			for i := range 8 { // two batches a segment
@@ -145,6 +148,7 @@ func TestNoAppendOrReadWaitsBehindSlowIO(t *testing.T) {
 			}
 			appendT(t, l, simpleBatch(1, 1000, epochMs, 'u')) // the active segment, not synced
 			end := l.EndOffset()
+			active = segPath(l.segs[len(l.segs)-1].base, logSuffix)
 			last, err := l.Read(end-1, 0, end)
 			if err != nil || len(last) == 0 {
 				t.Fatalf("Read(%d): %d bytes, %v", end-1, len(last), err)

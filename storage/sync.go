@@ -1,15 +1,13 @@
 package storage
 
 import (
-	"fmt"
-
 	jio "github.com/jocko/jocko/io"
 )
 
-// Sync makes every batch below end durable: it finishes the seals of the
-// segments rolled since the last Sync (their fsyncs, see sealJob), syncs
-// the directory if a roll created a file, and fsyncs the active segment's
-// .log. It is a group commit: while one fsync runs, later callers wait,
+// Sync makes every batch below end durable: it fsyncs the active
+// segment's .log, and what rolls since the last Sync left (see sealJob):
+// the .logs of the rolled segments, and the directory, which makes the new
+// files' names durable. It is a group commit: while one fsync runs, later callers wait,
 // and the next fsync covers everything appended meanwhile; a caller whose
 // end is already durable returns at once.
 //
@@ -50,11 +48,14 @@ func (l *Log) Sync(end int64) error {
 //
 // It takes the active .log's write handle, the seal jobs and the end under
 // mu, all at one instant: every batch below that end is then in a segment
-// sealed before (durable), in one of those jobs, or in the active segment.
-// The handles stay open until opMu is released: a roll meanwhile only
-// moves the active handle into a new job, and jobs are finished or dropped
-// only under opMu. An fsync of a handle that a roll sealed meanwhile is
-// harmless, and the next Sync fsyncs it again with the job.
+// whose .log was fsynced before, in one of those jobs, or in the active
+// segment. It fsyncs the active .log, the directory (if a roll created a
+// file) and the .log of each job not yet durable in parallel (fsyncs of
+// different files share the disk's flushes), and the index seals of the
+// jobs whose .log already is durable alongside: a roll costs the acks that
+// wait for this Sync about one fsync, not five in a row. The handles stay
+// open until opMu is released: a roll meanwhile only moves the active
+// handle into a new job, and jobs are finished or dropped only under opMu.
 func (l *Log) syncOnce() error {
 	l.opMu.Lock()
 	defer l.opMu.Unlock()
@@ -66,15 +67,31 @@ func (l *Log) syncOnce() error {
 	w, end := l.active().w, l.end.Load()
 	jobs, dir := l.pendingSeals()
 	l.mu.RUnlock()
-	if err := l.finishSeals(jobs, dir); err != nil {
-		return err
-	}
 	if w == nil {
 		// Sealed: only a failed roll leaves the last segment sealed (its
 		// job was queued), and that failure is sticky.
 		return l.failed()
 	}
-	if err := w.Sync(); err != nil {
+	tasks := []func() error{w.Sync}
+	if dir {
+		tasks = append(tasks, func() error { return jio.SyncDir(l.fs, l.dir) })
+	}
+	durable := l.durable.Load()
+	var sealed []*sealJob
+	for _, j := range jobs {
+		if j.logSynced || durable >= j.next {
+			// Its .log was fsynced (with the job, or as the active
+			// segment before the roll): the seal entries may go.
+			j.logSynced = true
+			sealed = append(sealed, j)
+			tasks = append(tasks, j.sealIndex)
+		} else {
+			tasks = append(tasks, j.syncLog)
+		}
+	}
+	err := parallel(tasks)
+	l.forgetSeals(sealed) // sealIndex closed their handles, also on an error
+	if err != nil {
 		return l.fail(err)
 	}
 	if err := l.failed(); err != nil {
@@ -85,94 +102,6 @@ func (l *Log) syncOnce() error {
 	}
 	l.advanceDurable(end)
 	return nil
-}
-
-// pendingSeals returns the seal jobs queued so far and whether the
-// directory needs a sync, clearing the latter. The caller holds opMu, and
-// mu to take them at the same instant as the log end.
-func (l *Log) pendingSeals() ([]*sealJob, bool) {
-	l.sealMu.Lock()
-	defer l.sealMu.Unlock()
-	dir := l.dirDirty
-	l.dirDirty = false
-	return l.sealing[:len(l.sealing):len(l.sealing)], dir
-}
-
-// finishSeals finishes jobs, the oldest pending ones, then syncs the
-// directory if dir is set. A failure is sticky. The caller holds opMu.
-func (l *Log) finishSeals(jobs []*sealJob, dir bool) error {
-	for i, j := range jobs {
-		err := j.finish()
-		if err != nil {
-			l.forgetSeals(i + 1) // finish closed the handles
-			return l.fail(fmt.Errorf("sealing segment %d: %w", j.seg.base, err))
-		}
-	}
-	l.forgetSeals(len(jobs))
-	if dir {
-		if err := jio.SyncDir(l.fs, l.dir); err != nil {
-			return l.fail(err)
-		}
-	}
-	return nil
-}
-
-// finishAllSeals finishes every pending seal job (TruncateTo, before it
-// cuts sealed segments). The caller holds opMu and mu.
-func (l *Log) finishAllSeals() error {
-	jobs, dir := l.pendingSeals()
-	return l.finishSeals(jobs, dir)
-}
-
-// forgetSeals removes the n oldest jobs from the queue.
-func (l *Log) forgetSeals(n int) {
-	if n == 0 {
-		return
-	}
-	l.sealMu.Lock()
-	defer l.sealMu.Unlock()
-	l.sealing = append(l.sealing[:0:0], l.sealing[n:]...)
-}
-
-// takeSeals empties the queue and returns what was in it.
-func (l *Log) takeSeals() []*sealJob {
-	l.sealMu.Lock()
-	defer l.sealMu.Unlock()
-	jobs := l.sealing
-	l.sealing = nil
-	return jobs
-}
-
-// queueSeal queues a rolled segment's job. The caller holds mu.
-func (l *Log) queueSeal(j *sealJob) {
-	l.sealMu.Lock()
-	defer l.sealMu.Unlock()
-	l.sealing = append(l.sealing, j)
-}
-
-// sealsPending returns how many rolled segments wait for their seal.
-func (l *Log) sealsPending() int {
-	l.sealMu.Lock()
-	defer l.sealMu.Unlock()
-	return len(l.sealing)
-}
-
-// dropSeals drops the jobs of the segments gone says are going (retention,
-// DeleteBefore: their files are about to be removed, and their data is
-// below the log start). The caller holds opMu.
-func (l *Log) dropSeals(gone func(*segment) bool) {
-	l.sealMu.Lock()
-	defer l.sealMu.Unlock()
-	kept := l.sealing[:0]
-	for _, j := range l.sealing {
-		if gone(j.seg) {
-			j.drop()
-			continue
-		}
-		kept = append(kept, j)
-	}
-	clear(l.sealing[len(kept):])
-	l.sealing = kept
 }
 
 // DurableEnd returns the offset below which everything is fsynced.
