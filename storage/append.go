@@ -167,5 +167,8 @@ func (l *Log) roll() error {
 	l.sealMu.Lock()
 	l.dirDirty = true
 	l.sealMu.Unlock()
+	if l.rollHook != nil {
+		l.rollHook(s.base)
+	}
 	return nil
 }

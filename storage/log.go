@@ -82,6 +82,8 @@ type Log struct {
 	werr    error // sticky write error
 
 	waitHook func() // tests: called when a Sync starts waiting for another
+	// rollHook, if set, runs at the end of each roll (SetRollHook). Guarded by mu.
+	rollHook func(base int64)
 
 	cmp compactState // Compact's own state (compact.go)
 }
