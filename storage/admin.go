@@ -218,7 +218,9 @@ func (l *Log) DeleteBefore(offset int64) error {
 // deletes the oldest segments (never the active one) that are past
 // retention.ms, that keep the log above retention.bytes, or that lie below
 // the log start. It returns how many segments it deleted. The files are
-// removed and the directory synced after the log's locks are released.
+// removed and the directory synced after the log's locks are released. On
+// an idle log it also finishes the seals that wait for the next Sync
+// (sealIdle).
 func (l *Log) EnforceRetention() (int, error) {
 	l.adminMu.Lock()
 	defer l.adminMu.Unlock()
@@ -255,7 +257,7 @@ func (l *Log) EnforceRetention() (int, error) {
 	if err := l.unlockDetached(gone); err != nil {
 		return 0, err
 	}
-	return len(gone.segs), errors.Join(l.removeSegments(gone), l.syncRolled(rolled))
+	return len(gone.segs), errors.Join(l.removeSegments(gone), l.syncRolled(rolled), l.sealIdle())
 }
 
 // syncRolled finishes the seal of a segment that retention or DeleteBefore

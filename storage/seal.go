@@ -150,6 +150,43 @@ func (l *Log) pendingSeals() ([]*sealJob, bool) {
 	return slices.Clone(l.sealing), dir
 }
 
+// sealIdle seals the indexes (stage 2) of rolled segments whose .logs are
+// durable when the log is idle (nothing appended since the last Sync):
+// otherwise that waits for the Sync of the next append, and a crash
+// meanwhile leaves them to be scanned at Open. Retention calls it; on a
+// busy log the next Sync does it anyway.
+func (l *Log) sealIdle() error {
+	if l.sealsPending() == 0 || l.durable.Load() < l.end.Load() {
+		return nil
+	}
+	l.opMu.Lock()
+	defer l.opMu.Unlock()
+	if l.closed.Load() || l.failed() != nil {
+		return nil
+	}
+	durable := l.durable.Load()
+	l.sealMu.Lock()
+	var jobs []*sealJob
+	var tasks []func() error
+	for _, j := range l.sealing {
+		if j.logSynced || durable >= j.next {
+			j.logSynced = true
+			jobs = append(jobs, j)
+			tasks = append(tasks, j.sealIndex)
+		}
+	}
+	l.sealMu.Unlock()
+	if len(tasks) == 0 {
+		return nil
+	}
+	err := parallel(tasks)
+	l.forgetSeals(jobs) // sealIndex closed their handles, also on an error
+	if err != nil {
+		return l.fail(err)
+	}
+	return nil
+}
+
 // finishAllSeals finishes every pending seal job and syncs the directory
 // if a roll created a file (TruncateTo, before it cuts sealed segments;
 // Close). A failure is sticky. The caller holds opMu.

@@ -54,3 +54,40 @@ func TestDeletedSegmentIsWholeIfItComesBack(t *testing.T) {
 		l.Close()
 	}
 }
+
+// TestRetentionSealsAnIdleLog: the index seal of a rolled segment waits
+// for the next Sync; on a log that gets no more appends, retention does it,
+// so a crash does not leave the segment to be scanned at Open.
+func TestRetentionSealsAnIdleLog(t *testing.T) {
+	disk := newCrashFS()
+	l := openT(t, disk, smallConfig(), newMock())
+	defer l.Close()
+	for i := range 3 { // two batches a segment: the third rolls
+		appendT(t, l, simpleBatch(1, 1500, epochMs, byte(i)))
+	}
+	if err := l.Sync(l.EndOffset()); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.sealsPending(); n != 1 {
+		t.Fatalf("%d seals pending after the Sync that made the rolled segment durable, want 1 (its index)", n)
+	}
+	if _, err := l.EnforceRetention(); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.sealsPending(); n != 0 {
+		t.Fatalf("%d seals pending on an idle log after retention", n)
+	}
+	s := newSegment(disk, "/data/p0", 0)
+	if err := s.openReader(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	fi, _ := s.r.Stat()
+	s.size = fi.Size()
+	disk.mu.Lock()
+	synced := disk.synced[segPath(0, timeIndexSuffix)]
+	disk.mu.Unlock()
+	if ok, err := s.loadSeal(2); !ok || err != nil || len(synced) != (s.nIndex+sealEntries)*timeEntryLen {
+		t.Fatalf("segment 0 not sealed on disk: %v %v, %d bytes of time index fsynced", ok, err, len(synced))
+	}
+}
