@@ -23,11 +23,12 @@ func (a *adminFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&a.timeout, "timeout", 30*time.Second, "how long to wait for the cluster")
 }
 
-// client connects a client; it fails fast with a clear message when no
-// broker answers.
-func (a *adminFlags) client(ctx context.Context) (*kgo.Client, error) {
+// client connects a client with opts (producer or consumer settings, for
+// produce and consume); it fails fast with a clear message when no broker
+// answers.
+func (a *adminFlags) client(ctx context.Context, opts ...kgo.Opt) (*kgo.Client, error) {
 	seeds := strings.Split(a.brokers, ",")
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.RequestRetries(2))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.RequestRetries(2)}, opts...)...)
 	if err != nil {
 		return nil, usageError{fmt.Sprintf("--brokers %q: %v", a.brokers, err)}
 	}

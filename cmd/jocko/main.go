@@ -3,7 +3,9 @@
 //	jocko broker [flags]          run a broker
 //	jocko topic create|list|describe|alter|delete|reassign ...
 //	jocko group list|describe|delete|reset-offsets ...
-//	jocko cluster describe ...
+//	jocko cluster describe|health ...
+//	jocko produce TOPIC [flags]   send lines of stdin or a file as records
+//	jocko consume TOPIC [flags]   print records
 //
 // Every flag can also be set with a JOCKO_ environment variable: --data-dir
 // is JOCKO_DATA_DIR, --log.retention.ms is JOCKO_LOG_RETENTION_MS.
@@ -36,6 +38,10 @@ Usage:
                                        under-replicated or offline partitions
   jocko cluster rebalance [flags]      plan an even spread of replicas and
                                        preferred leaders; --execute carries it out
+  jocko produce TOPIC [flags]          send each line of stdin (or --file) as a
+                                       record; creates the topic if missing
+  jocko consume TOPIC [flags]          print records (values by default; see
+                                       --template, --offset, --group, --follow)
 
 Run 'jocko COMMAND -h' for the flags of a command.
 `
@@ -44,9 +50,14 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run executes one command line and returns the exit code: 0 on success,
-// 2 for usage errors, 1 for failures.
+// run executes one command line with the process's stdin.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runWithInput(args, os.Stdin, stdout, stderr)
+}
+
+// runWithInput executes one command line and returns the exit code: 0 on
+// success, 2 for usage errors, 1 for failures.
+func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -61,6 +72,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runGroup(args[1:], stdout, stderr)
 	case "cluster":
 		err = runCluster(args[1:], stdout, stderr)
+	case "produce":
+		err = runProduce(args[1:], stdin, stdout, stderr)
+	case "consume":
+		err = runConsume(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
