@@ -1,7 +1,7 @@
 # Jocko's everyday commands. `make help` lists them.
 GO ?= go
 
-.PHONY: help run cluster build test test-short wasm vet fuzz bench bench-cluster bench-conns sim sim-long clean
+.PHONY: help run cluster build test test-short wasm vet fuzz bench bench-cluster bench-latency bench-conns sim sim-long clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -41,11 +41,15 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 bench: ## produce/consume benchmark against Jocko and kfake, then bench-cluster, JSON lines
 	$(GO) run ./cmd/jocko-bench
 	$(GO) run ./cmd/jocko-bench -cluster
+	$(GO) run ./cmd/jocko-bench -latency
 	$(GO) run ./cmd/jocko-bench -conns
 	$(GO) test -run '^$$' -bench . -benchmem ./wire ./storage
 
 bench-cluster: ## acks=all produce at RF=3 on 3 brokers next to RF=1 on 1, with disk bytes/s
 	$(GO) run ./cmd/jocko-bench -cluster
+
+bench-latency: ## acks=all ack p99/p99.9 at 2,000 records/s while segments roll, retention deletes and big reads run, next to the disk's fsync p99
+	$(GO) run ./cmd/jocko-bench -latency
 
 bench-conns: ## 100 producers alone, beside 10,000 idle connections, then beside slow and non-reading ones, with the broker's RSS
 	$(GO) run ./cmd/jocko-bench -conns

@@ -95,3 +95,19 @@ func TestProcCounters(t *testing.T) {
 		t.Fatalf("dirSize %d, want %d", n, len(data))
 	}
 }
+
+// TestFsyncProbeAndQuantiles: the -latency benchmark's disk probe takes
+// samples, and its quantiles pick the sorted sample at q of the way.
+func TestFsyncProbeAndQuantiles(t *testing.T) {
+	s, err := probeFsync(t.TempDir(), 50*time.Millisecond)
+	if err != nil || len(s) == 0 {
+		t.Fatalf("probe: %d samples, %v", len(s), err)
+	}
+	lat := make([]time.Duration, 1001)
+	for i := range lat {
+		lat[i] = time.Duration(i) * time.Millisecond
+	}
+	if p50, p99, p999, top := quantileMs(lat, 0.5), quantileMs(lat, 0.99), quantileMs(lat, 0.999), quantileMs(lat, 1); p50 != 500 || p99 != 990 || p999 != 999 || top != 1000 {
+		t.Fatalf("quantiles %v %v %v %v", p50, p99, p999, top)
+	}
+}

@@ -13,6 +13,11 @@
 //   - produce-latency: produces at a fixed -rate for -duration with no linger
 //     and reports the p50/p99/max time from Produce to acknowledgement.
 //
+// With -latency it runs the ack-latency benchmark instead (latency.go):
+// acks=all at -rate records/s on one partition whose segments roll and are
+// deleted about every second, with and without big reads, next to the
+// disk's own fsync latency.
+//
 // With -cluster it runs the replication benchmark instead (cluster.go):
 // acks=all produce of a fixed amount of data at replication factor 1 on one
 // broker, then at 3 on three broker processes, with the bytes the brokers
@@ -54,6 +59,9 @@ type config struct {
 	clusterMB    int  // payload per replication run, 10^6 bytes
 	clusterParts int  // partitions of the replicated topics
 	brokerArgs   []string
+
+	latency         bool          // the ack-latency benchmark instead (latency.go)
+	latencyDuration time.Duration // length of each of its phases
 }
 
 // result is one JSON line; latency fields are set only for produce-latency.
@@ -104,6 +112,8 @@ func main() {
 	flag.BoolVar(&cfg.cluster, "cluster", false, "run the replication benchmark instead: acks=all produce at RF=1 on one broker, then RF=3 on three")
 	flag.IntVar(&cfg.clusterMB, "cluster-mb", 2000, "payload MB (10^6 bytes) produced per replication run")
 	flag.IntVar(&cfg.clusterParts, "cluster-partitions", 6, "partitions of the replication benchmark's topics")
+	flag.BoolVar(&cfg.latency, "latency", false, "run the ack-latency benchmark instead: -rate records/s, acks=all, one partition, a segment rolled and one deleted about every second, with and without big reads, next to the disk's fsync latency")
+	flag.DurationVar(&cfg.latencyDuration, "latency-duration", 20*time.Second, "length of each phase of the -latency benchmark")
 	conns := connsFlags()
 	brokerArgs := flag.String("broker-args", "", "extra flags for every broker of the replication benchmark, space-separated (e.g. \"--replica.fetch.max.bytes 4194304\")")
 	flag.Parse()
@@ -119,6 +129,9 @@ func main() {
 	run := run
 	if cfg.cluster {
 		run = runCluster
+	}
+	if cfg.latency {
+		run = runLatency
 	}
 	if conns.on {
 		run = func(ctx context.Context, cfg config, out io.Writer) error { return runConns(ctx, cfg, conns, out) }

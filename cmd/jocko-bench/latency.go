@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The -latency benchmark (issue 9, item 6): acks=all ack latency of one
+// partition at -rate records/s of -value-len bytes, with segments small
+// enough to roll about every second and retention deleting one about every
+// second, next to the disk's own fsync latency measured in the same run on
+// the same file system (just before and just after each phase). The goal:
+// ack p99 within 2x the disk's fsync p99, p99.9 within 4x, i.e. rolls,
+// retention and big reads do not show in the tail.
+//
+// Two phases on one broker: "rolls" (rolls and retention), then
+// "rolls-reads", where a reader also fetches the partition from its log
+// start (whole segments) every readEvery.
+
+// latency benchmark constants.
+const (
+	latencyProbe     = 3 * time.Second // fsync probe before and after each phase
+	latencyWarmup    = 200             // records acknowledged before timing: client start-up is not latency
+	latencyReadEvery = 250 * time.Millisecond
+	latencySegments  = 4 // retention.bytes, in segments
+)
+
+// latencyPhase is one measured phase.
+type latencyPhase struct {
+	name    string
+	readers bool
+}
+
+// latencyResult is the -latency JSON line of a phase: the produce side as
+// result, with the disk's fsync figures and the goals next to it.
+type latencyResult struct {
+	result
+	P999ms         float64 `json:"p999_ms"`
+	SegmentBytes   int64   `json:"segment_bytes"`
+	SegmentsRolled int64   `json:"segments_rolled"`
+	BigReads       int64   `json:"big_reads,omitempty"`
+	BigReadMB      float64 `json:"big_read_mb,omitempty"`
+	FsyncSamples   int     `json:"fsync_samples"`
+	FsyncP50ms     float64 `json:"fsync_p50_ms"`
+	FsyncP99ms     float64 `json:"fsync_p99_ms"`
+	FsyncP999ms    float64 `json:"fsync_p999_ms"`
+	P99OverFsync   float64 `json:"p99_over_fsync_p99"`
+	P999OverFsync  float64 `json:"p999_over_fsync_p99"`
+	Met            bool    `json:"met"` // p99 <= 2x and p99.9 <= 4x the fsync p99
+}
+
+// runLatency runs the -latency benchmark against a Jocko it starts (or
+// -brokers), writing one JSON line per phase to out.
+func runLatency(ctx context.Context, cfg config, out io.Writer) error {
+	warnIfBusy()
+	dir, err := os.MkdirTemp("", "jocko-bench-latency")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	addr := cfg.brokers
+	if addr == "" {
+		bin, err := buildJocko(ctx, dir, cfg.jockoBin)
+		if err != nil {
+			return err
+		}
+		p, err := launchJocko(ctx, bin, filepath.Join(dir, "data"), "--log.retention.check.interval.ms", "1000")
+		if err != nil {
+			return err
+		}
+		defer p.stop(0)
+		addr = p.addr
+	}
+	// One record a batch (no linger): a batch header and a record header
+	// of about 80 bytes on top of the value.
+	segBytes := int64(cfg.rate) * int64(cfg.valueLen+80)
+	enc := json.NewEncoder(out)
+	for _, ph := range []latencyPhase{{"rolls", false}, {"rolls-reads", true}} {
+		topic := fmt.Sprintf("latency-%s-%d", ph.name, time.Now().UnixNano())
+		if err := createLatencyTopic(ctx, addr, topic, segBytes); err != nil {
+			return err
+		}
+		before, err := probeFsync(dir, latencyProbe)
+		if err != nil {
+			return err
+		}
+		r, err := latencyRun(ctx, cfg, addr, topic, segBytes, ph)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ph.name, err)
+		}
+		after, err := probeFsync(dir, latencyProbe)
+		if err != nil {
+			return err
+		}
+		fs := append(before, after...)
+		slices.Sort(fs)
+		r.FsyncSamples = len(fs)
+		r.FsyncP50ms, r.FsyncP99ms, r.FsyncP999ms = quantileMs(fs, 0.5), quantileMs(fs, 0.99), quantileMs(fs, 0.999)
+		r.P99OverFsync, r.P999OverFsync = div(r.P99ms, r.FsyncP99ms), div(r.P999ms, r.FsyncP99ms)
+		r.Met = r.FsyncP99ms > 0 && r.P99ms <= 2*r.FsyncP99ms && r.P999ms <= 4*r.FsyncP99ms
+		enc.Encode(r)
+	}
+	return nil
+}
+
+// createLatencyTopic creates a one-partition topic that rolls a segment
+// every segBytes and keeps latencySegments of them.
+func createLatencyTopic(ctx context.Context, addr, topic string, segBytes int64) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	seg := strconv.FormatInt(segBytes, 10)
+	ret := strconv.FormatInt(latencySegments*segBytes, 10)
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"segment.bytes": &seg, "retention.bytes": &ret}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	return err
+}
+
+// latencyRun produces at cfg.rate for cfg.latencyDuration after a warm-up
+// and measures each record from its Produce call to its acknowledgement;
+// with ph.readers, a reader fetches the partition from its start meanwhile.
+func latencyRun(ctx context.Context, cfg config, addr, topic string, segBytes int64, ph latencyPhase) (latencyResult, error) {
+	r := latencyResult{result: result{Target: "jocko", Test: "produce-latency-" + ph.name, Partitions: 1, Rate: cfg.rate}, SegmentBytes: segBytes}
+	cl, err := newClient(addr, kgo.ProducerLinger(0))
+	if err != nil {
+		return r, err
+	}
+	defer cl.Close()
+	pl := newPayloads(cfg.valueLen)
+	for i := range latencyWarmup {
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Value: pl.value(i, cfg.valueLen)}, nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return r, err
+	}
+	startOffset, err := endOffset(ctx, cl, topic)
+	if err != nil {
+		return r, err
+	}
+	rctx, stopReader := context.WithCancel(ctx)
+	var reads, readBytes atomic.Int64
+	var wg sync.WaitGroup
+	if ph.readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bigReads(rctx, addr, topic, &reads, &readBytes)
+		}()
+	}
+	total := max(1, int(float64(cfg.rate)*cfg.latencyDuration.Seconds()))
+	lat := make([]time.Duration, total)
+	var failed produceFailures
+	interval := time.Second / time.Duration(max(1, cfg.rate))
+	start := time.Now()
+	for i := range total {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		sent := time.Now()
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Value: pl.value(i, cfg.valueLen)}, func(rec *kgo.Record, err error) {
+			lat[i] = time.Since(sent)
+			failed.record(rec, err)
+		})
+	}
+	err = cl.Flush(ctx)
+	stopReader()
+	wg.Wait()
+	if err != nil {
+		return r, err
+	}
+	fill(&r.result, int64(total), int64(total*cfg.valueLen), time.Since(start))
+	if n := failed.n.Load(); n > 0 {
+		return r, fmt.Errorf("%d of %d records failed, first: %w", n, total, failed.first)
+	}
+	end, err := endOffset(ctx, cl, topic)
+	if err != nil {
+		return r, err
+	}
+	slices.Sort(lat)
+	r.P50ms, r.P99ms, r.P999ms, r.MaxMs = quantileMs(lat, 0.5), quantileMs(lat, 0.99), quantileMs(lat, 0.999), quantileMs(lat, 1)
+	r.SegmentsRolled = (end - startOffset) * int64(cfg.valueLen+80) / segBytes
+	r.BigReads, r.BigReadMB = reads.Load(), round(float64(readBytes.Load())/1e6)
+	return r, nil
+}
+
+// bigReads fetches topic's partition 0 from its log start every
+// latencyReadEvery, 64 MiB at most a request (a read stops at a segment's
+// end), until ctx ends.
+func bigReads(ctx context.Context, addr, topic string, reads, bytes *atomic.Int64) {
+	cl, err := newClient(addr)
+	if err != nil {
+		logf("reader: %v", err)
+		return
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	topics, err := adm.ListTopics(ctx, topic)
+	if err != nil {
+		logf("reader: %v", err)
+		return
+	}
+	id := topics[topic].ID
+	t := time.NewTicker(latencyReadEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		starts, err := adm.ListStartOffsets(ctx, topic)
+		if err != nil {
+			continue
+		}
+		o, _ := starts.Lookup(topic, 0)
+		req := fetchRequest(topic, id, []int64{o.Offset}, []int64{o.Offset + 1})
+		req.Topics[0].Partitions[0].PartitionMaxBytes = 64 << 20
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			continue
+		}
+		for _, rt := range resp.Topics {
+			for _, rp := range rt.Partitions {
+				bytes.Add(int64(len(rp.RecordBatches)))
+			}
+		}
+		reads.Add(1)
+	}
+}
+
+// endOffset is partition 0's log end.
+func endOffset(ctx context.Context, cl *kgo.Client, topic string) (int64, error) {
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	o, ok := ends.Lookup(topic, 0)
+	if !ok {
+		return 0, errors.New("no end offset for partition 0")
+	}
+	return o.Offset, o.Err
+}
+
+// probeFsync appends 1 KiB to a file in dir and fsyncs it, again and
+// again for d, and returns each fsync's latency: the disk's own figure for
+// what an acks=all record needs at least once.
+func probeFsync(dir string, d time.Duration) ([]time.Duration, error) {
+	f, err := os.CreateTemp(dir, "fsync-probe")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 1024)
+	var out []time.Duration
+	for start := time.Now(); time.Since(start) < d; {
+		if _, err := f.Write(buf); err != nil {
+			return nil, err
+		}
+		t := time.Now()
+		if err := f.Sync(); err != nil {
+			return nil, err
+		}
+		out = append(out, time.Since(t))
+	}
+	return out, nil
+}
+
+// quantileMs is the q quantile of sorted latencies, in ms.
+func quantileMs(sorted []time.Duration, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return round(sorted[int(q*float64(len(sorted)-1))].Seconds() * 1000)
+}
