@@ -6,6 +6,7 @@
 //	jocko cluster describe|health ...
 //	jocko produce TOPIC [flags]   send lines of stdin or a file as records
 //	jocko consume TOPIC [flags]   print records
+//	jocko completion bash|zsh|fish
 //
 // Every flag can also be set with a JOCKO_ environment variable: --data-dir
 // is JOCKO_DATA_DIR, --log.retention.ms is JOCKO_LOG_RETENTION_MS.
@@ -36,12 +37,16 @@ Usage:
   jocko group reset-offsets NAME ...   plan new offsets; --execute commits them
   jocko cluster describe [flags]       show brokers, controller, Raft voters and
                                        under-replicated or offline partitions
+  jocko cluster health [flags]         one line per problem, or "healthy";
+                                       exit 0 only when healthy
   jocko cluster rebalance [flags]      plan an even spread of replicas and
                                        preferred leaders; --execute carries it out
   jocko produce TOPIC [flags]          send each line of stdin (or --file) as a
                                        record; creates the topic if missing
   jocko consume TOPIC [flags]          print records (values by default; see
                                        --template, --offset, --group, --follow)
+  jocko completion bash|zsh|fish       print a shell completion script
+                                       (source <(jocko completion bash))
 
 Run 'jocko COMMAND -h' for the flags of a command.
 `
@@ -76,6 +81,10 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		err = runProduce(args[1:], stdin, stdout, stderr)
 	case "consume":
 		err = runConsume(args[1:], stdout, stderr)
+	case "completion":
+		err = runCompletion(args[1:], stdout)
+	case "__complete": // what the completion scripts call
+		err = runComplete(args[1:], stdout)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
