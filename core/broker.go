@@ -48,6 +48,7 @@ type Broker struct {
 	parts   map[tp]*partition
 
 	reconcileMu sync.Mutex
+	opens       opener // opens partitions in the background (partition_open.go)
 	pids        producerIDs
 	coord       coordinator
 
@@ -220,13 +221,32 @@ func (b *Broker) start(ctx context.Context) error {
 	return nil
 }
 
+// closePartitions closes every partition, those opened and not installed
+// yet too, after writing its clean-shutdown producer snapshot,
+// openWorkersMax at a time (each costs two fsyncs).
 func (b *Broker) closePartitions() {
 	b.partsMu.Lock()
-	defer b.partsMu.Unlock()
+	parts := make([]*partition, 0, len(b.parts))
 	for k, p := range b.parts {
-		p.close()
+		parts = append(parts, p)
 		delete(b.parts, k)
 	}
+	b.partsMu.Unlock()
+	for _, op := range b.opens.takeOpened() {
+		parts = append(parts, op.p)
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, openWorkersMax)
+	for _, p := range parts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			p.closeSnapshots(true)
+			p.close()
+		}()
+	}
+	wg.Wait()
 }
 
 // partition returns the local replica of topic/part, if this broker has it.

@@ -80,6 +80,7 @@ var configDefs = []configDef{
 	{"", "queued.max.request.bytes", kmsg.ConfigTypeLong, "268435456", true, longAtLeast(-1), "request bytes all connections together hold while their requests are read and handled; past it no new request is read until bytes are freed (Kafka: -1, no limit)"},
 	{"", "fetch.max.bytes", kmsg.ConfigTypeInt, "57671680", true, intAtLeast(1024), "most bytes one Fetch response carries, whatever the client asks"},
 	{"", "request.wait.max.ms", kmsg.ConfigTypeLong, "300000", true, longAtLeast(0), "longest a client may make a Fetch long poll (max_wait_ms) or an acks=all Produce (timeout_ms) wait; longer asks are cut to this"},
+	{"", "producer.id.expiration.ms", kmsg.ConfigTypeInt, "86400000", true, intAtLeast(1), "an idempotent producer with no batch for this long (by its batches' timestamps) is forgotten; its next batch is accepted at any sequence"},
 	{"", "group.min.session.timeout.ms", kmsg.ConfigTypeInt, "6000", false, intAtLeast(0), "smallest session timeout a member may ask for"},
 	{"", "group.max.session.timeout.ms", kmsg.ConfigTypeInt, "1800000", false, intAtLeast(0), "largest session timeout a member may ask for"},
 }

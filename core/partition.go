@@ -14,7 +14,6 @@ import (
 
 	"github.com/jocko/jocko/core/replica"
 	"github.com/jocko/jocko/storage"
-	"github.com/jocko/jocko/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -68,57 +67,8 @@ type partition struct {
 	closed atomic.Pointer[error]
 	stop   context.CancelFunc
 	done   chan struct{}
-}
 
-func openPartition(b *Broker, dir, topic string, index int32, id [16]byte, cfg topicConfig, epoch int32) (*partition, error) {
-	lg, err := storage.Open(b.env.FS, dir, cfg.storage, b.env.Clock)
-	if err != nil {
-		return nil, err
-	}
-	p := &partition{
-		topic: topic, index: index, topicID: id, log: lg, b: b,
-		notify: make(chan struct{}),
-		kick:   make(chan struct{}, 1),
-		done:   make(chan struct{}),
-	}
-	p.cfg.Store(&cfg)
-	p.leaderEpoch.Store(epoch)
-	// The high watermark is not kept across restarts: it starts at the log
-	// start and the leader state moves it (at once where this broker is
-	// the whole ISR; once the followers have fetched otherwise).
-	p.hw.Store(lg.StartOffset())
-	if err := p.rebuildProducers(); err != nil {
-		lg.Close()
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p.stop = cancel
-	go p.flusher(ctx)
-	return p, nil
-}
-
-// rebuildProducers replays the log's idempotent batches into the producer
-// table, so duplicates are still caught after a restart.
-func (p *partition) rebuildProducers() error {
-	return p.log.Batches(p.log.StartOffset(), func(base int64, raw []byte) error {
-		h, err := wire.ParseBatchHeader(raw)
-		if err != nil {
-			return err
-		}
-		p.recordProducer(h, base)
-		return nil
-	})
-}
-
-// recordProducer remembers an idempotent batch stored at base in the
-// producer table (restart scan and follower appends alike).
-func (p *partition) recordProducer(h wire.BatchHeader, base int64) {
-	if h.ProducerID >= 0 && h.BaseSequence >= 0 {
-		p.producers.record(h.ProducerID, h.ProducerEpoch, producerBatch{
-			firstSeq: h.BaseSequence, lastSeq: lastSeqOf(h.BaseSequence, h.LastOffsetDelta+1),
-			firstOffset: base, lastOffset: base + int64(h.LastOffsetDelta),
-		})
-	}
+	snap snapshots // producer-state snapshot files (partition_snapshot.go)
 }
 
 // Why a partition was closed: what its waiters and late requests answer

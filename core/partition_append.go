@@ -75,7 +75,7 @@ func (p *partition) appendOne(raw []byte, h wire.BatchHeader) (first, end int64,
 		return 0, 0, p.err()
 	}
 	if idem {
-		pb.firstOffset, pb.lastOffset = info.FirstOffset, info.LastOffset
+		pb.firstOffset, pb.lastOffset, pb.maxTs = info.FirstOffset, info.LastOffset, storedMaxTimestamp(raw)
 		p.producers.record(h.ProducerID, h.ProducerEpoch, pb)
 	}
 	p.afterAppend(int64(h.NumRecords), info.LastOffset+1)

@@ -22,12 +22,27 @@ const batchesRemembered = 5
 type producerBatch struct {
 	firstSeq, lastSeq       int32
 	firstOffset, lastOffset int64
+	// maxTs is the batch's MaxTimestamp as stored: the last batch's is
+	// when the producer was last active, as Kafka's
+	// ProducerStateEntry.lastTimestamp. Taken from the stored batch, so that
+	// the table rebuilt from a snapshot and the log after it is the one the
+	// appends built.
+	maxTs int64
 }
 
 // producerEntry is one producer ID's state on one partition.
 type producerEntry struct {
 	epoch   int16
-	batches []producerBatch // oldest first, at most batchesRemembered
+	batches []producerBatch // oldest first, 1 to batchesRemembered
+}
+
+// lastTs is when the producer was last active: producer.id.expiration.ms
+// counts from it.
+func (e *producerEntry) lastTs() int64 {
+	if len(e.batches) == 0 {
+		return math.MinInt64
+	}
+	return e.batches[len(e.batches)-1].maxTs
 }
 
 // producerState is a partition's idempotent producer table: pure logic, fed
@@ -90,6 +105,24 @@ func (s *producerState) record(pid int64, epoch int16, b producerBatch) {
 		e.batches = e.batches[:batchesRemembered-1]
 	}
 	e.batches = append(e.batches, b)
+}
+
+// expire forgets the producers whose last batch is expirationMs or more
+// older than nowMs (Kafka's producer.id.expiration.ms, removeExpiredProducers);
+// expirationMs <= 0 keeps them all. A forgotten producer is unknown again:
+// its next batch is accepted at any sequence.
+func (s *producerState) expire(nowMs, expirationMs int64) int {
+	if expirationMs <= 0 {
+		return 0
+	}
+	n := 0
+	for pid, e := range s.m {
+		if e.lastTs() <= nowMs-expirationMs {
+			delete(s.m, pid)
+			n++
+		}
+	}
+	return n
 }
 
 // truncate forgets batches at or above offset (after a log truncation).

@@ -2,10 +2,8 @@ package core
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/jocko/jocko/cluster"
@@ -19,8 +17,9 @@ import (
 const partitionMetaFile = "partition.metadata"
 
 // watchMetadata reconciles local partitions with the cluster metadata at
-// every change.
+// every change, and each time partitions finish opening.
 func (b *Broker) watchMetadata(ctx context.Context) error {
+	kick, _ := b.opens.chans()
 	for {
 		ch := b.node.Changed()
 		if err := b.reconcile(); err != nil {
@@ -30,17 +29,23 @@ func (b *Broker) watchMetadata(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-ch:
+		case <-kick:
 		}
 	}
 }
 
-// reconcile opens the partitions this broker hosts, applies config changes,
-// and closes and deletes the data of partitions whose topic is gone. Handlers
-// call it after a metadata change so that their answer sees the result.
+// reconcile schedules the opening of the partitions this broker hosts
+// (partition_open.go: they open in the background and serve once open),
+// applies config and role changes to the open ones, and closes and deletes
+// the data of partitions whose topic is gone. Handlers call it through
+// reconcileWait after a metadata change so that their answer sees the
+// result. No log is opened under reconcileMu: the workers open them, and
+// the next reconcile installs what they opened.
 func (b *Broker) reconcile() error {
 	b.reconcileMu.Lock()
 	defer b.reconcileMu.Unlock()
 	st := b.node.State()
+	b.installOpened(st)
 	want := map[tp]*cluster.Topic{}
 	for _, name := range st.SortedTopicNames() {
 		t := st.Topics[name]
@@ -51,7 +56,6 @@ func (b *Broker) reconcile() error {
 		}
 	}
 	b.dropPartitions(want)
-	var firstErr error
 	for _, name := range st.SortedTopicNames() {
 		t := st.Topics[name]
 		cfg := b.resolveTopicConfig(st, t)
@@ -65,14 +69,16 @@ func (b *Broker) reconcile() error {
 				p.roleFromMetadata(ps)
 				continue
 			}
-			if err := b.openLocal(t, ps, cfg); err != nil && firstErr == nil {
-				firstErr = err
-			}
+			b.scheduleOpen(t, ps.Index)
 		}
+	}
+	if b.opens.firstCall() {
+		ops := b.opens.since(0)
+		b.spawn(func(ctx context.Context) { b.awaitInitialOpens(ctx, ops) })
 	}
 	b.coord.syncShards(st)
 	b.syncFetchers()
-	return firstErr
+	return nil
 }
 
 // dropPartitions closes and deletes local partitions not in want (or whose
@@ -98,34 +104,8 @@ func (b *Broker) dropPartitions(want map[tp]*cluster.Topic) {
 		p.shut(reason)
 	}
 	for _, p := range gone {
-		p.close()
-		if err := p.log.Remove(); err != nil {
-			b.log.Error("delete partition data", "topic", p.topic, "partition", p.index, "err", err)
-		}
-		b.log.Info("partition deleted", "topic", p.topic, "partition", p.index)
+		b.deletePartition(p)
 	}
-}
-
-func (b *Broker) openLocal(t *cluster.Topic, ps cluster.Partition, cfg topicConfig) error {
-	dir := filepath.Join(b.cfg.DataDir, t.Name+"-"+strconv.Itoa(int(ps.Index)))
-	if err := b.claimDir(dir, t.ID); err != nil {
-		return err
-	}
-	p, err := openPartition(b, dir, t.Name, ps.Index, t.ID, cfg, ps.LeaderEpoch)
-	if err != nil {
-		return fmt.Errorf("open %s-%d: %w", t.Name, ps.Index, err)
-	}
-	if len(ps.ISR) == 1 && ps.ISR[0] == b.cfg.NodeID {
-		// This broker alone is in sync: all it has fsynced was committed
-		// (elsewhere the high watermark starts at the log start and rises
-		// as the leader learns what the ISR has).
-		p.hw.Store(p.log.DurableEnd())
-	}
-	p.roleFromMetadata(ps)
-	b.partsMu.Lock()
-	b.parts[tp{t.Name, ps.Index}] = p
-	b.partsMu.Unlock()
-	return nil
 }
 
 // claimDir makes dir belong to topic id: a directory left behind by an older
@@ -133,7 +113,7 @@ func (b *Broker) openLocal(t *cluster.Topic, ps cluster.Partition, cfg topicConf
 func (b *Broker) claimDir(dir string, id [16]byte) error {
 	fs := b.env.FS
 	meta := filepath.Join(dir, partitionMetaFile)
-	want := "version: 0\ntopic_id: " + hex.EncodeToString(id[:]) + "\n"
+	want := partitionMeta(id)
 	if got, err := afero.ReadFile(fs, meta); err == nil {
 		if string(got) == want {
 			return nil
@@ -200,9 +180,10 @@ func (b *Broker) sweepOrphans() {
 	b.partsMu.RLock()
 	claimed := map[string]bool{}
 	for k := range b.parts {
-		claimed[k.topic+"-"+strconv.Itoa(int(k.part))] = true
+		claimed[partitionDirName(k.topic, k.part)] = true
 	}
 	b.partsMu.RUnlock()
+	b.opens.claimed(claimed)
 	for _, fi := range infos {
 		if !fi.IsDir() || claimed[fi.Name()] {
 			continue
@@ -220,13 +201,21 @@ func (b *Broker) sweepOrphans() {
 }
 
 // cleanup applies the partition's cleanup.policy: time and size retention
-// (and time-based rolling) for delete, log compaction for compact.
+// (and time-based rolling) for delete, log compaction for compact; then
+// deletes the producer snapshots retention left below the log start and
+// forgets the producers idle for producer.id.expiration.ms.
 func (p *partition) cleanup() {
 	log := p.b.log.With("topic", p.topic, "partition", p.index)
 	if n, err := p.log.EnforceRetention(); err != nil {
 		log.Error("retention", "err", err)
 	} else if n > 0 {
 		log.Info("retention deleted segments", "segments", n)
+	}
+	if err := p.pruneSnapshots(); err != nil {
+		log.Warn("delete producer snapshots", "err", err)
+	}
+	if n := p.expireProducers(); n > 0 {
+		log.Info("expired idle producers", "producers", n)
 	}
 	cfg := p.config()
 	if !cfg.compact {

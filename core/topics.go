@@ -137,12 +137,14 @@ func sortedBrokerIDs(st *cluster.State) []int32 {
 }
 
 // propose applies cmd through the metadata log and reconciles local
-// partitions, mapping metadata errors to Kafka codes.
+// partitions, waiting for those it opens (not for others still opening
+// since the broker's start), mapping metadata errors to Kafka codes.
 func (b *Broker) propose(ctx context.Context, cmd cluster.Command) error {
+	since := b.opens.scheduled()
 	if err := b.commit(ctx, cmd); err != nil {
 		return clusterErr(err)
 	}
-	if err := b.reconcile(); err != nil {
+	if err := b.reconcileWait(ctx, since); err != nil {
 		return codeErr(kerr.KafkaStorageError.Code, err.Error())
 	}
 	return nil

@@ -77,7 +77,9 @@ func replicaEpochs(es []storage.EpochEntry) []replica.EpochEntry {
 }
 
 // truncateTo cuts the log at offset (a follower matching its new leader)
-// and rebuilds the producer table from what is left, as Kafka does.
+// and rebuilds the producer table from what is left, as Kafka does: from
+// the newest producer snapshot at or below the cut and the batches after
+// it (producersTruncated).
 func (p *partition) truncateTo(offset int64) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -85,6 +87,7 @@ func (p *partition) truncateTo(offset int64) error {
 	if offset > end {
 		return nil
 	}
+	full := offset < p.log.StartOffset()
 	// At the end too: the log drops a leader-epoch entry this broker
 	// recorded as a leader but never wrote in.
 	if err := p.log.TruncateTo(offset); err != nil {
@@ -97,6 +100,9 @@ func (p *partition) truncateTo(offset int64) error {
 	if offset == end {
 		return nil
 	}
-	p.producers = producerState{}
-	return p.rebuildProducers()
+	if err := p.producersTruncated(offset, full); err != nil {
+		p.fail(err)
+		return err
+	}
+	return nil
 }

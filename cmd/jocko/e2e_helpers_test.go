@@ -62,6 +62,10 @@ var (
 	// gossipReadyRE finds the gossip address; "gossip= " when the broker
 	// has none.
 	gossipReadyRE = regexp.MustCompile(`broker ready.* gossip=(\S*)`)
+	// openedRE: the partitions the broker hosted at its start are open
+	// (it serves before that, and answers NOT_LEADER_OR_FOLLOWER for a
+	// partition still opening).
+	openedRE = regexp.MustCompile(`msg="partitions open"`)
 )
 
 // startBroker runs the jocko binary on a free loopback port with a fresh data
@@ -103,19 +107,27 @@ func (p *proc) start(listen string) {
 		p.t.Fatal(err)
 	}
 	p.exited = make(chan struct{})
-	ready := make(chan string, 1)
-	go p.readLogs(stderr, ready)
+	ready, opened := make(chan string, 1), make(chan struct{}, 1)
+	go p.readLogs(stderr, ready, opened)
 	go func() { p.cmd.Wait(); close(p.exited) }()
+	deadline := time.After(60 * time.Second)
 	select {
 	case p.addr = <-ready:
 	case <-p.exited:
 		p.t.Fatalf("jocko exited before it was ready:\n%s", p.logText())
-	case <-time.After(60 * time.Second):
+	case <-deadline:
 		p.t.Fatalf("jocko not ready after 60s:\n%s", p.logText())
+	}
+	select {
+	case <-opened:
+	case <-p.exited:
+		p.t.Fatalf("jocko exited before its partitions were open:\n%s", p.logText())
+	case <-deadline:
+		p.t.Fatalf("jocko's partitions not open after 60s:\n%s", p.logText())
 	}
 }
 
-func (p *proc) readLogs(r io.Reader, ready chan<- string) {
+func (p *proc) readLogs(r io.Reader, ready chan<- string, opened chan<- struct{}) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -126,6 +138,12 @@ func (p *proc) readLogs(r io.Reader, ready chan<- string) {
 		if m := readyRE.FindStringSubmatch(line); m != nil {
 			select {
 			case ready <- m[1]:
+			default:
+			}
+		}
+		if openedRE.MatchString(line) {
+			select {
+			case opened <- struct{}{}:
 			default:
 			}
 		}
