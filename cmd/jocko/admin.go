@@ -48,6 +48,7 @@ type adminCommand struct {
 	fs        *flag.FlagSet
 	needName  bool
 	check     func() error // flag checks beyond parsing; nil for none
+	format    *string      // --format of a listing (withFormat); nil for none
 	run       func(ctx context.Context, adm *kadm.Client, name string) error
 	// runKgo, when set, runs instead of run: for commands that also send
 	// requests kadm has no call for (DescribeCluster v2, DescribeQuorum).
@@ -70,6 +71,11 @@ func (c *adminCommand) execute(args []string, stderr io.Writer) error {
 	name, err := c.name()
 	if err != nil {
 		return err
+	}
+	if c.format != nil {
+		if err := checkFormat(*c.format); err != nil {
+			return err
+		}
 	}
 	if c.check != nil {
 		if err := c.check(); err != nil {

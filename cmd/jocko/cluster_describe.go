@@ -30,7 +30,11 @@ const brokerEpochTag = 10000
 func init() {
 	registerClusterCommand("describe", clusterCommand{
 		setup: func(c *adminCommand, stdout, _ io.Writer) {
+			format := c.withFormat()
 			c.runKgo = func(ctx context.Context, cl *kgo.Client, adm *kadm.Client, _ string) error {
+				if *format == formatJSON {
+					return clusterDescribeJSON(ctx, cl, adm, stdout)
+				}
 				return clusterDescribe(ctx, cl, adm, stdout)
 			}
 		},
@@ -118,13 +122,20 @@ func printBrokers(out io.Writer, brokers []kmsg.DescribeClusterResponseBroker) e
 
 // brokerEpochText reads Jocko's broker-epoch tag, "-" when absent.
 func brokerEpochText(b kmsg.DescribeClusterResponseBroker) string {
-	text := "-"
+	if epoch, ok := brokerEpoch(b); ok {
+		return strconv.FormatInt(epoch, 10)
+	}
+	return "-"
+}
+
+// brokerEpoch reads Jocko's broker-epoch tag; ok is false when absent.
+func brokerEpoch(b kmsg.DescribeClusterResponseBroker) (epoch int64, ok bool) {
 	b.UnknownTags.Each(func(tag uint32, val []byte) {
 		if tag == brokerEpochTag && len(val) == 8 {
-			text = strconv.FormatInt(int64(binary.BigEndian.Uint64(val)), 10)
+			epoch, ok = int64(binary.BigEndian.Uint64(val)), true
 		}
 	})
-	return text
+	return epoch, ok
 }
 
 // printQuorum prints the metadata Raft group: its leader and epoch, the
@@ -192,7 +203,17 @@ func describeQuorum(ctx context.Context, cl *kgo.Client) (*kmsg.DescribeQuorumRe
 // replica set, and those without a leader (as Kafka's tools count them, an
 // offline partition is usually under-replicated too).
 func printUnhealthy(out io.Writer, topics kadm.TopicDetails) error {
-	var under, offline []kadm.PartitionDetail
+	under, offline := unhealthyPartitions(topics)
+	if err := printPartitions(out, "Under-replicated partitions", under); err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	return printPartitions(out, "Offline partitions", offline)
+}
+
+// unhealthyPartitions returns the partitions whose ISR is smaller than
+// their replica set and those without a leader.
+func unhealthyPartitions(topics kadm.TopicDetails) (under, offline []kadm.PartitionDetail) {
 	for _, name := range topics.Names() {
 		for _, p := range topics[name].Partitions.Sorted() {
 			if len(p.ISR) < len(p.Replicas) {
@@ -203,11 +224,7 @@ func printUnhealthy(out io.Writer, topics kadm.TopicDetails) error {
 			}
 		}
 	}
-	if err := printPartitions(out, "Under-replicated partitions", under); err != nil {
-		return err
-	}
-	fmt.Fprintln(out)
-	return printPartitions(out, "Offline partitions", offline)
+	return under, offline
 }
 
 func printPartitions(out io.Writer, title string, parts []kadm.PartitionDetail) error {

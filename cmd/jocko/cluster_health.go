@@ -25,8 +25,7 @@ const diskFreeMinPercent = 5
 func init() {
 	registerClusterCommand("health", clusterCommand{
 		setup: func(c *adminCommand, stdout, _ io.Writer) {
-			format := bindFormat(c.fs)
-			c.check = func() error { return checkFormat(*format) }
+			format := c.withFormat()
 			c.runKgo = func(ctx context.Context, cl *kgo.Client, adm *kadm.Client, _ string) error {
 				return clusterHealth(ctx, cl, adm, stdout, *format)
 			}

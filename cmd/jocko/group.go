@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -27,14 +26,16 @@ func runGroup(args []string, stdout, stderr io.Writer) error {
 	case "list":
 		c.needName = false
 		state := fs.String("state", "", "only groups in these comma-separated states (e.g. Stable,Empty)")
+		format := c.withFormat()
 		var states []string
 		c.check = func() (err error) { states, err = parseStates(*state); return err }
 		c.run = func(ctx context.Context, adm *kadm.Client, _ string) error {
-			return groupList(ctx, adm, stdout, states)
+			return groupList(ctx, adm, stdout, states, *format)
 		}
 	case "describe":
+		format := c.withFormat()
 		c.run = func(ctx context.Context, adm *kadm.Client, name string) error {
-			return groupDescribe(ctx, adm, stdout, name)
+			return groupDescribe(ctx, adm, stdout, name, *format)
 		}
 	case "delete":
 		c.run = func(ctx context.Context, adm *kadm.Client, name string) error {
@@ -74,7 +75,14 @@ func parseStates(s string) ([]string, error) {
 	return out, nil
 }
 
-func groupList(ctx context.Context, adm *kadm.Client, out io.Writer, states []string) error {
+// listedGroup is one row of `group list` (--format json prints a list).
+type listedGroup struct {
+	Group        string `json:"group"`
+	State        string `json:"state"`
+	ProtocolType string `json:"protocol_type"`
+}
+
+func groupList(ctx context.Context, adm *kadm.Client, out io.Writer, states []string, format string) error {
 	listed, err := adm.ListGroups(ctx, states...)
 	if err != nil {
 		return fmt.Errorf("list groups: %v", err)
@@ -97,7 +105,14 @@ func groupList(ctx context.Context, adm *kadm.Client, out io.Writer, states []st
 			listed[d.Group] = g
 		}
 	}
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	if format == formatJSON {
+		rows := []listedGroup{}
+		for _, g := range listed.Sorted() {
+			rows = append(rows, listedGroup{g.Group, g.State, g.ProtocolType})
+		}
+		return writeJSON(out, rows)
+	}
+	w := newTable(out)
 	fmt.Fprintln(w, "GROUP\tSTATE\tPROTOCOL TYPE")
 	for _, g := range listed.Sorted() {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", g.Group, orDash(g.State), orDash(g.ProtocolType))

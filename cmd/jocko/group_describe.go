@@ -16,7 +16,7 @@ import (
 // groupDescribe prints a group's state, its members with what they are
 // assigned, and the committed offset, end offset and lag of every partition
 // the group consumes or has committed to.
-func groupDescribe(ctx context.Context, adm *kadm.Client, out io.Writer, name string) error {
+func groupDescribe(ctx context.Context, adm *kadm.Client, out io.Writer, name, format string) error {
 	lags, err := adm.Lag(ctx, name)
 	if err != nil {
 		return groupErr("describe", name, "", err)
@@ -31,6 +31,9 @@ func groupDescribe(ctx context.Context, adm *kadm.Client, out io.Writer, name st
 	// Brokers before DescribeGroups v6 describe an unknown group as Dead.
 	if l.State == "Dead" && len(l.Members) == 0 && len(l.Lag) == 0 {
 		return groupErr("describe", name, "", kerr.GroupIDNotFound)
+	}
+	if format == formatJSON {
+		return writeJSON(out, describeGroupJSON(name, l))
 	}
 	fmt.Fprintf(out, "Group: %s\n", name)
 	fmt.Fprintf(out, "State: %s\n", l.State)

@@ -48,6 +48,8 @@ Usage:
   jocko completion bash|zsh|fish       print a shell completion script
                                        (source <(jocko completion bash))
 
+Listings print aligned tables; with --format json they print JSON instead.
+
 Run 'jocko COMMAND -h' for the flags of a command.
 `
 

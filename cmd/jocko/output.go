@@ -8,7 +8,7 @@ import (
 )
 
 // Listings print aligned tables for people by default and JSON for scripts
-// with --format json. formatFlag binds --format; checkFormat rejects
+// with --format json. bindFormat binds --format; checkFormat rejects
 // anything else with a message naming the choices.
 
 const (
@@ -27,6 +27,13 @@ func checkFormat(f string) error {
 		return usageErrorf("--format %q: want text or json", f)
 	}
 	return nil
+}
+
+// withFormat gives a listing --format, checked with the command's flags;
+// it returns the flag's value.
+func (c *adminCommand) withFormat() *string {
+	c.format = bindFormat(c.fs)
+	return c.format
 }
 
 // newTable returns a writer that aligns tab-separated columns, as every

@@ -7,7 +7,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -29,10 +28,14 @@ func runTopic(args []string, stdout, stderr io.Writer) error {
 		}
 	case "list":
 		c.needName = false
-		c.run = func(ctx context.Context, adm *kadm.Client, _ string) error { return topicList(ctx, adm, stdout) }
+		format := c.withFormat()
+		c.run = func(ctx context.Context, adm *kadm.Client, _ string) error {
+			return topicList(ctx, adm, stdout, *format)
+		}
 	case "describe":
+		format := c.withFormat()
 		c.run = func(ctx context.Context, adm *kadm.Client, name string) error {
-			return topicDescribe(ctx, adm, stdout, name)
+			return topicDescribe(ctx, adm, stdout, name, *format)
 		}
 	case "alter":
 		partitions := fs.Int("partitions", 0, "grow the topic to this many partitions")
@@ -78,20 +81,35 @@ func topicCreate(ctx context.Context, adm *kadm.Client, out io.Writer, name stri
 	return nil
 }
 
-func topicList(ctx context.Context, adm *kadm.Client, out io.Writer) error {
+// listedTopic is one row of `topic list` (--format json prints a list).
+type listedTopic struct {
+	Topic             string `json:"topic"`
+	Partitions        int    `json:"partitions"`
+	ReplicationFactor int    `json:"replication_factor"`
+	ID                string `json:"id"`
+}
+
+func topicList(ctx context.Context, adm *kadm.Client, out io.Writer, format string) error {
 	topics, err := adm.ListTopics(ctx)
 	if err != nil {
 		return err
 	}
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "TOPIC\tPARTITIONS\tREPLICATION\tID")
+	rows := []listedTopic{}
 	for _, name := range topics.Names() {
 		t := topics[name]
 		rf := 0
 		if len(t.Partitions) > 0 {
 			rf = len(t.Partitions[0].Replicas)
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", name, len(t.Partitions), rf, kafkaUUID(t.ID))
+		rows = append(rows, listedTopic{name, len(t.Partitions), rf, kafkaUUID(t.ID)})
+	}
+	if format == formatJSON {
+		return writeJSON(out, rows)
+	}
+	w := newTable(out)
+	fmt.Fprintln(w, "TOPIC\tPARTITIONS\tREPLICATION\tID")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s\t%d\t%d\t%s\n", r.Topic, r.Partitions, r.ReplicationFactor, r.ID)
 	}
 	return w.Flush()
 }

@@ -4,58 +4,101 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func topicDescribe(ctx context.Context, adm *kadm.Client, out io.Writer, name string) error {
-	topics, err := adm.ListTopics(ctx, name)
+// topicDescription is what `topic describe` shows (--format json prints
+// it as is).
+type topicDescription struct {
+	Topic      string                 `json:"topic"`
+	ID         string                 `json:"id"`
+	Partitions []partitionDescription `json:"partitions"`
+	Configs    []configEntry          `json:"configs"`
+}
+
+type partitionDescription struct {
+	Partition   int32   `json:"partition"`
+	Leader      int32   `json:"leader"`
+	LeaderEpoch int32   `json:"leader_epoch"`
+	Replicas    []int32 `json:"replicas"`
+	ISR         []int32 `json:"isr"`
+	StartOffset int64   `json:"start_offset"`
+	EndOffset   int64   `json:"end_offset"`
+}
+
+type configEntry struct {
+	Name   string  `json:"name"`
+	Value  *string `json:"value"`
+	Source string  `json:"source"`
+}
+
+func topicDescribe(ctx context.Context, adm *kadm.Client, out io.Writer, name, format string) error {
+	d, err := describeTopic(ctx, adm, name)
 	if err != nil {
 		return err
 	}
-	t, ok := topics[name]
-	if !ok || t.Err != nil {
-		return fmt.Errorf("describe topic %s: %v", name, t.Err)
+	if format == formatJSON {
+		return writeJSON(out, d)
 	}
-	starts, err := adm.ListStartOffsets(ctx, name)
-	if err != nil {
-		return err
-	}
-	ends, err := adm.ListEndOffsets(ctx, name)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "Topic: %s  ID: %s  Partitions: %d\n", name, kafkaUUID(t.ID), len(t.Partitions))
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(out, "Topic: %s  ID: %s  Partitions: %d\n", name, d.ID, len(d.Partitions))
+	w := newTable(out)
 	fmt.Fprintln(w, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tSTART\tEND")
-	for _, p := range t.Partitions.Sorted() {
-		s, _ := starts.Lookup(name, p.Partition)
-		e, _ := ends.Lookup(name, p.Partition)
-		fmt.Fprintf(w, "%d\t%d\t%d\t%v\t%v\t%d\t%d\n", p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR, s.Offset, e.Offset)
+	for _, p := range d.Partitions {
+		fmt.Fprintf(w, "%d\t%d\t%d\t%v\t%v\t%d\t%d\n", p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR, p.StartOffset, p.EndOffset)
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	configs, err := adm.DescribeTopicConfigs(ctx, name)
-	if err != nil {
-		return err
-	}
-	rc, err := configs.On(name, nil)
-	if err != nil {
-		return err
-	}
 	fmt.Fprintln(out, "Configs:")
-	w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	for _, c := range rc.Configs {
+	w = newTable(out)
+	for _, c := range d.Configs {
 		v := ""
 		if c.Value != nil {
 			v = *c.Value
 		}
-		fmt.Fprintf(w, "  %s\t%s\t(%s)\n", c.Key, v, sourceName(c.Source))
+		fmt.Fprintf(w, "  %s\t%s\t(%s)\n", c.Name, v, c.Source)
 	}
 	return w.Flush()
+}
+
+// describeTopic reads a topic's partitions, their offsets and its configs.
+func describeTopic(ctx context.Context, adm *kadm.Client, name string) (topicDescription, error) {
+	topics, err := adm.ListTopics(ctx, name)
+	if err != nil {
+		return topicDescription{}, err
+	}
+	t, ok := topics[name]
+	if !ok || t.Err != nil {
+		return topicDescription{}, fmt.Errorf("describe topic %s: %v", name, t.Err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, name)
+	if err != nil {
+		return topicDescription{}, err
+	}
+	ends, err := adm.ListEndOffsets(ctx, name)
+	if err != nil {
+		return topicDescription{}, err
+	}
+	d := topicDescription{Topic: name, ID: kafkaUUID(t.ID), Partitions: []partitionDescription{}, Configs: []configEntry{}}
+	for _, p := range t.Partitions.Sorted() {
+		s, _ := starts.Lookup(name, p.Partition)
+		e, _ := ends.Lookup(name, p.Partition)
+		d.Partitions = append(d.Partitions, partitionDescription{p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR, s.Offset, e.Offset})
+	}
+	configs, err := adm.DescribeTopicConfigs(ctx, name)
+	if err != nil {
+		return topicDescription{}, err
+	}
+	rc, err := configs.On(name, nil)
+	if err != nil {
+		return topicDescription{}, err
+	}
+	for _, c := range rc.Configs {
+		d.Configs = append(d.Configs, configEntry{c.Key, c.Value, sourceName(c.Source)})
+	}
+	return d, nil
 }
 
 func sourceName(s kmsg.ConfigSource) string {
