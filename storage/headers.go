@@ -6,10 +6,14 @@ import (
 	"github.com/jocko/jocko/wire"
 )
 
-// headerChunkBytes is how much BatchHeaders reads at a time: the headers
-// of small batches come many to a read, and a batch bigger than this costs
-// one read, of its first chunk.
-const headerChunkBytes = 64 << 10
+// BatchHeaders reads headerChunkBytes at a time while batches are small
+// (their headers come many to a read), and headerSkipBytes after a batch
+// of that size or more (the next header and maybe a few more), so that a
+// log of big batches costs a small read per batch, not its bytes.
+const (
+	headerChunkBytes = 64 << 10
+	headerSkipBytes  = 4 << 10
+)
 
 // BatchHeaders calls fn with the header of every batch from the one that
 // contains from (or the log start, if later) to the log end, in order,
@@ -42,9 +46,10 @@ func (l *Log) BatchHeaders(from int64, fn func(wire.BatchHeader) error) error {
 }
 
 // headerPos is where the next header of a BatchHeaders walk lies: a
-// position in the segment named by base (-1: look it up by offset).
+// position in the segment named by base (-1: look it up by offset), and
+// how much to read there (0: headerChunkBytes).
 type headerPos struct {
-	base, pos int64
+	base, pos, read int64
 }
 
 // headerChunk reads one chunk of headers from offset off, at the position
@@ -70,11 +75,15 @@ func (l *Log) headerChunk(off int64, at headerPos, buf []byte, hdrs []wire.Batch
 		}
 		pos, want = p, h.baseOffset
 	}
-	n := min(int64(len(buf)), s.size-pos)
+	n := int64(len(buf))
+	if at.read > 0 {
+		n = min(n, at.read)
+	}
+	n = min(n, s.size-pos)
 	if err := s.readAt(buf[:n], pos); err != nil {
 		return nil, off, at, err
 	}
-	p := int64(0)
+	p, last := int64(0), int64(0)
 	for p+batchHeaderLen <= n && want < end {
 		h, err := parseBatchHeader(buf[p:])
 		if err != nil {
@@ -88,17 +97,21 @@ func (l *Log) headerChunk(off int64, at headerPos, buf []byte, hdrs []wire.Batch
 			return nil, off, at, fmt.Errorf("%w: segment %d position %d: %v", ErrCorrupt, s.base, pos+p, err)
 		}
 		hdrs = append(hdrs, wh)
-		p, want = p+h.size(), h.nextOffset()
+		p, want, last = p+h.size(), h.nextOffset(), h.size()
 	}
 	if len(hdrs) == 0 {
 		// Less than a header left before the segment's end: its size
 		// and its batches disagree.
 		return nil, off, at, fmt.Errorf("%w: segment %d position %d: no whole batch header in %d bytes", ErrCorrupt, s.base, pos, n)
 	}
-	if pos+p >= s.size {
-		return hdrs, max(want, s.next), headerPos{base: -1}, nil // the next segment
+	read := int64(headerChunkBytes)
+	if last >= headerSkipBytes {
+		read = headerSkipBytes
 	}
-	return hdrs, want, headerPos{base: s.base, pos: pos + p}, nil
+	if pos+p >= s.size {
+		return hdrs, max(want, s.next), headerPos{base: -1, read: read}, nil // the next segment
+	}
+	return hdrs, want, headerPos{base: s.base, pos: pos + p, read: read}, nil
 }
 
 // SetRollHook sets fn to run after each roll with the base offset of the

@@ -2,6 +2,9 @@ package storage
 
 import (
 	"errors"
+	"os"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/spf13/afero"
@@ -84,5 +87,55 @@ func TestRollHook(t *testing.T) {
 		if base%2 != 0 || (i > 0 && base <= got[i-1]) {
 			t.Errorf("roll %d at %d: want increasing batch boundaries, got %v", i, base, got)
 		}
+	}
+}
+
+// readCountFS counts the bytes read through ReadAt from .log files.
+type readCountFS struct {
+	afero.Fs
+	n atomic.Int64
+}
+
+func (fs *readCountFS) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
+	f, err := fs.Fs.OpenFile(name, flag, perm)
+	if err != nil || !strings.HasSuffix(name, logSuffix) {
+		return f, err
+	}
+	return &readCountFile{File: f, n: &fs.n}, nil
+}
+
+type readCountFile struct {
+	afero.File
+	n *atomic.Int64
+}
+
+func (f *readCountFile) ReadAt(b []byte, off int64) (int, error) {
+	n, err := f.File.ReadAt(b, off)
+	f.n.Add(int64(n))
+	return n, err
+}
+
+// TestBatchHeadersSkipsBigBatches: walking a log of 64 KiB batches reads a
+// few KiB per batch, not the batches.
+func TestBatchHeadersSkipsBigBatches(t *testing.T) {
+	fs := &readCountFS{Fs: afero.NewMemMapFs()}
+	cfg := smallConfig()
+	cfg.SegmentBytes = 1 << 20
+	l := openT(t, fs, cfg, newMock())
+	defer l.Close()
+	const batches = 40
+	for i := 0; i < batches; i++ {
+		appendT(t, l, simpleBatch(1, 64<<10, epochMs, byte(i)))
+	}
+	fs.n.Store(0)
+	n := 0
+	if err := l.BatchHeaders(0, func(wire.BatchHeader) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != batches {
+		t.Fatalf("%d headers, want %d", n, batches)
+	}
+	if got, most := fs.n.Load(), int64(headerChunkBytes+batches*headerSkipBytes); got > most {
+		t.Errorf("walking %d headers read %d bytes, want at most %d", batches, got, most)
 	}
 }
