@@ -1,7 +1,7 @@
 # Jocko's everyday commands. `make help` lists them.
 GO ?= go
 
-.PHONY: help run cluster build test test-short wasm vet fuzz bench bench-cluster bench-latency bench-conns sim sim-long clean
+.PHONY: help run cluster build test test-short wasm vet fuzz bench bench-cluster bench-latency bench-conns bench-restart sim sim-long clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ bench-latency: ## acks=all ack p99/p99.9 at 2,000 records/s while segments roll,
 
 bench-conns: ## 100 producers alone, beside 10,000 idle connections, then beside slow and non-reading ones, with the broker's RSS
 	$(GO) run ./cmd/jocko-bench -conns
+
+bench-restart: ## GIB (default 2) GiB across 1,000 partitions, then restarts after kill -9 and SIGTERM: seconds until every partition takes produce and fetch
+	$(GO) run ./cmd/jocko-restart-bench -gib $${GIB:-2}
 
 sim: ## the simulator's default seed set
 	$(GO) test ./sim
