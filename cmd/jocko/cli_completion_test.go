@@ -31,6 +31,12 @@ var completionCases = []struct {
 	{[]string{"broker", "--log-f"}, []string{"--log-format"}},
 }
 
+// shellEnv is the environment of the shells: PATH with jocko on it, and
+// no 1 s pause at the exit of a race-enabled jocko (GORACE's default).
+func shellEnv(path string) []string {
+	return append(os.Environ(), "PATH="+path, "GORACE=atexit_sleep_ms=0")
+}
+
 // jockoOnPath puts the jocko binary on PATH as "jocko", as a user has it.
 func jockoOnPath(t *testing.T) string {
 	t.Helper()
@@ -44,7 +50,7 @@ func jockoOnPath(t *testing.T) string {
 func shellLines(t *testing.T, path, shell string, args ...string) []string {
 	t.Helper()
 	cmd := exec.Command(shell, args...)
-	cmd.Env = append(os.Environ(), "PATH="+path)
+	cmd.Env = shellEnv(path)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %q: %v\n%s", shell, args, err, out)
@@ -128,7 +134,7 @@ func TestCompletionFish(t *testing.T) {
 	complete := func(line string) []string {
 		t.Helper()
 		cmd := exec.Command(fish, "--no-config", "-c", "jocko completion fish | source; complete -C '"+line+"'")
-		cmd.Env, cmd.Dir = append(os.Environ(), "PATH="+path), dir
+		cmd.Env, cmd.Dir = shellEnv(path), dir
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("fish complete -C %q: %v\n%s", line, err, out)
