@@ -26,9 +26,10 @@ import (
 // ack p99 within 2x the disk's fsync p99, p99.9 within 4x, i.e. rolls,
 // retention and big reads do not show in the tail.
 //
-// Two phases on one broker: "rolls" (rolls and retention), then
-// "rolls-reads", where a reader also fetches the partition from its log
-// start (whole segments) every readEvery.
+// Three phases on one broker: "steady" (default segments: no roll, the
+// control), "rolls" (rolls and retention), then "rolls-reads", where a
+// reader also fetches the partition from its log start (whole segments)
+// every latencyReadEvery.
 
 // latency benchmark constants.
 const (
@@ -41,6 +42,7 @@ const (
 // latencyPhase is one measured phase.
 type latencyPhase struct {
 	name    string
+	rolls   bool // small segments and retention
 	readers bool
 }
 
@@ -49,7 +51,7 @@ type latencyPhase struct {
 type latencyResult struct {
 	result
 	P999ms         float64 `json:"p999_ms"`
-	SegmentBytes   int64   `json:"segment_bytes"`
+	SegmentBytes   int64   `json:"segment_bytes,omitempty"` // 0: the broker's default
 	SegmentsRolled int64   `json:"segments_rolled"`
 	BigReads       int64   `json:"big_reads,omitempty"`
 	BigReadMB      float64 `json:"big_read_mb,omitempty"`
@@ -88,16 +90,20 @@ func runLatency(ctx context.Context, cfg config, out io.Writer) error {
 	// of about 80 bytes on top of the value.
 	segBytes := int64(cfg.rate) * int64(cfg.valueLen+80)
 	enc := json.NewEncoder(out)
-	for _, ph := range []latencyPhase{{"rolls", false}, {"rolls-reads", true}} {
+	for _, ph := range []latencyPhase{{"steady", false, false}, {"rolls", true, false}, {"rolls-reads", true, true}} {
 		topic := fmt.Sprintf("latency-%s-%d", ph.name, time.Now().UnixNano())
-		if err := createLatencyTopic(ctx, addr, topic, segBytes); err != nil {
+		seg := int64(0) // the broker's default
+		if ph.rolls {
+			seg = segBytes
+		}
+		if err := createLatencyTopic(ctx, addr, topic, seg); err != nil {
 			return err
 		}
 		before, err := probeFsync(dir, latencyProbe)
 		if err != nil {
 			return err
 		}
-		r, err := latencyRun(ctx, cfg, addr, topic, segBytes, ph)
+		r, err := latencyRun(ctx, cfg, addr, topic, seg, ph)
 		if err != nil {
 			return fmt.Errorf("%s: %w", ph.name, err)
 		}
@@ -117,16 +123,20 @@ func runLatency(ctx context.Context, cfg config, out io.Writer) error {
 }
 
 // createLatencyTopic creates a one-partition topic that rolls a segment
-// every segBytes and keeps latencySegments of them.
+// every segBytes and keeps latencySegments of them (0: the defaults).
 func createLatencyTopic(ctx context.Context, addr, topic string, segBytes int64) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	seg := strconv.FormatInt(segBytes, 10)
-	ret := strconv.FormatInt(latencySegments*segBytes, 10)
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"segment.bytes": &seg, "retention.bytes": &ret}, topic)
+	configs := map[string]*string{}
+	if segBytes > 0 {
+		seg := strconv.FormatInt(segBytes, 10)
+		ret := strconv.FormatInt(latencySegments*segBytes, 10)
+		configs["segment.bytes"], configs["retention.bytes"] = &seg, &ret
+	}
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, configs, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -195,7 +205,9 @@ func latencyRun(ctx context.Context, cfg config, addr, topic string, segBytes in
 	}
 	slices.Sort(lat)
 	r.P50ms, r.P99ms, r.P999ms, r.MaxMs = quantileMs(lat, 0.5), quantileMs(lat, 0.99), quantileMs(lat, 0.999), quantileMs(lat, 1)
-	r.SegmentsRolled = (end - startOffset) * int64(cfg.valueLen+80) / segBytes
+	if segBytes > 0 {
+		r.SegmentsRolled = (end - startOffset) * int64(cfg.valueLen+80) / segBytes
+	}
 	r.BigReads, r.BigReadMB = reads.Load(), round(float64(readBytes.Load())/1e6)
 	return r, nil
 }
