@@ -304,8 +304,13 @@ func TestSerfJoinRetriesUntilContextEnds(t *testing.T) {
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), dead) {
 		t.Fatalf("Join(%s) = %v, want a deadline error naming the address", dead, err)
 	}
-	if took < limit || took > limit+2*time.Second {
-		t.Errorf("Join returned after %v, want about %v", took, limit)
+	// It retried until the context ended, not a moment less (a timed
+	// lower bound would race the deadline itself), and no long while after.
+	if ctx.Err() == nil {
+		t.Errorf("Join gave up after %v, before its %v context ended", took, limit)
+	}
+	if took > limit+10*time.Second {
+		t.Errorf("Join returned %v after its %v context ended", took-limit, limit)
 	}
 	t.Logf("Join error: %v", err)
 	if got := len(n.Members()); got != 1 {
