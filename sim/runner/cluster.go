@@ -184,18 +184,22 @@ func (c *cluster) launch(b *broker) (*core.Broker, int) {
 	return br, gen
 }
 
-// await waits until incarnation gen of b serves, or reports that it did
-// not within wait.
+// await waits until incarnation gen of b serves with the partitions it
+// started with open (it answers Metadata before that), or reports that it
+// did not within wait.
 func (c *cluster) await(b *broker, br *core.Broker, gen int, wait time.Duration) {
 	t := time.NewTimer(wait)
 	defer t.Stop()
-	select {
-	case <-br.Ready():
-		if c.ready != nil {
-			c.ready(b)
+	for _, ch := range []<-chan struct{}{br.Ready(), br.PartitionsOpen()} {
+		select {
+		case <-ch:
+		case <-t.C:
+			c.fail("broker-not-ready", fmt.Sprintf("%s incarnation %d not ready after %v", b.name, gen, wait))
+			return
 		}
-	case <-t.C:
-		c.fail("broker-not-ready", fmt.Sprintf("%s incarnation %d not ready after %v", b.name, gen, wait))
+	}
+	if c.ready != nil {
+		c.ready(b)
 	}
 }
 

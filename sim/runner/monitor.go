@@ -24,10 +24,12 @@ func (r *run) sample(b *broker) {
 	}
 	br, gen := b.b, b.gen
 	c.mu.Unlock()
-	select {
-	case <-br.Ready():
-	default:
-		return // still opening its partitions: a partial view
+	for _, ch := range []<-chan struct{}{br.Ready(), br.PartitionsOpen()} {
+		select {
+		case <-ch:
+		default:
+			return // still opening its partitions: a partial view
+		}
 	}
 	views := br.Inspect()
 	samples := make([]check.PartitionSample, 0, len(views))
