@@ -186,7 +186,6 @@ func (b *Broker) start(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	b.openEarly() // the logs load while this broker registers and is unfenced
 	host, portStr, _ := net.SplitHostPort(b.addr)
 	port, _ := strconv.Atoi(portStr)
 	me := cluster.Broker{ID: b.cfg.NodeID, Host: host, Port: int32(port), Rack: b.cfg.Rack, RaftAddr: b.node.RaftAddr(),
@@ -233,7 +232,9 @@ func (b *Broker) closePartitions() {
 		delete(b.parts, k)
 	}
 	b.partsMu.Unlock()
-	parts = append(parts, b.opens.drain()...)
+	for _, op := range b.opens.takeOpened() {
+		parts = append(parts, op.p)
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, openWorkersMax)
 	for _, p := range parts {

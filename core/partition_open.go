@@ -70,23 +70,10 @@ type opening struct {
 	key    tp
 	id     [16]byte
 	seq    uint64
-	early  bool          // scheduled before this broker was unfenced (openEarly): no leader epoch recorded yet
 	p      *partition    // the opened partition; set before opened is closed
 	err    error         // why it failed; set before opened is closed
 	opened chan struct{} // closed once the worker is done with it (p or err set)
 	done   chan struct{} // closed once the partition is installed, dropped or failed
-	// signalled: opened is closed (an opening back from install for its
-	// leader epoch comes to a worker a second time). Only the worker or
-	// the reconcile holding the opening touches it.
-	signalled bool
-}
-
-// signal closes op.opened the first time.
-func (op *opening) signal() {
-	if !op.signalled {
-		op.signalled = true
-		close(op.opened)
-	}
 }
 
 // scheduled is how many openings were ever scheduled: pass it to since.
@@ -142,7 +129,7 @@ func (o *opener) end(op *opening, err error) {
 	o.mu.Lock()
 	delete(o.pending, op.key)
 	o.mu.Unlock()
-	op.signal()
+	close(op.opened)
 	close(op.done)
 }
 
@@ -152,42 +139,21 @@ func (o *opener) ready(op *opening, p *partition) {
 	o.mu.Lock()
 	o.opened = append(o.opened, op)
 	o.mu.Unlock()
-	op.signal()
+	close(op.opened)
 }
 
-// takeOpened returns the openings to install; they stay pending until
-// installed (installed).
+// takeOpened returns the openings to install and forgets them: pending
+// no longer holds them once the caller, holding reconcileMu, has
+// installed or dropped them.
 func (o *opener) takeOpened() []*opening {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	ops := o.opened
 	o.opened = nil
-	return ops
-}
-
-// drain returns the partitions opened and not installed, queued ones
-// included, for a stopping broker to close (no worker or reconcile runs
-// any more).
-func (o *opener) drain() []*partition {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	var ps []*partition
-	for _, op := range append(o.opened, o.queue...) {
-		if op.p != nil {
-			ps = append(ps, op.p)
-			op.p = nil
-		}
+	for _, op := range ops {
+		delete(o.pending, op.key)
 	}
-	o.opened, o.queue = nil, nil
-	return ps
-}
-
-// installed ends an opening whose partition was installed or dropped.
-func (o *opener) installed(op *opening) {
-	o.mu.Lock()
-	delete(o.pending, op.key)
-	o.mu.Unlock()
-	close(op.done)
+	return ops
 }
 
 func partitionDirName(topic string, part int32) string {
@@ -195,9 +161,10 @@ func partitionDirName(topic string, part int32) string {
 }
 
 // scheduleOpen queues the opening of t's partition index unless it is
-// already pending. reconcileMu is held.
-func (b *Broker) scheduleOpen(t *cluster.Topic, index int32, early bool) {
-	op := &opening{key: tp{t.Name, index}, id: t.ID, early: early, opened: make(chan struct{}), done: make(chan struct{})}
+// already pending, and starts a worker if fewer than openWorkersMax run.
+// reconcileMu is held.
+func (b *Broker) scheduleOpen(t *cluster.Topic, index int32) {
+	op := &opening{key: tp{t.Name, index}, id: t.ID, opened: make(chan struct{}), done: make(chan struct{})}
 	o := &b.opens
 	o.mu.Lock()
 	if o.pending == nil {
@@ -210,15 +177,6 @@ func (b *Broker) scheduleOpen(t *cluster.Topic, index int32, early bool) {
 	o.seq++
 	op.seq = o.seq
 	o.pending[op.key] = op
-	o.mu.Unlock()
-	b.enqueue(op)
-}
-
-// enqueue hands op to the workers, starting one if fewer than
-// openWorkersMax run.
-func (b *Broker) enqueue(op *opening) {
-	o := &b.opens
-	o.mu.Lock()
 	o.queue = append(o.queue, op)
 	start := o.workers < openWorkersMax
 	if start {
@@ -229,25 +187,6 @@ func (b *Broker) enqueue(op *opening) {
 		// Refused once Run waits for its goroutines: what stays queued
 		// then is never waited for (every waiter's context has ended).
 		b.spawn(b.openWorker)
-	}
-}
-
-// openEarly queues the partitions the local metadata says this broker
-// hosts, before it registers: their logs load while the controller fences
-// and unfences it. Only reconcile, once it is unfenced, installs them and
-// gives them roles (a restarted broker may not take up its old
-// leaderships), and no leader epoch is recorded for them before.
-func (b *Broker) openEarly() {
-	b.reconcileMu.Lock()
-	defer b.reconcileMu.Unlock()
-	st := b.node.State()
-	for _, name := range st.SortedTopicNames() {
-		t := st.Topics[name]
-		for _, ps := range t.Partitions {
-			if contains(ps.Replicas, b.cfg.NodeID) {
-				b.scheduleOpen(t, ps.Index, true)
-			}
-		}
 	}
 }
 
@@ -262,16 +201,7 @@ func (b *Broker) openWorker(ctx context.Context) {
 		}
 		err := ctx.Err()
 		var p *partition
-		switch {
-		case err != nil:
-			if op.p != nil { // opened early: close it
-				op.p.close()
-				op.p = nil
-			}
-		case op.p != nil: // opened early, back for its leader epoch
-			p, op.p = op.p, nil
-			b.assignLeaderEpoch(p, b.node.State())
-		default:
+		if err == nil {
 			p, err = b.openReplica(op)
 		}
 		if err != nil || p == nil {
@@ -303,25 +233,16 @@ func (b *Broker) openReplica(op *opening) (*partition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s-%d: %w", t.Name, ps.Index, err)
 	}
-	if !op.early {
-		b.assignLeaderEpoch(p, st)
+	if ps.Leader == b.cfg.NodeID {
+		// What roleFromMetadata would do under reconcileMu, where its
+		// fsyncs would hold up every other install. Harmless if
+		// the leadership moves before the install: an epoch the log began
+		// as leader without writing in is dropped by the next truncation.
+		if err := p.log.AssignEpoch(ps.LeaderEpoch); err != nil {
+			b.log.Warn("record leader epoch", "topic", t.Name, "partition", ps.Index, "epoch", ps.LeaderEpoch, "err", err)
+		}
 	}
 	return p, nil
-}
-
-// assignLeaderEpoch records the leader epoch of p's leadership, if this
-// broker leads it in st: what roleFromMetadata would do under reconcileMu,
-// where its fsyncs would hold up every other install. Harmless if the
-// leadership moves before the install: an epoch the log began as leader
-// without writing in is dropped by the next truncation.
-func (b *Broker) assignLeaderEpoch(p *partition, st *cluster.State) {
-	_, ps, ok := b.hosted(st, tp{p.topic, p.index})
-	if !ok || ps.Leader != b.cfg.NodeID {
-		return
-	}
-	if err := p.log.AssignEpoch(ps.LeaderEpoch); err != nil {
-		b.log.Warn("record leader epoch", "topic", p.topic, "partition", p.index, "epoch", ps.LeaderEpoch, "err", err)
-	}
 }
 
 // hosted returns the topic and partition k names if the metadata has this
@@ -355,20 +276,12 @@ func partitionMeta(id [16]byte) string {
 // installOpened adds the opened partitions to Broker.parts, or closes and
 // deletes those this broker no longer hosts (the metadata may have moved
 // while their logs loaded); the rest of the reconcile pass gives them the
-// roles and settings of the metadata as it is now. One opened early that
-// this broker now leads goes back to the workers first, to record its
-// leader epoch. reconcileMu is held.
+// roles and settings of the metadata as it is now. reconcileMu is held.
 func (b *Broker) installOpened(st *cluster.State) {
 	for _, op := range b.opens.takeOpened() {
 		p := op.p
-		t, ps, ok := b.hosted(st, op.key)
-		if ok && t.ID == op.id && op.early && ps.Leader == b.cfg.NodeID {
-			op.early = false
-			b.enqueue(op)
-			continue
-		}
 		op.p = nil
-		if ok && t.ID == op.id {
+		if t, ps, ok := b.hosted(st, op.key); ok && t.ID == op.id {
 			if len(ps.ISR) == 1 && ps.ISR[0] == b.cfg.NodeID {
 				// This broker alone is in sync: all it has fsynced was
 				// committed (elsewhere the high watermark starts at the log
@@ -381,7 +294,7 @@ func (b *Broker) installOpened(st *cluster.State) {
 		} else {
 			b.deletePartition(p)
 		}
-		b.opens.installed(op)
+		close(op.done)
 	}
 }
 

@@ -3,9 +3,9 @@ package core
 import (
 	"context"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -56,28 +56,29 @@ func runBroker(t *testing.T, cfg Config, fs afero.Fs) (*Broker, func()) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	var runErr error
-	go func() { runErr = b.Run(ctx); close(done) }()
-	var once sync.Once
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	stopped := false
 	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case <-done:
-				if runErr != nil {
-					t.Errorf("broker: %v", runErr)
-				}
-			case <-time.After(30 * time.Second):
-				t.Error("broker not stopped 30 s after its context ended")
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("broker: %v", err)
 			}
-		})
+		case <-time.After(30 * time.Second):
+			t.Error("broker not stopped 30 s after its context ended")
+		}
 	}
 	t.Cleanup(stop)
 	select {
 	case <-b.Ready():
-	case <-done:
-		t.Fatalf("broker stopped before it was ready: %v", runErr)
+	case err := <-done:
+		t.Fatalf("broker stopped before it was ready: %v", err)
 	case <-time.After(20 * time.Second):
 		t.Fatal("broker not ready after 20 s")
 	}
@@ -122,19 +123,8 @@ func TestMetadataAnsweredWhilePartitionsOpen(t *testing.T) {
 		t.Skip("starts a broker twice")
 	}
 	dir := t.TempDir()
-	// Both ports held at once: freePort twice may return the same port.
-	var lns []net.Listener
-	for i := 0; i < 2; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-	}
-	cfg := Config{NodeID: 1, DataDir: dir, ListenAddr: lns[0].Addr().String(), RaftAddr: lns[1].Addr().String()}
-	for _, ln := range lns {
-		ln.Close()
-	}
+	cfg := Config{NodeID: 1, DataDir: dir,
+		ListenAddr: "127.0.0.1:" + strconv.Itoa(freePort(t)), RaftAddr: "127.0.0.1:" + strconv.Itoa(freePort(t))}
 	fs := &gateFS{Fs: afero.NewOsFs(), match: string(filepath.Separator) + "slow-0", gate: make(chan struct{})}
 	fs.release()
 	b, stop := runBroker(t, cfg, fs)

@@ -201,16 +201,13 @@ func (r *snapRig) onDisk() []int64 {
 type written map[int64]map[int32]int64
 
 // fill has three producers write batches of 3 records (about 1 KiB) in
-// turn until the log has rolled many times. It lets each roll's snapshot
-// be written before the next batch (a roll whose snapshot is not started
-// yet is covered by that one), so that there is one per roll.
+// turn until the log has rolled many times.
 func (r *snapRig) fill(rounds int) written {
 	w := written{1: {}, 2: {}, 3: {}}
 	for i := 0; i < rounds; i++ {
 		for pid := int64(1); pid <= 3; pid++ {
 			seq := int32(3 * i)
 			w[pid][seq] = r.mustProduce(pid, seq, 3)
-			r.b.bg.Wait()
 		}
 	}
 	return w

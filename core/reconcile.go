@@ -69,7 +69,7 @@ func (b *Broker) reconcile() error {
 				p.roleFromMetadata(ps)
 				continue
 			}
-			b.scheduleOpen(t, ps.Index, false)
+			b.scheduleOpen(t, ps.Index)
 		}
 	}
 	if b.opens.firstCall() {
