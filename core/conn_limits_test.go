@@ -86,6 +86,35 @@ func withSettings(kv ...string) func(*Config) {
 	}
 }
 
+// quietTopic creates the one-partition topic "quiet" led by b.
+func quietTopic(t *testing.T, b *Broker) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := b.commit(ctx, cluster.CreateTopic{Name: "quiet", ID: [16]byte{5}, Assignments: [][]int32{{1}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "quiet-0 led here", func() bool {
+		p := b.partition("quiet", 0)
+		return p != nil && p.isLeader()
+	})
+}
+
+// quietPoll is a Fetch of quiet-0 from its start that long-polls for
+// waitMs (the topic stays empty).
+func quietPoll(version int16, waitMs int32) *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.SetVersion(version)
+	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, waitMs, 1, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = "quiet"
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes = 1 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
 // TestMaxConnectionsPerIP: past max.connections.per.ip a new connection
 // is closed at once, the admitted ones keep being served, and a slot freed
 // by a close admits the next.
@@ -123,15 +152,7 @@ func TestMaxConnections(t *testing.T) {
 func TestIdleConnectionClosed(t *testing.T) {
 	tc := startTestCluster(t, 1, withSettings("connections.max.idle.ms", "400"))
 	b := tc.brokers[0]
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := b.commit(ctx, cluster.CreateTopic{Name: "quiet", ID: [16]byte{5}, Assignments: [][]int32{{1}}}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "quiet-0 led here", func() bool {
-		p := b.partition("quiet", 0)
-		return p != nil && p.isLeader()
-	})
+	quietTopic(t, b)
 	idle := dialRaw(t, b.Addr())
 	idle.apiVersions()
 	if !idle.closedByBroker(10 * time.Second) {
@@ -139,16 +160,7 @@ func TestIdleConnectionClosed(t *testing.T) {
 	}
 
 	poll := dialRaw(t, b.Addr())
-	req := kmsg.NewPtrFetchRequest()
-	req.SetVersion(11)
-	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 1500, 1, 1<<20
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic = "quiet"
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.PartitionMaxBytes = 1 << 20
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	poll.send(req)
+	poll.send(quietPoll(11, 1500))
 	if _, err := poll.frame(10 * time.Second); err != nil {
 		t.Fatalf("a connection long-polling past connections.max.idle.ms lost its answer: %v", err)
 	}
@@ -159,26 +171,9 @@ func TestIdleConnectionClosed(t *testing.T) {
 func TestClientWaitCapped(t *testing.T) {
 	tc := startTestCluster(t, 1, withSettings("request.wait.max.ms", "300"))
 	b := tc.brokers[0]
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := b.commit(ctx, cluster.CreateTopic{Name: "quiet", ID: [16]byte{6}, Assignments: [][]int32{{1}}}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 10*time.Second, "quiet-0 led here", func() bool {
-		p := b.partition("quiet", 0)
-		return p != nil && p.isLeader()
-	})
+	quietTopic(t, b)
 	c := dialRaw(t, b.Addr())
-	req := kmsg.NewPtrFetchRequest()
-	req.SetVersion(4)
-	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 60000, 1, 1<<20
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic = "quiet"
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.PartitionMaxBytes = 1 << 20
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	c.send(req)
+	c.send(quietPoll(4, 60000))
 	if _, err := c.frame(15 * time.Second); err != nil {
 		t.Fatalf("a 60 s long poll was not cut to request.wait.max.ms: %v", err)
 	}
