@@ -58,15 +58,11 @@ type clusterRatio struct {
 // each against brokers of its own, writing JSON lines to out.
 func runCluster(ctx context.Context, cfg config, out io.Writer) error {
 	warnIfBusy()
-	dir, err := os.MkdirTemp("", "jocko-bench-cluster")
+	dir, bin, err := benchDir(ctx, "jocko-bench-cluster", cfg.jockoBin)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin, err := buildJocko(ctx, dir, cfg.jockoBin)
-	if err != nil {
-		return err
-	}
 	enc := json.NewEncoder(out)
 	var rs []result
 	for _, rf := range []int{1, 3} {

@@ -88,15 +88,11 @@ type connsSummary struct {
 
 func runConns(ctx context.Context, cfg config, cc *connsConfig, out io.Writer) error {
 	warnIfBusy()
-	dir, err := os.MkdirTemp("", "jocko-bench-conns-")
+	dir, bin, err := benchDir(ctx, "jocko-bench-conns-", cfg.jockoBin)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin, err := buildJocko(ctx, dir, cfg.jockoBin)
-	if err != nil {
-		return err
-	}
 	p, err := launchJocko(ctx, bin, dir+"/data", "--max.connections.per.ip", strconv.Itoa(cc.idle+cc.slow+cc.deaf+10*cc.producers+100))
 	if err != nil {
 		return err

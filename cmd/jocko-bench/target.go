@@ -76,6 +76,19 @@ func startJocko(ctx context.Context, prebuilt string) (*target, error) {
 
 // buildJocko builds cmd/jocko into dir, or returns prebuilt (-jocko-bin)
 // if set.
+// benchDir makes a scratch directory for one benchmark and the jocko
+// binary it runs (prebuilt, or built there); the caller removes dir.
+func benchDir(ctx context.Context, name, prebuilt string) (dir, bin string, err error) {
+	if dir, err = os.MkdirTemp("", name); err != nil {
+		return "", "", err
+	}
+	if bin, err = buildJocko(ctx, dir, prebuilt); err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	return dir, bin, nil
+}
+
 func buildJocko(ctx context.Context, dir, prebuilt string) (string, error) {
 	if prebuilt != "" {
 		return prebuilt, nil
