@@ -68,6 +68,9 @@ type connState struct {
 	// inflight counts requests read whose replies are not yet written: a
 	// connection waiting on its own long poll is not idle.
 	inflight atomic.Int32
+	// idleMs is connections.max.idle.ms as the reader last read it for a
+	// request; the writer uses it for its write deadline (<= 0: none).
+	idleMs atomic.Int64
 }
 
 // readPrefix waits for the next request's 4-byte size. With nothing
@@ -213,7 +216,9 @@ func (q *byteBudget) Held() int64 {
 // request is handled).
 func (b *Broker) readRequest(ctx context.Context, r *connReader, spare []byte, cs *connState) ([]byte, int64, error) {
 	st := b.node.State()
-	idle := time.Duration(b.brokerInt(st, "connections.max.idle.ms")) * time.Millisecond
+	idleMs := b.brokerInt(st, "connections.max.idle.ms")
+	cs.idleMs.Store(idleMs)
+	idle := time.Duration(idleMs) * time.Millisecond
 	keep := spare
 	prefix, err := b.readPrefix(r, &keep, cs, idle)
 	if err != nil {

@@ -200,7 +200,7 @@ func (b *Broker) writeReplies(c net.Conn, queue <-chan pending, cancel func(), c
 			cs.inflight.Add(-1)
 			continue
 		}
-		if idle := b.brokerInt(b.node.State(), "connections.max.idle.ms"); idle > 0 {
+		if idle := cs.idleMs.Load(); idle > 0 {
 			c.SetWriteDeadline(b.env.Clock.Now().Add(time.Duration(idle) * time.Millisecond))
 		}
 		if buggify.On(buggify.CoreDelayResponse) {
