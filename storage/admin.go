@@ -25,6 +25,13 @@ func (l *Log) Size() int64 {
 	return n
 }
 
+// Segments returns how many segments the log has, the active one included.
+func (l *Log) Segments() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.segs)
+}
+
 // SetConfig changes the configuration; it applies from the next call.
 func (l *Log) SetConfig(cfg Config) {
 	l.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/benbjohnson/clock"
 	"github.com/spf13/afero"
@@ -84,6 +85,8 @@ type Log struct {
 	waitHook func() // tests: called when a Sync starts waiting for another
 	// rollHook, if set, runs at the end of each roll (SetRollHook). Guarded by mu.
 	rollHook func(base int64)
+	// syncHook, if set, hears of each fsync (SetSyncHook). Guarded by mu.
+	syncHook func(d time.Duration, records int64)
 
 	cmp compactState // Compact's own state (compact.go)
 }

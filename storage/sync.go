@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"time"
+
 	jio "github.com/jocko/jocko/io"
 )
 
@@ -66,6 +68,7 @@ func (l *Log) syncOnce() error {
 	}
 	w, end := l.active().w, l.end.Load()
 	jobs, dir := l.pendingSeals()
+	hook := l.syncHook
 	l.mu.RUnlock()
 	if w == nil {
 		// Sealed: only a failed roll leaves the last segment sealed (its
@@ -89,6 +92,10 @@ func (l *Log) syncOnce() error {
 			tasks = append(tasks, j.syncLog)
 		}
 	}
+	var began time.Time
+	if hook != nil {
+		began = l.clk.Now()
+	}
 	err := parallel(tasks)
 	l.forgetSeals(sealed) // sealIndex closed their handles, also on an error
 	if err != nil {
@@ -101,7 +108,20 @@ func (l *Log) syncOnce() error {
 		return err
 	}
 	l.advanceDurable(end)
+	if hook != nil {
+		hook(l.clk.Since(began), end-durable)
+	}
 	return nil
+}
+
+// SetSyncHook sets fn to hear of each fsync that made the log durable up
+// to a new end: how long the fsyncs took and how many offsets they made
+// durable together (the group commit's batch). fn runs on the syncing
+// goroutine and must be quick; set it before the log is used.
+func (l *Log) SetSyncHook(fn func(d time.Duration, records int64)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.syncHook = fn
 }
 
 // DurableEnd returns the offset below which everything is fsynced.
