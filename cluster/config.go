@@ -46,6 +46,10 @@ type Config struct {
 	// not (it is not a Raft member, or hears from no leader): it asks the
 	// controller for what is new (see observer.go).
 	Pull PullFunc
+	// CountLeaderChanges counts the leader changes this node sees, for
+	// RaftStats (a raft observer; off in the simulator, where nothing
+	// reads it).
+	CountLeaderChanges bool
 
 	HeartbeatTimeout   time.Duration // default 500ms
 	ElectionTimeout    time.Duration // default 500ms

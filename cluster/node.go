@@ -39,6 +39,9 @@ type Node struct {
 	ready      chan struct{}
 	readyOnce  sync.Once
 	closeOnce  sync.Once
+
+	// leaderChanges counts raft's leader observations (RaftStats).
+	leaderChanges atomic.Uint64
 }
 
 // readyPollInterval is how often a starting node re-checks readiness when
@@ -102,6 +105,9 @@ func (n *Node) Run(ctx context.Context) error {
 	r, trans, err := n.startRaft()
 	if err != nil {
 		return err
+	}
+	if n.cfg.CountLeaderChanges {
+		n.countLeaderChanges(r)
 	}
 	n.raft.Store(r)
 	g, gctx := errgroup.WithContext(ctx)

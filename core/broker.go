@@ -66,6 +66,16 @@ type Broker struct {
 	// one line a second).
 	refusedLog time.Time
 	reqBytes   byteBudget // queued.max.request.bytes
+
+	// What the metrics read (metrics.go, stats.go): metrics hears the hot
+	// paths (nopMetrics unless Config.Metrics is set, and then measured
+	// says to take the time); the rest are counted here.
+	metrics    Metrics
+	measured   bool
+	topicStats topicStatsSet
+	isrShrinks atomic.Uint64 // ISR changes the controller committed
+	isrExpands atomic.Uint64
+	rebalances atomic.Uint64 // group rebalances begun by this broker's coordinator
 }
 
 // tp names a topic partition.
@@ -98,6 +108,10 @@ func NewBroker(cfg Config, env jio.Env) (*Broker, error) {
 		parts:     map[tp]*partition{},
 		conns:     map[net.Conn]uint64{},
 		connsByIP: map[string]int{},
+		metrics:   nopMetrics{},
+	}
+	if cfg.Metrics != nil {
+		b.metrics, b.measured = cfg.Metrics, true
 	}
 	b.pids.b = b
 	b.ctrl.b = b

@@ -59,6 +59,10 @@ type Config struct {
 	// InFlightMax bounds the requests one connection may have in flight.
 	InFlightMax int
 
+	// Metrics hears request latencies, error codes and fsyncs (see
+	// Metrics); nil: nothing is measured on those paths.
+	Metrics Metrics
+
 	// Defaults holds broker-level settings in Kafka's names (for example
 	// "auto.create.topics.enable", "num.partitions", "log.retention.ms").
 	// Unknown names are rejected by Validate; topics inherit log.* values.

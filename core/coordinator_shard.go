@@ -281,6 +281,7 @@ func (s *shard) read(answer func(gs *group.Groups)) func() error {
 // applyLocked appends an Output's records and queues its replies behind
 // them. s.mu is held.
 func (s *shard) applyLocked(out group.Output) {
+	s.b.rebalances.Add(uint64(out.Rebalances))
 	if len(out.Records) > 0 {
 		end, err := s.appendRecords(out.Records)
 		if err != nil {

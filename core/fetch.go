@@ -237,6 +237,9 @@ func (b *Broker) fetchPartition(req *kmsg.FetchRequest, p *partition, rp kmsg.Fe
 		return 0
 	}
 	pr.RecordBatches = data
+	if !fromReplica {
+		p.stats.out(data)
+	}
 	return len(data)
 }
 

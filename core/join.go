@@ -136,6 +136,8 @@ func (b *Broker) prepareNode(ctx context.Context) (err error) {
 		Bootstrap:         !joining && len(voters) == 0,
 		Voters:            voters,
 		Pull:              b.pullMetadata,
+
+		CountLeaderChanges: b.measured,
 	})
 	if err != nil {
 		return fmt.Errorf("metadata log: %w", err)

@@ -69,6 +69,8 @@ type partition struct {
 	done   chan struct{}
 
 	snap snapshots // producer-state snapshot files (partition_snapshot.go)
+
+	stats *topicStats // the topic's traffic counters (metrics.go)
 }
 
 // Why a partition was closed: what its waiters and late requests answer

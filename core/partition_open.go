@@ -367,6 +367,7 @@ func openPartition(b *Broker, dir, topic string, index int32, id [16]byte, cfg t
 	}
 	p := &partition{
 		topic: topic, index: index, topicID: id, log: lg, b: b,
+		stats:  b.topicStats.get(topic),
 		notify: make(chan struct{}),
 		kick:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
@@ -387,6 +388,9 @@ func openPartition(b *Broker, dir, topic string, index int32, id [16]byte, cfg t
 		return nil, err
 	}
 	lg.SetRollHook(p.snapshotRolled)
+	if b.measured {
+		lg.SetSyncHook(b.metrics.LogSynced)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.stop = cancel
 	go p.flusher(ctx)

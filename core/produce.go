@@ -187,6 +187,7 @@ func (b *Broker) producePartition(topic string, rp kmsg.ProduceRequestTopicParti
 		return produceWait{}, false
 	}
 	out.BaseOffset, out.LogAppendTime, out.LogStartOffset = res.firstOffset, res.appendTimeMs, p.log.StartOffset()
+	p.stats.in(int64(len(rp.Records)), int64(hdrs[0].NumRecords))
 	synced := acks == 1 && cfg.durable()
 	return produceWait{p: p, end: res.end, gen: gen, synced: synced, resp: out}, acks == -1 || synced
 }

@@ -245,6 +245,12 @@ func (p *partition) alterPartition(ctx context.Context, lead *replica.Leader, pr
 		p.applyLocked(lead.ISRRejected(prop, now))
 		return
 	}
+	if len(prop.Removed) > 0 {
+		p.b.isrShrinks.Add(1)
+	}
+	if len(prop.Added) > 0 {
+		p.b.isrExpands.Add(1)
+	}
 	p.applyLocked(lead.ISRCommitted(prop, isr, epoch, now))
 }
 

@@ -118,6 +118,8 @@ type reply struct {
 
 type pending struct {
 	corr  int32
+	key   int16     // the request's API key
+	began time.Time // when it was dispatched; zero unless the broker is measured
 	reply reply
 }
 
@@ -153,6 +155,10 @@ func (b *Broker) serveConn(ctx context.Context, c net.Conn) {
 		}
 		hdr, msg, err := wire.ParseRequest(frame)
 		r := &request{hdr: hdr, msg: msg, remote: remote}
+		var began time.Time
+		if b.measured {
+			began = b.env.Clock.Now()
+		}
 		rep, ok := b.dispatch(ctx, r, err)
 		b.reqBytes.give(charged)
 		if !ok {
@@ -163,7 +169,7 @@ func (b *Broker) serveConn(ctx context.Context, c net.Conn) {
 		}
 		cs.inflight.Add(1)
 		select {
-		case queue <- pending{hdr.CorrelationID, rep}:
+		case queue <- pending{corr: hdr.CorrelationID, key: hdr.Key, began: began, reply: rep}:
 		case <-ctx.Done():
 			return
 		}
@@ -198,6 +204,7 @@ func (b *Broker) writeReplies(c net.Conn, queue <-chan pending, cancel func(), c
 		}
 		if p.reply.none || resp == nil {
 			cs.inflight.Add(-1)
+			b.measure(p, nil)
 			continue
 		}
 		if idle := cs.idleMs.Load(); idle > 0 {
@@ -210,10 +217,12 @@ func (b *Broker) writeReplies(c net.Conn, queue <-chan pending, cancel func(), c
 		if fr, ok := resp.(*fetchResponse); ok {
 			bufs := net.Buffers(ff.encode(p.corr, fr.FetchResponse))
 			_, err = bufs.WriteTo(c)
+			b.measure(p, fr.FetchResponse)
 			fr.release()
 		} else {
 			buf = wire.AppendResponse(buf[:0], p.corr, resp)
 			_, err = c.Write(buf)
+			b.measure(p, resp)
 		}
 		cs.inflight.Add(-1)
 		if err != nil {

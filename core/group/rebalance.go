@@ -36,6 +36,7 @@ func (g *Group) prepareRebalance(nowMs int64, out *Output) {
 		g.joinTimer = joinTimer{armed: true, deadlineMs: nowMs + int64(rebalanceMs)}
 	}
 	g.transition(PreparingRebalance, nowMs)
+	out.Rebalances++
 	g.tryCompleteJoin(nowMs, out)
 }
 

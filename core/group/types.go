@@ -46,6 +46,9 @@ type Record struct {
 type Output struct {
 	Records []Record
 	Replies []Reply
+	// Rebalances counts the rebalances the input began (groups that
+	// entered PreparingRebalance), for metrics.
+	Rebalances int
 }
 
 func (o *Output) reply(to Handle, msg kmsg.Response) {
