@@ -67,8 +67,14 @@ func brokerFlags(cfg *core.Config) (*flag.FlagSet, *string, *string) {
 func runBroker(args []string, stderr io.Writer) error {
 	var cfg core.Config
 	fs, level, format := brokerFlags(&cfg)
-	if err := parseFlags(fs, args, stderr); err != nil {
+	configPath := fs.String("config", "", "a Kafka server.properties to read (listeners, log.dirs, node.id, log.retention.hours, ...); flags and JOCKO_ variables win over it")
+	src, err := parseFlagSources(fs, args, stderr)
+	if err != nil {
 		return err
+	}
+	cf, err := applyConfigFile(fs, *configPath, src)
+	if err != nil {
+		return usageError{err.Error()}
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("jocko broker takes no arguments, got %q", strings.Join(fs.Args(), " "))}
@@ -77,13 +83,17 @@ func runBroker(args []string, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	if cf != nil && len(cf.ignored) > 0 {
+		logger.Warn("ignoring Kafka settings Jocko does not act on", "file", cf.path, "keys", strings.Join(cf.ignored, ","))
+	}
 	cfg.Membership = serfMembership(logger)
 	b, err := core.NewBroker(cfg, jio.Env{Log: logger})
 	if err != nil {
 		return usageError{err.Error()}
 	}
 	eff := cfg.WithDefaults()
-	logger.Info("starting jocko", "data_dir", eff.DataDir, "listen", eff.ListenAddr, "raft", eff.RaftAddr, "gossip", eff.GossipAddr, "join", strings.Join(eff.Join, ","), "settings", describeSettings(cfg.Defaults))
+	logger.Info("starting jocko", "data_dir", eff.DataDir, "listen", eff.ListenAddr, "raft", eff.RaftAddr, "gossip", eff.GossipAddr, "join", strings.Join(eff.Join, ","))
+	logger.Info("effective settings", settingSources(fs, src, eff)...)
 	// SIGTERM or Ctrl-C: a controlled shutdown (leadership moves away
 	// first), then stop. A second signal stops at once.
 	sig, stopSig := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -121,37 +131,6 @@ func serfMembership(logger *slog.Logger) func(cluster.Member, string) (cluster.M
 			RejoinAfterLeave: true,
 		})
 	}
-}
-
-// keySettings are the broker settings shown at start, with their effective
-// values, so an operator sees the defaults they are running with.
-var keySettings = []string{
-	"auto.create.topics.enable", "num.partitions", "default.replication.factor",
-	"log.retention.ms", "log.retention.bytes", "log.segment.bytes", "log.flush.interval.messages",
-}
-
-// describeSettings lists the key settings (effective values, "*" marking
-// those set by flag or environment) and any other setting that was set.
-func describeSettings(set map[string]string) string {
-	def := map[string]string{}
-	for _, s := range core.Settings() {
-		def[s.Name] = s.Default
-	}
-	var parts []string
-	shown := map[string]bool{}
-	for _, k := range keySettings {
-		v, mark := def[k], ""
-		if sv, ok := set[k]; ok {
-			v, mark = sv, "*"
-		}
-		parts, shown[k] = append(parts, k+"="+v+mark), true
-	}
-	for _, k := range sortedNames(set) {
-		if !shown[k] {
-			parts = append(parts, k+"="+set[k]+"*")
-		}
-	}
-	return strings.Join(parts, " ")
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

@@ -51,6 +51,7 @@ type proc struct {
 	dataDir string
 	args    []string
 	wrap    []string // a command that runs jocko (e.g. ip netns exec NS); none: jocko itself
+	env     []string // NAME=VALUE added to the process's environment
 	mu      sync.Mutex
 	logs    strings.Builder
 	exited  chan struct{}
@@ -98,6 +99,9 @@ func (p *proc) start(listen string) {
 		p.cmd = exec.Command(p.wrap[0], append(append(p.wrap[1:len(p.wrap):len(p.wrap)], jockoBin), args...)...)
 	} else {
 		p.cmd = exec.Command(jockoBin, args...)
+	}
+	if len(p.env) > 0 {
+		p.cmd.Env = append(os.Environ(), p.env...)
 	}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {

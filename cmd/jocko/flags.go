@@ -19,27 +19,66 @@ func envName(flagName string) string {
 // command line from its JOCKO_ environment variable. Errors say which flag
 // or variable was wrong.
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	_, err := parseFlagSources(fs, args, stderr)
+	return err
+}
+
+// flagSource is where a flag's value came from ("flag", "env", "file",
+// "default") and the value as given.
+type flagSource struct {
+	from, value string
+	key         string // for "file": the file's key, when not the flag's name
+}
+
+// parseFlagSources is parseFlags that also says where each flag that was
+// set got its value, and the value as given.
+func parseFlagSources(fs *flag.FlagSet, args []string, stderr io.Writer) (map[string]flagSource, error) {
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
-			return err
+			return nil, err
 		}
-		return usageError{err.Error()}
+		return nil, usageError{err.Error()}
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	src := map[string]flagSource{}
+	fs.Visit(func(f *flag.Flag) { src[f.Name] = flagSource{from: "flag", value: rawValue(fs, f.Name, args)} })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if err != nil || given[f.Name] {
+		if _, given := src[f.Name]; err != nil || given {
 			return
 		}
 		if v, ok := os.LookupEnv(envName(f.Name)); ok {
 			if serr := fs.Set(f.Name, v); serr != nil {
 				err = usageError{fmt.Sprintf("%s=%q: %v", envName(f.Name), v, serr)}
 			}
+			src[f.Name] = flagSource{from: "env", value: v}
 		}
 	})
-	return err
+	return src, err
+}
+
+// rawValue finds the last value args gave flag name (-name v, --name=v),
+// as the flag package reads them; flags whose Value does not keep the
+// text (flag.Func) have no other way back to it.
+func rawValue(fs *flag.FlagSet, name string, args []string) string {
+	v := ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || !strings.HasPrefix(a, "-") || a == "-" {
+			break // the flag package stops at the first non-flag
+		}
+		n, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := fs.Lookup(n)
+		if !hasVal && f != nil && !isBoolFlag(f) && i+1 < len(args) {
+			val, i = args[i+1], i+1
+		} else if !hasVal {
+			val = "true"
+		}
+		if n == name {
+			v = val
+		}
+	}
+	return v
 }
 
 // interleave lets flags follow positional arguments (jocko topic create NAME
