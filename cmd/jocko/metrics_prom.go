@@ -3,6 +3,7 @@ package main
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,19 +15,28 @@ import (
 
 // promMetrics is core.Metrics on Prometheus: request counts and latency
 // histograms per API, error counts per API and code, and the partition
-// fsync latency and group-commit batch histograms. The per-API children
-// are made up front, so a request costs two atomic adds and a bucket
-// search, no map or lock; an error's child is made once per (API, code).
+// fsync latency and group-commit batch histograms. An API's series are
+// made at its first request (so the APIs nobody calls export nothing) and
+// kept by key: a request then costs an atomic load, two atomic adds and a
+// bucket search, no map or lock; an error's series is made once per (API,
+// code).
 type promMetrics struct {
-	requests [kmsg.MaxKey + 1]prometheus.Counter
-	latency  [kmsg.MaxKey + 1]prometheus.Observer
-	errVec   *prometheus.CounterVec
-	errs     sync.Map // errKey -> prometheus.Counter, a cache of errVec's children
-	fsync    prometheus.Histogram
-	batch    prometheus.Histogram
+	perAPI [kmsg.MaxKey + 1]atomic.Pointer[apiMetrics]
+	reqVec *prometheus.CounterVec
+	latVec *prometheus.HistogramVec
+	errVec *prometheus.CounterVec
+	errs   sync.Map // errKey -> prometheus.Counter, a cache of errVec's children
+	fsync  prometheus.Histogram
+	batch  prometheus.Histogram
 }
 
 type errKey struct{ key, code int16 }
+
+// apiMetrics are one API's series.
+type apiMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
 
 var _ core.Metrics = (*promMetrics)(nil)
 
@@ -43,6 +53,8 @@ func newPromMetrics(reg prometheus.Registerer) *promMetrics {
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 	}, []string{"api"})
 	m := &promMetrics{
+		reqVec: reqVec,
+		latVec: latVec,
 		errVec: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jocko_request_errors_total",
 			Help: "Error codes in Kafka responses (one per partition, topic or group that carries one), by API and code.",
@@ -58,11 +70,6 @@ func newPromMetrics(reg prometheus.Registerer) *promMetrics {
 			Help:    "Records made durable by one partition log fsync: the group commit's batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 16),
 		}),
-	}
-	for k := int16(0); k <= kmsg.MaxKey; k++ {
-		name := apiName(k)
-		m.requests[k] = reqVec.WithLabelValues(name)
-		m.latency[k] = latVec.WithLabelValues(name)
 	}
 	reg.MustRegister(reqVec, latVec, m.errVec, m.fsync, m.batch)
 	return m
@@ -80,8 +87,16 @@ func (m *promMetrics) RequestDone(key int16, d time.Duration) {
 	if key < 0 || key > kmsg.MaxKey {
 		return
 	}
-	m.requests[key].Inc()
-	m.latency[key].Observe(d.Seconds())
+	a := m.perAPI[key].Load()
+	if a == nil {
+		// Two first requests may both get here: WithLabelValues gives
+		// both the same series.
+		name := apiName(key)
+		a = &apiMetrics{requests: m.reqVec.WithLabelValues(name), latency: m.latVec.WithLabelValues(name)}
+		m.perAPI[key].Store(a)
+	}
+	a.requests.Inc()
+	a.latency.Observe(d.Seconds())
 }
 
 func (m *promMetrics) ResponseError(key, code int16, n int) {
