@@ -67,6 +67,7 @@ func brokerFlags(cfg *core.Config) (*flag.FlagSet, *string, *string) {
 func runBroker(args []string, stderr io.Writer) error {
 	var cfg core.Config
 	fs, level, format := brokerFlags(&cfg)
+	metricsAddr := metricsFlag(fs)
 	configPath := fs.String("config", "", "a Kafka server.properties to read (listeners, log.dirs, node.id, log.retention.hours, ...); flags and JOCKO_ variables win over it")
 	src, err := parseFlagSources(fs, args, stderr)
 	if err != nil {
@@ -87,12 +88,19 @@ func runBroker(args []string, stderr io.Writer) error {
 		logger.Warn("ignoring Kafka settings Jocko does not act on", "file", cf.path, "keys", strings.Join(cf.ignored, ","))
 	}
 	cfg.Membership = serfMembership(logger)
+	mx := newBrokerMetrics(metricsAddr, cfg.WithDefaults().ListenAddr)
+	cfg.Metrics = mx.hooks()
 	b, err := core.NewBroker(cfg, jio.Env{Log: logger})
 	if err != nil {
 		return usageError{err.Error()}
 	}
 	eff := cfg.WithDefaults()
 	logger.Info("starting jocko", "data_dir", eff.DataDir, "listen", eff.ListenAddr, "raft", eff.RaftAddr, "gossip", eff.GossipAddr, "join", strings.Join(eff.Join, ","))
+	stopMetrics, err := mx.serve(b, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	logger.Info("effective settings", settingSources(fs, src, eff)...)
 	// SIGTERM or Ctrl-C: a controlled shutdown (leadership moves away
 	// first), then stop. A second signal stops at once.
