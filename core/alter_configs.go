@@ -61,6 +61,9 @@ func (b *Broker) alterConfigs(ctx context.Context, typ kmsg.ConfigResourceType, 
 				return codeErr(kerr.InvalidConfig.Code, err.Error())
 			}
 		}
+		if err := checkTopicBudget(len(t.Partitions), b.topicSettingWith(st, next)); err != nil {
+			return err
+		}
 		if validateOnly {
 			return nil
 		}

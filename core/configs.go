@@ -44,6 +44,7 @@ var configDefs = []configDef{
 	{"message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms", kmsg.ConfigTypeLong, "3600000", true, longAtLeast(0), "how far in the future a record timestamp may be"},
 	{"min.insync.replicas", "min.insync.replicas", kmsg.ConfigTypeInt, "1", true, intAtLeast(1), "in-sync replicas needed to accept acks=all"},
 	{"retention.bytes", "log.retention.bytes", kmsg.ConfigTypeLong, "-1", true, longAtLeast(-1), "partition size at which old segments are deleted; -1: no limit"},
+	{"retention.topic.bytes", "log.retention.topic.bytes", kmsg.ConfigTypeLong, "-1", true, longAtLeast(-1), "bytes one replica of the whole topic keeps, shared equally by its partitions and recomputed when partitions are added; the smaller of a partition's share and retention.bytes applies; -1: no limit"},
 	{"retention.ms", "log.retention.ms", kmsg.ConfigTypeLong, "604800000", true, longAtLeast(-1), "age at which old segments are deleted; -1: no limit"},
 	{"segment.bytes", "log.segment.bytes", kmsg.ConfigTypeInt, "1073741824", true, intAtLeast(14), "segment file size"},
 	{"segment.index.bytes", "log.index.size.max.bytes", kmsg.ConfigTypeInt, "10485760", true, intAtLeast(8), "index file size"},

@@ -49,6 +49,9 @@ func (b *Broker) createPartitions(ctx context.Context, rt kmsg.CreatePartitionsR
 	if rt.Count <= have {
 		return codeErr(kerr.InvalidPartitions.Code, fmt.Sprintf("topic %s has %d partitions; the new count %d must be larger", rt.Topic, have, rt.Count))
 	}
+	if err := checkTopicBudget(int(rt.Count), b.topicSettingWith(st, t.Configs)); err != nil {
+		return err
+	}
 	add := int(rt.Count - have)
 	var assign [][]int32
 	if rt.Assignment != nil {

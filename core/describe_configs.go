@@ -81,6 +81,17 @@ func (b *Broker) topicEntries(st *cluster.State, name string) ([]configEntry, er
 		d := topicDefs[n]
 		e := configEntry{name: n, def: d}
 		e.value, e.source = b.topicSetting(st, t, n)
+		if n == "retention.bytes" {
+			// The effective per-partition limit, with the topic budget
+			// it came from as its first synonym.
+			tb, tbSrc := b.topicSetting(st, t, "retention.topic.bytes")
+			pb, _ := strconv.ParseInt(e.value, 10, 64)
+			tbn, _ := strconv.ParseInt(tb, 10, 64)
+			if v, fromBudget := effectiveRetentionBytes(pb, tbn, len(t.Partitions)); fromBudget {
+				e.value, e.source = strconv.FormatInt(v, 10), tbSrc
+				e.synonyms = append(e.synonyms, synonym("retention.topic.bytes", tb, tbSrc))
+			}
+		}
 		if v, ok := t.Configs[n]; ok {
 			e.synonyms = append(e.synonyms, synonym(n, v, sourceTopic))
 		}

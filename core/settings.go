@@ -126,6 +126,9 @@ func (b *Broker) resolveTopicConfig(st *cluster.State, t *cluster.Topic) topicCo
 	sc.SegmentBytes = num("segment.bytes")
 	sc.SegmentMs = num("segment.ms")
 	sc.RetentionBytes = num("retention.bytes")
+	if t != nil {
+		sc.RetentionBytes, _ = effectiveRetentionBytes(sc.RetentionBytes, num("retention.topic.bytes"), len(t.Partitions))
+	}
 	sc.RetentionMs = num("retention.ms")
 	sc.IndexIntervalBytes = int32(num("index.interval.bytes"))
 	sc.SegmentIndexBytes = int32(num("segment.index.bytes"))

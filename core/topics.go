@@ -69,6 +69,9 @@ func (b *Broker) createTopic(ctx context.Context, spec topicSpec, validateOnly b
 	if err != nil {
 		return err
 	}
+	if err := checkTopicBudget(len(assign), b.topicSettingWith(st, spec.configs)); err != nil {
+		return err
+	}
 	if validateOnly {
 		return nil
 	}
