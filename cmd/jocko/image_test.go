@@ -46,8 +46,15 @@ func TestImage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	tag := fmt.Sprintf("localhost/jocko-image-test:%d", os.Getpid())
-	buildImage(t, ctx, podman, tag)
-	t.Cleanup(func() { exec.Command(podman, "rmi", "-f", tag).Run() })
+	label := fmt.Sprintf("jocko-image-test=%d", os.Getpid())
+	t.Cleanup(func() {
+		// The image and the prebuilt stage's, all carrying the label.
+		ids, _ := exec.Command(podman, "images", "-a", "-q", "--filter", "label="+label).Output()
+		if ids := strings.Fields(string(ids)); len(ids) > 0 {
+			exec.Command(podman, append([]string{"rmi", "-f"}, ids...)...).Run()
+		}
+	})
+	buildImage(t, ctx, podman, tag, label)
 
 	cfg := inspectImage(t, ctx, podman, tag)
 	root := exportImage(t, ctx, podman, tag)
@@ -64,7 +71,7 @@ func TestImage(t *testing.T) {
 }
 
 // buildImage builds the binary statically and the image from it.
-func buildImage(t *testing.T, ctx context.Context, podman, tag string) {
+func buildImage(t *testing.T, ctx context.Context, podman, tag, label string) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "rootfs", "var", "lib", "jocko"), 0o755); err != nil {
@@ -75,7 +82,7 @@ func buildImage(t *testing.T, ctx context.Context, podman, tag string) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build (static): %v\n%s", err, out)
 	}
-	out, err := exec.CommandContext(ctx, podman, "build", "--build-arg", "ROOTFS=prebuilt",
+	out, err := exec.CommandContext(ctx, podman, "build", "--label", label, "--build-arg", "ROOTFS=prebuilt",
 		"-f", filepath.Join("..", "..", "Dockerfile"), "-t", tag, dir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("podman build: %v\n%s", err, out)
