@@ -143,7 +143,7 @@ func exportImage(t *testing.T, ctx context.Context, podman, tag string) string {
 	if out, err := exec.CommandContext(ctx, podman, "create", "--name", name, tag).CombinedOutput(); err != nil {
 		t.Fatalf("podman create: %v\n%s", err, out)
 	}
-	defer exec.Command(podman, "rm", "-f", name).Run()
+	defer exec.Command(podman, "rm", "-f", "-v", name).Run()
 	root := t.TempDir()
 	cmd := exec.CommandContext(ctx, podman, "export", name)
 	stdout, err := cmd.StdoutPipe()
@@ -251,7 +251,7 @@ func runImagePodman(t *testing.T, ctx context.Context, podman, tag string, opts 
 	name := fmt.Sprintf("jocko-image-test-%d", os.Getpid())
 	args := append(append([]string{"run", "--rm", "--name", name, "-p", "127.0.0.1::9092"}, opts...), tag)
 	cmd := exec.CommandContext(ctx, podman, args...)
-	t.Cleanup(func() { exec.Command(podman, "rm", "-f", name).Run() })
+	t.Cleanup(func() { exec.Command(podman, "rm", "-f", "-v", name).Run() })
 	run := startLogged(t, cmd)
 	out, err := exec.CommandContext(ctx, podman, "port", name, "9092/tcp").Output()
 	if err != nil {
