@@ -90,6 +90,7 @@ func TestCLIConsumeOffsets(t *testing.T) {
 // group describe` shows the commit at the end with no lag. A group's
 // --offset applies only where it has no commit.
 func TestCLIConsumeGroupResumes(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, "")
 	br := "--brokers=" + b.addr
 	wantRun(t, 0, "", "topic", "create", "events", br)
@@ -122,6 +123,7 @@ func TestCLIConsumeGroupResumes(t *testing.T) {
 // committing what it printed; without --follow, a run started after them
 // stops at the end.
 func TestCLIConsumeFollow(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, "")
 	br := "--brokers=" + b.addr
 	wantRun(t, 0, "", "topic", "create", "live", br)
@@ -180,6 +182,7 @@ func TestCLIConsumeFollow(t *testing.T) {
 // here, produced while the consumer joins its group (it lists the ends
 // before it joins, and the group only then hands it partitions).
 func TestCLIConsumeStopsAtStartEnd(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, "")
 	br := "--brokers=" + b.addr
 	wantRun(t, 0, "", "topic", "create", "backlog", br)

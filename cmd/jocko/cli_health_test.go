@@ -42,6 +42,7 @@ func TestCLIClusterHealthOneBroker(t *testing.T) {
 // partition offline and one naming the broker fenced (in JSON too), and
 // nothing but problem lines.
 func TestCLIClusterHealthOfflinePartition(t *testing.T) {
+	t.Parallel()
 	procs := startCluster(t, 3)
 	createTopic(t, "solo", "1", "--brokers="+procs[0].addr)
 	br := "--brokers=" + procs[0].addr + "," + procs[1].addr

@@ -26,6 +26,7 @@ func wantJSON(t *testing.T, v any, args ...string) {
 // and cluster describe print with --format json what their tables show,
 // checked against what the test produced, consumed and configured.
 func TestCLIListingsJSON(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, "")
 	br := "--brokers=" + b.addr
 	wantRun(t, 0, "", "topic", "create", "orders", "--partitions", "2", "--config", "retention.ms=60000", br)

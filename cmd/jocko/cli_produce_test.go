@@ -51,6 +51,7 @@ func wantRun(t *testing.T, code int, stdin string, args ...string) (string, stri
 // and offsets per partition, and `jocko consume` reads every record back
 // through a template, -n bounding the count.
 func TestCLIProduceStdinAndFile(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, "")
 	br := "--brokers=" + b.addr
 
@@ -102,6 +103,7 @@ func TestCLIProduceStdinAndFile(t *testing.T) {
 // delivers the records (read back by franz-go, which checks each batch's
 // codec), and acks=0 prints no offsets, since the broker answers nothing.
 func TestCLIProduceAcksAndCompression(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, "")
 	br := "--brokers=" + b.addr
 	var want []string

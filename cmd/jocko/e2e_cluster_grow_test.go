@@ -22,6 +22,7 @@ import (
 // and the group's committed offset are still there, so both moved with
 // their data, not just in the metadata.
 func TestE2EClusterGrows(t *testing.T) {
+	t.Parallel()
 	first := startBroker(t, "", clusterTimings...)
 	ctx := testCtx(t)
 	adm := first.admin(t)

@@ -14,6 +14,7 @@ import (
 // the leader is killed with SIGKILL: every send succeeds, and every
 // acknowledged record is read back once.
 func TestE2EClusterSaramaLeaderKill9(t *testing.T) {
+	t.Parallel()
 	procs := startCluster(t, 3)
 	ctx := testCtx(t)
 	adm := procs[0].admin(t)

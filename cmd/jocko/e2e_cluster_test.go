@@ -103,6 +103,7 @@ func brokerID(t *testing.T, p *proc) int32 {
 // get IDs 2 and 3, every broker lists all three, and a restarted joiner
 // comes back without --join.
 func TestE2EClusterJoin(t *testing.T) {
+	t.Parallel()
 	procs := startCluster(t, 3)
 	var ids []int32
 	for _, p := range procs {
@@ -156,6 +157,7 @@ func TestE2EClusterJoin(t *testing.T) {
 // with SIGKILL and restarted: every acknowledged record is read back,
 // none twice.
 func TestE2EClusterLeaderKill9(t *testing.T) {
+	t.Parallel()
 	procs := startCluster(t, 3)
 	ctx := testCtx(t)
 	adm := procs[0].admin(t)
@@ -260,6 +262,7 @@ func (p *proc) runToExit(d time.Duration) string {
 // is a controlled shutdown (its leaderships move first), so no send fails
 // and nothing is lost.
 func TestE2EClusterRollingRestart(t *testing.T) {
+	t.Parallel()
 	procs := startCluster(t, 3)
 	ctx := testCtx(t)
 	adm := procs[0].admin(t)
@@ -308,6 +311,7 @@ func TestE2EClusterRollingRestart(t *testing.T) {
 // find the new controller, and a topic created through one of them is
 // served by all.
 func TestE2EClusterObservers(t *testing.T) {
+	t.Parallel()
 	procs := startCluster(t, 5)
 	ctx := testCtx(t)
 	adm := procs[4].admin(t)
@@ -386,6 +390,7 @@ func controllerSeenBy(ctx context.Context, p *proc) int32 {
 // the dead one, and the controller promotes the fourth broker so that three
 // voters remain.
 func TestE2EClusterRemoveBroker(t *testing.T) {
+	t.Parallel()
 	procs := startCluster(t, 4)
 	ctx := testCtx(t)
 	voters := quorumVoterIDs(ctx, procs[0])
@@ -446,6 +451,7 @@ func TestE2EClusterRemoveBroker(t *testing.T) {
 // broker killed with SIGKILL is fenced on Serf's failure report, not only
 // when its session expires.
 func TestE2EClusterGossipFailure(t *testing.T) {
+	t.Parallel()
 	first := startBroker(t, "", "--broker.heartbeat.interval.ms", "500")
 	m := gossipReadyRE.FindStringSubmatch(first.logText())
 	procs := []*proc{first}

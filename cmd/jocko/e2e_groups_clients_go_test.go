@@ -167,6 +167,7 @@ func startSarama(t *testing.T, b *proc, group, topic, clientID string, version s
 // JoinGroup v3, SyncGroup/Heartbeat/LeaveGroup v2, OffsetCommit v6,
 // FindCoordinator v2 ... V3_x and V4_x JoinGroup v6+ and flexible versions.
 func TestE2EGroupClientsSarama(t *testing.T) {
+	t.Parallel()
 	b, px := startProxiedBroker(t, clientGroupBrokerFlags...)
 	for _, tc := range []struct {
 		name     string
@@ -243,6 +244,7 @@ func startKafkaGo(t *testing.T, b *proc, group, topic, clientID string, balancer
 // SyncGroup/LeaveGroup v0 ...), with its range and round-robin balancers,
 // committing each message with CommitMessages.
 func TestE2EGroupClientsKafkaGo(t *testing.T) {
+	t.Parallel()
 	b, px := startProxiedBroker(t, clientGroupBrokerFlags...)
 	for _, tc := range []struct {
 		name     string

@@ -19,6 +19,7 @@ import (
 // JOCKO_TEST_KCAT_DEBUG=protocol,cgrp writes
 // librdkafka's debug log of each process to $TMPDIR/kcat-debug-*.
 func TestE2EGroupClientsKcat(t *testing.T) {
+	t.Parallel()
 	kcat := needKcat(t)
 	b, px := startProxiedBroker(t, clientGroupBrokerFlags...)
 	for _, tc := range []struct {

@@ -30,6 +30,7 @@ func needKafkaPython(t *testing.T) string {
 // with its range and round-robin assignors; SIGTERM commits and closes;
 // roundrobin-kill9 kills a member, which its session timeout expels.
 func TestE2EGroupClientsKafkaPython(t *testing.T) {
+	t.Parallel()
 	py := needKafkaPython(t)
 	script, err := filepath.Abs("testdata/clients/kafka_python_group.py")
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 // and acks=all is refused with NOT_ENOUGH_REPLICAS while the in-sync
 // replicas are fewer than min.insync.replicas; acks=1 is still accepted.
 func TestE2EProduceRefusals(t *testing.T) {
+	t.Parallel()
 	b := startBroker(t, "")
 	ctx := testCtx(t)
 	adm := b.admin(t)
