@@ -4,6 +4,7 @@ import (
 	"sort"
 	"time"
 
+	jio "github.com/jocko/jocko/io"
 	"github.com/jocko/jocko/sim/trace"
 )
 
@@ -120,4 +121,16 @@ func (d *Disk) syncLatencyLocked() time.Duration {
 		lat += time.Duration(d.rng.Int64N(int64(span)))
 	}
 	return lat
+}
+
+// DiskSpace implements jio.DiskSpacer: the capacity SetCapacity gave the
+// disk and what its files leave of it (Total 0: no capacity set).
+func (fs *FS) DiskSpace(string) (jio.DiskSpace, error) {
+	fs.lock()
+	defer fs.unlock()
+	d := fs.d
+	if d.capacity <= 0 {
+		return jio.DiskSpace{}, nil
+	}
+	return jio.DiskSpace{Total: d.capacity, Free: max(0, d.capacity-d.used)}, nil
 }

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package jio
+
+func statfs(string) (DiskSpace, error) { return DiskSpace{}, ErrNoDiskSpace }
