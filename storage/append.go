@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/jocko/jocko/io/buggify"
@@ -87,10 +88,17 @@ func (l *Log) appendLocked(batches []byte, epoch int32, replica bool) (_ AppendI
 		// The checkpoint first: it may claim an offset a crash loses (Open
 		// drops such entries), never lack an epoch the log holds.
 		if err := writeEpochFile(l.fs, l.dir, epochs); err != nil {
+			if isNoSpace(err) {
+				// The old checkpoint stands (it is replaced by a rename).
+				return AppendInfo{}, false, fmt.Errorf("%w: epoch checkpoint: %v", ErrNoSpace, err)
+			}
 			return AppendInfo{}, false, l.fail(err)
 		}
 	}
 	if err := l.active().append(batches, hdrs, l.cfg.IndexIntervalBytes, nowMs); err != nil {
+		if errors.Is(err, ErrNoSpace) {
+			return AppendInfo{}, false, err
+		}
 		return AppendInfo{}, false, l.fail(err)
 	}
 	if epochs != nil {
@@ -150,19 +158,33 @@ func (l *Log) mustRoll(n int64, nb int, last, nowMs int64) bool {
 // next Sync, outside mu, so no append waits for them. The durable end
 // passes the old segment's end only once that Sync has done them. An empty
 // active segment is not rolled. Caller holds mu.
+//
+// The new segment's files are created before the old one is detached, so
+// a full file system (ErrNoSpace) leaves the log as it was.
 func (l *Log) roll() error {
 	if l.active().size == 0 {
 		return nil // a new segment would be this one, files and all
 	}
+	s, err := createSegment(l.fs, l.dir, l.end.Load())
+	if err != nil {
+		if isNoSpace(err) {
+			// Whatever files were made are empty and not yet known.
+			s = newSegment(l.fs, l.dir, l.end.Load())
+			if rerr := s.remove(); rerr == nil {
+				return fmt.Errorf("%w: new segment: %v", ErrNoSpace, err)
+			}
+		}
+		return l.fail(err)
+	}
 	job, err := l.active().detach()
 	if err != nil {
+		if errors.Is(err, ErrNoSpace) && s.remove() == nil {
+			return err
+		}
+		s.remove()
 		return l.fail(err)
 	}
 	l.queueSeal(job)
-	s, err := createSegment(l.fs, l.dir, l.end.Load())
-	if err != nil {
-		return l.fail(err)
-	}
 	l.segs = append(l.segs, s)
 	l.sealMu.Lock()
 	l.dirDirty = true

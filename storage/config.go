@@ -48,6 +48,12 @@ var (
 	// start at the log end, and by TruncateTo for an offset that is not a
 	// batch boundary.
 	ErrInvalidOffset = errors.New("storage: offset is not the expected batch boundary")
+	// ErrNoSpace is returned by Append and AppendReplica when the file
+	// system is full (ENOSPC, EDQUOT). Unlike other write errors it is
+	// not sticky: the append left nothing behind (a partial write is cut
+	// off again), the log is as it was, and a later append succeeds once
+	// there is room.
+	ErrNoSpace = errors.New("storage: no space left on the file system")
 )
 
 // Config holds the topic-level settings of one log. Zero or out-of-range

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/spf13/afero"
 )
@@ -192,9 +193,15 @@ func (s *segment) track(h batchHeader, pos int64, interval int32, nowMs int64) {
 
 // append writes batches (already given their offsets) at the end of the
 // active segment and updates its indexes. hdrs are their headers.
+//
+// A full file system (ErrNoSpace) leaves the segment as it was: a partial
+// write is cut off and the write position moved back. Index entries that
+// do not fit stay in memory for the next flush (the index files are a
+// cache; Open rescans the .log past their last entry), so the append
+// itself succeeds.
 func (s *segment) append(batches []byte, hdrs []batchHeader, interval int32, nowMs int64) error {
 	if _, err := s.w.Write(batches); err != nil {
-		return err
+		return undoWrite(s.w, s.size, err)
 	}
 	pos := s.size
 	for _, h := range hdrs {
@@ -204,7 +211,38 @@ func (s *segment) append(batches []byte, hdrs []batchHeader, interval int32, now
 	if len(s.entries)-s.persisted < indexFlushEntries {
 		return nil
 	}
-	return s.flushIndex()
+	if err := s.flushIndex(); err != nil && !errors.Is(err, ErrNoSpace) {
+		return err
+	}
+	return nil
+}
+
+// isNoSpace reports whether err is the file system being full.
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// undoWrite handles a failed write to f, whose content before it ended at
+// size: a full file system is recovered in place (the file cut back to
+// size and its position with it) and reported as ErrNoSpace; any other
+// error, or a failed repair, is returned as it is (and makes the log fail).
+func undoWrite(f afero.File, size int64, err error) error {
+	if !isNoSpace(err) {
+		return err
+	}
+	if cerr := cutBack(f, size); cerr != nil {
+		return errors.Join(err, cerr)
+	}
+	return fmt.Errorf("%w: %v", ErrNoSpace, err)
+}
+
+// cutBack truncates f to size and moves its write position there.
+func cutBack(f afero.File, size int64) error {
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	_, err := f.Seek(size, io.SeekStart)
+	return err
 }
 
 // indexFlushEntries is how many index entries the active segment keeps
@@ -219,19 +257,35 @@ func (s *segment) flushIndex() error {
 	if len(fresh) == 0 {
 		return nil
 	}
+	// Where both index files end now: a full file system cuts them back
+	// there (undoWrite), and the entries stay unpersisted.
+	iEnd, err := s.wi.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	tEnd, err := s.wt.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
 	buf := make([]byte, 0, len(fresh)*timeEntryLen)
 	for _, e := range fresh {
 		buf = appendOffsetEntry(buf, e)
 	}
 	if _, err := s.wi.Write(buf); err != nil {
-		return err
+		return undoWrite(s.wi, iEnd, err)
 	}
 	buf = buf[:0]
 	for _, e := range fresh {
 		buf = appendTimeEntry(buf, e.tsBefore, e.rel)
 	}
 	if _, err := s.wt.Write(buf); err != nil {
-		return err
+		if err := undoWrite(s.wt, tEnd, err); !errors.Is(err, ErrNoSpace) {
+			return err
+		}
+		if cerr := cutBack(s.wi, iEnd); cerr != nil {
+			return cerr
+		}
+		return fmt.Errorf("%w: time index", ErrNoSpace)
 	}
 	s.persisted = len(s.entries)
 	return nil
