@@ -66,6 +66,7 @@ type Broker struct {
 	// one line a second).
 	refusedLog time.Time
 	reqBytes   byteBudget // queued.max.request.bytes
+	disk       diskGuard  // log.disk.free.min.bytes/.percent (disk_guard.go)
 
 	// What the metrics read (metrics.go, stats.go): metrics hears the hot
 	// paths (nopMetrics unless Config.Metrics is set, and then measured

@@ -303,10 +303,10 @@ func (f *fetcher) apply(s followState, rp kmsg.FetchResponseTopicPartition) {
 	}
 	if len(rp.RecordBatches) > 0 {
 		if err := p.appendReplica(rp.RecordBatches); err != nil {
-			if !errors.Is(err, errStorage) {
+			if !errors.Is(err, errStorage) && !errors.Is(err, storage.ErrNoSpace) {
 				f.retruncate(p)
 			}
-			return
+			return // a full disk: the next fetch asks for the same offset
 		}
 	}
 	p.leaderHW.Store(rp.HighWatermark)
@@ -326,6 +326,9 @@ func (p *partition) appendReplica(batches []byte) error {
 	if _, err := p.log.AppendReplica(batches); err != nil {
 		if errors.Is(err, storage.ErrInvalidOffset) || errors.Is(err, storage.ErrCorrupt) || errors.Is(err, storage.ErrStaleEpoch) {
 			return err // batches that do not follow the log: truncate against the leader again
+		}
+		if errors.Is(err, storage.ErrNoSpace) {
+			return err // nothing written: fetched again once there is room
 		}
 		p.fail(err) // the disk: offline until restart, as on the leader
 		return p.err()

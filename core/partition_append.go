@@ -70,6 +70,12 @@ func (p *partition) appendOne(raw []byte, h wire.BatchHeader) (first, end int64,
 		// lost: not the disk, so the partition stays up.
 		return 0, 0, err
 	}
+	if errors.Is(err, storage.ErrNoSpace) {
+		// A full file system: nothing was written, the log is as it
+		// was, and the guard refuses produce until there is room.
+		p.b.noteNoSpace()
+		return 0, 0, err
+	}
 	if err != nil {
 		p.fail(err)
 		return 0, 0, p.err()

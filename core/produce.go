@@ -176,6 +176,10 @@ func (b *Broker) producePartition(topic string, rp kmsg.ProduceRequestTopicParti
 			return produceWait{}, false
 		}
 	}
+	if err := b.refuseForDisk(); err != nil {
+		out.ErrorCode, out.ErrorMessage = kerr.KafkaStorageError.Code, strPtr(err.Error())
+		return produceWait{}, false
+	}
 	records, hdrs, err := recompress(rp.Records, hdrs, cfg.compression)
 	if err != nil {
 		out.ErrorCode, out.ErrorMessage = kerr.CorruptMessage.Code, strPtr(err.Error())
