@@ -291,6 +291,9 @@ func (f *fetcher) apply(s followState, rp kmsg.FetchResponseTopicPartition) {
 	switch rp.ErrorCode {
 	case 0:
 	case kerr.OffsetOutOfRange.Code:
+		if p.leaderEpoch.Load() == s.epoch && p.restartAtLeaderStart(rp.LogStartOffset) {
+			return
+		}
 		f.retruncate(p)
 		return
 	default:
@@ -316,6 +319,7 @@ func (f *fetcher) apply(s followState, rp kmsg.FetchResponseTopicPartition) {
 		return
 	}
 	p.advanceHW(min(end, rp.HighWatermark))
+	p.followLeaderStart(rp.LogStartOffset)
 }
 
 // appendReplica appends a leader's batches as they are and records their

@@ -110,6 +110,30 @@ func (l *Log) TruncateTo(offset int64) error {
 	return l.truncateEpochsEnd(offset)
 }
 
+// RestartAt empties the log and its epoch cache and restarts it at offset,
+// which must lie past its end: a follower that fell behind its leader's
+// log start (DeleteRecords, retention) has nothing the leader still holds,
+// and starts over there (Kafka's truncateFullyAndStartAt).
+func (l *Log) RestartAt(offset int64) error {
+	l.adminMu.Lock()
+	defer l.adminMu.Unlock()
+	if err := l.lockAll(); err != nil {
+		return err
+	}
+	defer l.unlockAll()
+	if offset <= l.end.Load() {
+		return fmt.Errorf("%w: restarting at %d, not past the end %d", ErrInvalidOffset, offset, l.end.Load())
+	}
+	if err := l.finishAllSeals(); err != nil {
+		return err
+	}
+	l.cuts.Add(1) // before any byte goes: readers in flight retry
+	if err := l.truncateFully(offset); err != nil {
+		return l.fail(err)
+	}
+	return nil
+}
+
 // cutAt removes the segments after segs[i] (newest first), truncates
 // segs[i] at pos, makes it the active segment and fsyncs the result.
 func (l *Log) cutAt(i int, pos int64) error {
