@@ -43,6 +43,9 @@ type Broker struct {
 
 	shuttingDown atomic.Bool // Shutdown began: heartbeats ask to shut down
 	dirFailed    atomic.Bool // the log directory failed: heartbeats ask to be fenced
+	// diskUnknownLogged: retention by percent of disk found no capacity
+	// and said so (disk_retention.go).
+	diskUnknownLogged atomic.Bool
 
 	partsMu sync.RWMutex
 	parts   map[tp]*partition
@@ -168,6 +171,7 @@ func (b *Broker) Run(ctx context.Context) error {
 		g.Go(func() error { return b.heartbeatLoop(gctx, b.epoch) })
 		g.Go(func() error { return b.isrLoop(gctx) })
 		g.Go(func() error { return b.retentionLoop(gctx) })
+		g.Go(func() error { return b.diskRetentionLoop(gctx) })
 		return b.accept(gctx, ln)
 	})
 	err = g.Wait()

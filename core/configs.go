@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -45,6 +46,7 @@ var configDefs = []configDef{
 	{"min.insync.replicas", "min.insync.replicas", kmsg.ConfigTypeInt, "1", true, intAtLeast(1), "in-sync replicas needed to accept acks=all"},
 	{"retention.bytes", "log.retention.bytes", kmsg.ConfigTypeLong, "-1", true, longAtLeast(-1), "partition size at which old segments are deleted; -1: no limit"},
 	{"retention.topic.bytes", "log.retention.topic.bytes", kmsg.ConfigTypeLong, "-1", true, longAtLeast(-1), "bytes one replica of the whole topic keeps, shared equally by its partitions and recomputed when partitions are added; the smaller of a partition's share and retention.bytes applies; -1: no limit"},
+	{"retention.disk.percent", "log.retention.disk.percent", kmsg.ConfigTypeDouble, "-1", true, percentIn(-1), "keep the data directory's file system under this percent of its capacity by deleting the oldest closed segments below the high watermark, from topics over their share first (per topic: the most of the file system that topic may use); -1: off"},
 	{"retention.ms", "log.retention.ms", kmsg.ConfigTypeLong, "604800000", true, longAtLeast(-1), "age at which old segments are deleted; -1: no limit"},
 	{"segment.bytes", "log.segment.bytes", kmsg.ConfigTypeInt, "1073741824", true, intAtLeast(14), "segment file size"},
 	{"segment.index.bytes", "log.index.size.max.bytes", kmsg.ConfigTypeInt, "10485760", true, intAtLeast(8), "index file size"},
@@ -168,6 +170,27 @@ func longAtLeast(min int64) func(string) error {
 			return fmt.Errorf("want at least %d", min)
 		}
 		return nil
+	}
+}
+
+// percentIn accepts a share of a capacity in percent, greater than 0 and
+// at most 100, or one of off (the values that turn the setting off).
+func percentIn(off ...float64) func(string) error {
+	return func(v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err == nil && f > 0 && f <= 100 { // also refuses NaN
+			return nil
+		}
+		for _, o := range off {
+			if err == nil && f == o {
+				return nil
+			}
+		}
+		msg := "want a percent greater than 0 and at most 100"
+		for _, o := range off {
+			msg += ", or " + strconv.FormatFloat(o, 'g', -1, 64) + " for off"
+		}
+		return errors.New(msg)
 	}
 }
 

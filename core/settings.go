@@ -112,7 +112,9 @@ type topicConfig struct {
 	tsAfterMaxMs    int64
 	minISR          int64
 	compression     string
-	compact         bool // cleanup.policy has compact
+	compact         bool    // cleanup.policy has compact
+	deletes         bool    // cleanup.policy has delete: retention may delete old segments
+	diskPercent     float64 // retention.disk.percent: the most of the file system the topic may use (-1: no cap)
 	compactCfg      storage.CompactConfig
 }
 
@@ -138,6 +140,7 @@ func (b *Broker) resolveTopicConfig(st *cluster.State, t *cluster.Topic) topicCo
 		sc.RetentionMs, sc.RetentionBytes = -1, -1
 	}
 	ratio, _ := strconv.ParseFloat(get("min.cleanable.dirty.ratio"), 64)
+	diskPercent, _ := strconv.ParseFloat(get("retention.disk.percent"), 64)
 	return topicConfig{
 		storage:         sc,
 		flushMessages:   num("flush.messages"),
@@ -149,6 +152,8 @@ func (b *Broker) resolveTopicConfig(st *cluster.State, t *cluster.Topic) topicCo
 		minISR:          num("min.insync.replicas"),
 		compression:     get("compression.type"),
 		compact:         strings.Contains(policy, ",compact,"),
+		deletes:         strings.Contains(policy, ",delete,"),
+		diskPercent:     diskPercent,
 		compactCfg: storage.CompactConfig{
 			DeleteRetentionMs:  num("delete.retention.ms"),
 			MinCompactionLagMs: num("min.compaction.lag.ms"),
