@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -188,4 +189,30 @@ func TestE2EClusterDeleteRecords(t *testing.T) {
 	if rs := consumeAll(t, other, "drc", 10); rs[0].Offset != 200 {
 		t.Fatalf("first record after the deletes at offset %d, want 200", rs[0].Offset)
 	}
+	// `jocko topic describe` gathers every replica's size (DescribeLogDirs
+	// on each broker): three replicas holding the same batches.
+	var last string
+	defer func() {
+		if t.Failed() {
+			t.Logf("last topic describe: %s", last)
+		}
+	}()
+	waitUntil(t, ctx, func() bool {
+		code, out, errOut := runCLI("topic", "describe", "drc", "--brokers", other.addr, "--format", "json")
+		last = out + errOut
+		var d topicDescription
+		if code != 0 || json.Unmarshal([]byte(out), &d) != nil || len(d.Partitions) != 1 {
+			return false
+		}
+		p := d.Partitions[0]
+		if len(p.ReplicaSizes) != 3 || p.Size <= 0 {
+			return false
+		}
+		for _, n := range p.ReplicaSizes {
+			if n != p.Size {
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -26,6 +27,11 @@ type partitionDescription struct {
 	ISR         []int32 `json:"isr"`
 	StartOffset int64   `json:"start_offset"`
 	EndOffset   int64   `json:"end_offset"`
+	// Size is the bytes of the leader's replica on disk (DescribeLogDirs;
+	// -1 when the leader did not answer), ReplicaSizes every replica's
+	// that answered, by broker ID.
+	Size         int64           `json:"size"`
+	ReplicaSizes map[int32]int64 `json:"replica_sizes"`
 }
 
 type configEntry struct {
@@ -44,9 +50,13 @@ func topicDescribe(ctx context.Context, adm *kadm.Client, out io.Writer, name, f
 	}
 	fmt.Fprintf(out, "Topic: %s  ID: %s  Partitions: %d\n", name, d.ID, len(d.Partitions))
 	w := newTable(out)
-	fmt.Fprintln(w, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tSTART\tEND")
+	fmt.Fprintln(w, "PARTITION\tLEADER\tEPOCH\tREPLICAS\tISR\tSTART\tEND\tSIZE")
 	for _, p := range d.Partitions {
-		fmt.Fprintf(w, "%d\t%d\t%d\t%v\t%v\t%d\t%d\n", p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR, p.StartOffset, p.EndOffset)
+		size := "-"
+		if p.Size >= 0 {
+			size = strconv.FormatInt(p.Size, 10)
+		}
+		fmt.Fprintf(w, "%d\t%d\t%d\t%v\t%v\t%d\t%d\t%s\n", p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR, p.StartOffset, p.EndOffset, size)
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -81,11 +91,27 @@ func describeTopic(ctx context.Context, adm *kadm.Client, name string) (topicDes
 	if err != nil {
 		return topicDescription{}, err
 	}
+	// Every broker's log directory: a broker that is down leaves its
+	// replicas' sizes out, it does not fail the description.
+	set := kadm.TopicsSet{}
+	for _, p := range t.Partitions {
+		set.Add(name, p.Partition)
+	}
+	dirs, _ := adm.DescribeAllLogDirs(ctx, set)
 	d := topicDescription{Topic: name, ID: kafkaUUID(t.ID), Partitions: []partitionDescription{}, Configs: []configEntry{}}
 	for _, p := range t.Partitions.Sorted() {
 		s, _ := starts.Lookup(name, p.Partition)
 		e, _ := ends.Lookup(name, p.Partition)
-		d.Partitions = append(d.Partitions, partitionDescription{p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR, s.Offset, e.Offset})
+		pd := partitionDescription{p.Partition, p.Leader, p.LeaderEpoch, p.Replicas, p.ISR, s.Offset, e.Offset, -1, map[int32]int64{}}
+		for broker, bd := range dirs {
+			if lp, ok := bd.LookupPartition(name, p.Partition); ok {
+				pd.ReplicaSizes[broker] = lp.Size
+				if broker == p.Leader {
+					pd.Size = lp.Size
+				}
+			}
+		}
+		d.Partitions = append(d.Partitions, pd)
 	}
 	configs, err := adm.DescribeTopicConfigs(ctx, name)
 	if err != nil {
