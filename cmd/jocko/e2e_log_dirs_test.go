@@ -79,7 +79,7 @@ func TestE2EDescribeLogDirs(t *testing.T) {
 		t.Fatalf("topic describe --format json: partitions %+v, want partition 1 of %d bytes", d.Partitions, want)
 	}
 	out, _ := wantRun(t, 0, "", "topic", "describe", "dirs", br)
-	if !regexp.MustCompile(`(?m)^1\s.*\s` + strconv.FormatInt(want, 10) + `\s*$`).MatchString(out) || !strings.Contains(out, "SIZE") {
+	if !regexp.MustCompile(`(?m)^1\s.*\s`+strconv.FormatInt(want, 10)+`\s*$`).MatchString(out) || !strings.Contains(out, "SIZE") {
 		t.Fatalf("topic describe: no SIZE %d for partition 1:\n%s", want, out)
 	}
 }
