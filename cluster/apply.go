@@ -49,6 +49,8 @@ func ApplyCommand(s *State, index uint64, cmd Command) (*State, error) {
 		next, err = applyReassignPartition(s, c)
 	case UnregisterBroker:
 		next, err = applyUnregisterBroker(s, c)
+	case UpdateFeatures:
+		next, err = applyUpdateFeatures(s, index, c)
 	default:
 		return s, fmt.Errorf("%w: unhandled %T", ErrBadCommand, cmd)
 	}
@@ -259,5 +261,31 @@ func applyAllocateProducerIDs(s *State, c AllocateProducerIDs) (*State, error) {
 	next.ProducerIDBlocks = cloneMap(s.ProducerIDBlocks)
 	next.ProducerIDBlocks[c.BrokerID] = ProducerIDBlock{Start: s.NextProducerID, Count: c.Count}
 	next.NextProducerID = s.NextProducerID + c.Count
+	return next, nil
+}
+
+// featuresMax bounds how many finalized features the state holds.
+const featuresMax = 64
+
+func applyUpdateFeatures(s *State, index uint64, c UpdateFeatures) (*State, error) {
+	next := s.shallowCopy()
+	next.Features = cloneMap(s.Features)
+	for name, level := range c.Levels {
+		if name == "" || len(name) > 255 || level < 0 {
+			return nil, fmt.Errorf("%w: feature %q at level %d", ErrBadCommand, name, level)
+		}
+		if level == 0 {
+			delete(next.Features, name)
+		} else {
+			next.Features[name] = level
+		}
+	}
+	if len(next.Features) > featuresMax {
+		return nil, fmt.Errorf("%w: %d features, above %d", ErrBadCommand, len(next.Features), featuresMax)
+	}
+	if len(next.Features) == 0 {
+		next.Features = nil
+	}
+	next.FeaturesEpoch = int64(index)
 	return next, nil
 }

@@ -96,6 +96,14 @@ type AllocateProducerIDs struct {
 	Count    int64
 }
 
+// UpdateFeatures sets finalized feature levels (KIP-584): a level of 0
+// removes the feature. The broker validates the levels against what it
+// supports; the state machine checks only their shape, and records the
+// change's Raft index as the features epoch.
+type UpdateFeatures struct {
+	Levels map[string]int16
+}
+
 const (
 	tagRegisterBroker byte = iota + 1
 	tagCreateTopic
@@ -109,6 +117,7 @@ const (
 	tagFenceBroker
 	tagReassignPartition
 	tagUnregisterBroker
+	tagUpdateFeatures
 )
 
 func (RegisterBroker) commandTag() byte      { return tagRegisterBroker }
@@ -122,6 +131,7 @@ func (SetClusterID) commandTag() byte        { return tagSetClusterID }
 func (AllocateProducerIDs) commandTag() byte { return tagAllocateProducerIDs }
 func (FenceBroker) commandTag() byte         { return tagFenceBroker }
 func (UnregisterBroker) commandTag() byte    { return tagUnregisterBroker }
+func (UpdateFeatures) commandTag() byte      { return tagUpdateFeatures }
 
 // commandBytesMax bounds an encoded command.
 const commandBytesMax = 16 << 20
@@ -153,6 +163,8 @@ func newCommand(tag byte) any {
 		return new(ReassignPartition)
 	case tagUnregisterBroker:
 		return new(UnregisterBroker)
+	case tagUpdateFeatures:
+		return new(UpdateFeatures)
 	}
 	return nil
 }

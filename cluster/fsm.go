@@ -143,6 +143,8 @@ type stateFile struct {
 	BrokerConfigs    map[string]string
 	NextProducerID   int64
 	ProducerIDBlocks []producerIDBlockOf
+	Features         map[string]int16 `json:",omitempty"`
+	FeaturesEpoch    int64            `json:",omitempty"`
 	AppliedIndex     uint64
 }
 
@@ -157,6 +159,8 @@ func encodeState(s *State) ([]byte, error) {
 		ClusterID:      s.ClusterID,
 		BrokerConfigs:  s.BrokerConfigs,
 		NextProducerID: s.NextProducerID,
+		Features:       s.Features,
+		FeaturesEpoch:  s.FeaturesEpoch,
 		AppliedIndex:   s.AppliedIndex,
 	}
 	for _, id := range s.SortedBrokerIDs() {
@@ -186,6 +190,10 @@ func decodeState(r io.Reader) (*State, error) {
 	s.ClusterID = f.ClusterID
 	s.BrokerConfigs = cloneConfigs(f.BrokerConfigs)
 	s.NextProducerID = f.NextProducerID
+	if len(f.Features) > 0 {
+		s.Features = f.Features
+	}
+	s.FeaturesEpoch = f.FeaturesEpoch
 	s.AppliedIndex = f.AppliedIndex
 	for _, b := range f.Brokers {
 		s.Brokers[b.ID] = b

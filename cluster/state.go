@@ -84,6 +84,11 @@ type State struct {
 	// ProducerIDBlocks the latest block each broker reserved.
 	NextProducerID   int64
 	ProducerIDBlocks map[int32]ProducerIDBlock
+	// Features are the finalized feature levels set by UpdateFeatures
+	// (KIP-584; nil until the first), FeaturesEpoch the Raft index of
+	// the last change (0: none).
+	Features      map[string]int16
+	FeaturesEpoch int64
 	// AppliedIndex is the Raft index of the last log entry applied to this
 	// state (including commands the state machine rejected).
 	AppliedIndex uint64
