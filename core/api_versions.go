@@ -5,7 +5,8 @@ package core
 // Behavior: the table is built from every registered handler. A request with
 // a version newer than v4 (or one that does not parse) is answered with a v0
 // response carrying UNSUPPORTED_VERSION and the table, as KIP-511 asks, so
-// the client retries with a version we serve. Produce is advertised from v0
+// the client retries with a version we serve. v3+ carries the supported
+// and finalized features (features.go). Produce is advertised from v0
 // although v0-2 are rejected (KAFKA-18659).
 
 import (
@@ -23,6 +24,9 @@ func (b *Broker) handleApiVersions(_ context.Context, r *request) reply {
 	req := r.msg.(*kmsg.ApiVersionsRequest)
 	resp := req.ResponseKind().(*kmsg.ApiVersionsResponse)
 	resp.ApiKeys = apiVersionsTable()
+	if req.Version >= 3 {
+		addFeatures(b.node.State(), resp) // features.go
+	}
 	return reply{resp: resp}
 }
 
