@@ -73,6 +73,19 @@ func FuzzConn(f *testing.F) {
 	jp.Name, jp.Metadata = "range", []byte{0, 1, 2}
 	jg.Protocols = append(jg.Protocols, jp)
 	seeds = append(seeds, format(jg, 5, 9))
+	dr := kmsg.NewPtrDeleteRecordsRequest()
+	drt := kmsg.NewDeleteRecordsRequestTopic()
+	drt.Topic = "fz"
+	drp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	drp.Offset = -1
+	drt.Partitions = append(drt.Partitions, drp)
+	dr.Topics = append(dr.Topics, drt)
+	dld := kmsg.NewPtrDescribeLogDirsRequest()
+	uf := kmsg.NewPtrUpdateFeaturesRequest()
+	ufu := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+	ufu.Feature, ufu.MaxVersionLevel, ufu.UpgradeType = "metadata.version", 25, 1
+	uf.FeatureUpdates = append(uf.FeatureUpdates, ufu)
+	seeds = append(seeds, format(dr, 2, 10), format(dld, 4, 11), format(uf, 1, 12))
 	for _, s := range seeds {
 		f.Add(s)
 		f.Add(s[:len(s)/2])
