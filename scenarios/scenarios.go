@@ -107,6 +107,9 @@ var all = []runner.Scenario{
 		runner.Fault{Kind: runner.SyncFail, Weight: 1, Min: 200 * ms, Max: 2 * time.Second},
 		runner.Fault{Kind: runner.WriteFail, Weight: 1, Min: 200 * ms, Max: 2 * time.Second},
 		runner.Fault{Kind: runner.TornCrash, Weight: 1, Min: 50 * ms, Max: time.Second}),
+	diskPercent("disk-percent", "single broker on a small disk that the producers overfill many times: "+
+		"log.retention.disk.percent=50 must keep it under half, produce must never stall, and every record left must read back",
+		runner.Fault{Kind: runner.ProcessCrash, Weight: 1, Min: 50 * ms, Max: time.Second}),
 	crashLoop("crash-loop", "single broker crashed and restarted about once a second for five virtual minutes: "+
 		"what crashed incarnations leave behind (make sim-long)",
 		runner.Fault{Kind: runner.ProcessCrash, Weight: 2, Min: 20 * ms, Max: 300 * ms},
@@ -153,6 +156,27 @@ func Names() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// diskPercent is a disk-budget run (sim/runner/disk_budget.go): a disk of
+// 128 KiB, half of it the budget, 4 KiB segments, and producers sending
+// every 8 ms for 10 s, which write the disk's capacity over again.
+// Linearizability is not checked: retention moves the log start under the
+// model's reads.
+func diskPercent(name, desc string, faults ...runner.Fault) runner.Scenario {
+	s := with(name, desc, faults...)
+	s.SendEvery = 8 * ms
+	s.InFlightMax = 16
+	s.Duration = 10 * time.Second
+	s.SegmentMax = 4 << 10
+	s.DiskBytes = 128 << 10
+	s.Linearize = false
+	s.BrokerSettings = map[string]string{
+		"log.retention.disk.percent":      "50",
+		"log.retention.check.interval.ms": "100",
+		"log.disk.free.min.bytes":         "16384", // the disk-full reserve, far below what retention keeps free
+	}
+	return s
 }
 
 // crashLoop is a long run of frequent crashes, for what dead incarnations

@@ -102,7 +102,10 @@ func (r *run) body() {
 		return
 	}
 	r.tr.Record(trace.Phase, 2, 0, 0)
+	dctx, dstop := context.WithCancel(context.Background())
+	go r.watchDisk(dctx) // disk-budget runs only (disk_budget.go)
 	ackedAtHeal := w.faultPhase(r)
+	dstop()
 	r.tr.Record(trace.Phase, 3, 0, 0)
 	if r.sc.Progress && r.rec.acked() <= ackedAtHeal {
 		r.fail("no-progress", fmt.Sprintf("no send was acknowledged in the %v after healing", r.sc.Quiet))
@@ -114,6 +117,7 @@ func (r *run) body() {
 	mstop()
 	r.tr.Record(trace.Phase, 4, 0, 0)
 	h, g := r.history()
+	h = r.dropDeleted(h)
 	vs := check.Queue(h)
 	vs = append(vs, check.Group(h, g)...)
 	if r.sc.Linearize {
