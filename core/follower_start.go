@@ -1,5 +1,11 @@
 package core
 
+import (
+	"errors"
+
+	"github.com/jocko/jocko/storage"
+)
+
 // A follower's log start follows its leader's (KIP-107): the leader sends
 // its log start offset in every Fetch response, and the follower moves its
 // own up to it, durably, as Kafka's ReplicaFetcherThread does with
@@ -17,7 +23,9 @@ func (p *partition) followLeaderStart(leaderStart int64) {
 		return
 	}
 	if err := p.log.DeleteBefore(start); err != nil {
-		p.fail(err)
+		if !errors.Is(err, storage.ErrNoSpace) {
+			p.fail(err)
+		} // a full disk moved nothing: the next fetch tries again
 		return
 	}
 	p.b.log.Debug("log start follows the leader", "topic", p.topic, "partition", p.index, "log_start", start)

@@ -223,6 +223,11 @@ func (l *Log) DeleteBefore(offset int64) error {
 		return nil
 	}
 	if err := writeStartFile(l.fs, l.dir, offset); err != nil {
+		if isNoSpace(err) {
+			// The old start file stands (it is replaced by a rename):
+			// nothing moved, and a later call may succeed.
+			return fmt.Errorf("%w: log start file: %v", ErrNoSpace, err)
+		}
 		return l.fail(err)
 	}
 	if err := l.lockAll(); err != nil {

@@ -149,3 +149,40 @@ func TestAppendNoSpaceRecoversInPlace(t *testing.T) {
 	defer l.Close()
 	check(l, "after reopen")
 }
+
+// TestDeleteBeforeNoSpace: moving the log start on a full file system
+// (its start file cannot be written) fails with ErrNoSpace and moves
+// nothing; the log still takes writes, and the same call succeeds once
+// there is room.
+func TestDeleteBeforeNoSpace(t *testing.T) {
+	fs := &fullFS{Fs: afero.NewMemMapFs(), left: 1 << 30}
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 4 << 10
+	l, err := Open(fs, "/p", cfg, newMock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for i := range 20 {
+		if _, err := l.Append(simpleBatch(3, 300, epochMs, byte('a'+i)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fs.setLeft(0)
+	if err := l.DeleteBefore(30); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("DeleteBefore on a full disk: %v, want ErrNoSpace", err)
+	}
+	if l.StartOffset() != 0 {
+		t.Fatalf("a failed DeleteBefore moved the start to %d", l.StartOffset())
+	}
+	fs.setLeft(1 << 30)
+	if _, err := l.Append(simpleBatch(1, 10, epochMs, 'z'), 0); err != nil {
+		t.Fatalf("append after a failed DeleteBefore: %v", err)
+	}
+	if err := l.DeleteBefore(30); err != nil {
+		t.Fatalf("DeleteBefore once there is room: %v", err)
+	}
+	if l.StartOffset() != 30 {
+		t.Fatalf("start %d, want 30", l.StartOffset())
+	}
+}
