@@ -6,7 +6,14 @@ package core
 // the given one (settings left out go back to their inherited value), as
 // Kafka's non-incremental AlterConfigs does. Topic resources are topics;
 // broker resources are "" (the cluster-wide default) or a broker ID. Every
-// value is validated first; read-only broker settings are refused.
+// value is validated first. Read-only broker settings, Kafka's configs
+// Jocko does not act on among them, are refused with INVALID_REQUEST
+// "Cannot update these configs dynamically", as Kafka refuses its
+// read-only ones. A topic config of Kafka's that Jocko does not act on
+// (preallocate, remote.storage.enable, ...) is accepted at Kafka's default,
+// which changes nothing and is not stored, and refused with INVALID_CONFIG
+// at any other value, as Kafka refuses remote.storage.enable=true on a
+// broker without tiered storage.
 // ValidateOnly checks without changing anything.
 
 import (
@@ -55,6 +62,9 @@ func (b *Broker) alterConfigs(ctx context.Context, typ kmsg.ConfigResourceType, 
 		next, err := edit(copyMap(t.Configs))
 		if err != nil {
 			return err
+		}
+		if err := dropCatalogDefaults(next); err != nil {
+			return codeErr(kerr.InvalidConfig.Code, err.Error())
 		}
 		for k, v := range next {
 			if err := validateTopicConfig(k, v); err != nil {
@@ -105,13 +115,21 @@ func (b *Broker) alterBrokerConfigs(ctx context.Context, st *cluster.State, name
 		return err
 	}
 	set := map[string]string{}
-	for k, v := range next {
+	for _, k := range sortedKeys(next) {
+		v := next[k]
 		d, ok := brokerDefs[k]
+		if cat, isCat := catalogOnly(k, false); !ok && isCat {
+			def := "null"
+			if cat.def != nil {
+				def = *cat.def
+			}
+			return codeErr(kerr.InvalidRequest.Code, "Cannot update these configs dynamically: ["+k+"]: Jocko does not act on "+k+"; it is read-only at Kafka's default "+strconv.Quote(def))
+		}
 		if !ok {
 			return codeErr(kerr.InvalidConfig.Code, "unknown broker config "+strconv.Quote(k))
 		}
 		if !d.dynamic {
-			return codeErr(kerr.InvalidConfig.Code, k+" cannot be changed at run time; set it with a flag and restart")
+			return codeErr(kerr.InvalidRequest.Code, "Cannot update these configs dynamically: ["+k+"]: set it with a flag and restart")
 		}
 		if err := validateBrokerConfig(k, v); err != nil {
 			return codeErr(kerr.InvalidConfig.Code, err.Error())

@@ -6,8 +6,13 @@ package core
 // source (topic override, dynamic broker, dynamic cluster default, static
 // flag, built-in default), with synonyms when asked (v1+) and types and
 // documentation (v3+). Broker resources take this broker's ID (every
-// setting as this broker resolves it) or "" (only the cluster-wide dynamic
-// defaults, as Kafka answers for its default resource).
+// setting as this broker resolves it) or "" (every setting as the cluster
+// resolves it: a dynamic cluster default where one is set, otherwise this
+// broker's static value or the built-in default; Kafka lists only the
+// dynamic defaults there, which leaves tools such as kadm's
+// DescribeBrokerConfigs() with nothing to show). Both also list every
+// Kafka 4 config Jocko does not act on (kafka_configs.go), read-only at
+// Kafka's default, password configs as sensitive with no value.
 
 import (
 	"context"
@@ -49,17 +54,24 @@ func (b *Broker) handleDescribeConfigs(_ context.Context, r *request) reply {
 
 // configEntry is one resolved setting with the chain it was resolved from.
 type configEntry struct {
-	name     string
-	def      *configDef
-	value    string
-	source   int8
-	synonyms []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym
+	name      string
+	def       *configDef
+	value     string
+	null      bool // the value is null (Kafka defaults such as log.dirs')
+	sensitive bool // a password: Kafka never shows its value
+	catalog   bool // a Kafka config Jocko does not act on: read-only
+	source    int8
+	synonyms  []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym
 }
 
 func (e configEntry) describe(version int16, synonyms, docs bool) kmsg.DescribeConfigsResponseResourceConfig {
 	c := kmsg.NewDescribeConfigsResponseResourceConfig()
 	c.Name, c.Value, c.Source = e.name, strPtr(e.value), kmsg.ConfigSource(e.source)
-	c.ReadOnly = !e.def.dynamic
+	if e.null || e.sensitive {
+		c.Value = nil
+	}
+	c.IsSensitive = e.sensitive
+	c.ReadOnly = !e.def.dynamic || e.catalog
 	c.IsDefault = e.source == sourceDefault
 	c.ConfigType = e.def.typ
 	if docs {
@@ -77,8 +89,12 @@ func (b *Broker) topicEntries(st *cluster.State, name string) ([]configEntry, er
 		return nil, codeErr(kerr.UnknownTopicOrPartition.Code, "topic "+name+" does not exist")
 	}
 	var out []configEntry
-	for _, n := range sortedKeys(topicDefs) {
-		d := topicDefs[n]
+	for _, n := range describedTopicNames() {
+		d, ok := topicDefs[n]
+		if !ok {
+			out = append(out, catalogEntry(kafkaTopicConfigs[n], true))
+			continue
+		}
 		e := configEntry{name: n, def: d}
 		e.value, e.source = b.topicSetting(st, t, n)
 		if n == "retention.bytes" {
@@ -109,26 +125,90 @@ func (b *Broker) brokerEntries(st *cluster.State, name string) ([]configEntry, e
 		}
 	}
 	var out []configEntry
-	if name == "" {
-		// The cluster-wide default resource lists only the dynamic cluster
-		// defaults, as Kafka's ConfigHelper does for the "" broker.
-		for _, n := range sortedKeys(brokerDefs) {
-			if v, ok := st.BrokerConfigs[n]; ok {
-				e := configEntry{name: n, def: brokerDefs[n], value: v, source: sourceDynamicDef}
-				e.synonyms = []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym{synonym(n, v, sourceDynamicDef)}
-				out = append(out, e)
+	for _, n := range describedBrokerNames() {
+		d, ok := brokerDefs[n]
+		if !ok {
+			if k, ok := catalogOnly(n, false); ok {
+				out = append(out, catalogEntry(k, false))
 			}
+			continue
 		}
-		return out, nil
-	}
-	for _, n := range sortedKeys(brokerDefs) {
-		d := brokerDefs[n]
 		e := configEntry{name: n, def: d}
-		e.value, e.source = b.brokerSetting(st, n)
-		e.synonyms = b.brokerSynonyms(st, d)
+		if name == "" {
+			e.value, e.source = b.clusterSetting(st, n)
+			e.synonyms = b.clusterSynonyms(st, d)
+		} else {
+			e.value, e.source = b.brokerSetting(st, n)
+			e.synonyms = b.brokerSynonyms(st, d)
+		}
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// catalogEntry describes a Kafka config Jocko does not act on: Kafka's
+// default, with the broker config a topic config inherits as its synonym.
+func catalogEntry(k *kafkaConfig, topic bool) configEntry {
+	d := catalogDef(k, topic)
+	e := configEntry{name: k.name, def: d, value: d.def, null: k.def == nil, sensitive: k.sensitive(), catalog: true, source: sourceDefault}
+	if d.broker != "" {
+		s := synonym(d.broker, d.def, sourceDefault)
+		if e.null || e.sensitive {
+			s.Value = nil
+		}
+		e.synonyms = append(e.synonyms, s)
+	}
+	return e
+}
+
+// describedTopicNames lists the topic configs Jocko acts on and the rest
+// of Kafka's, sorted.
+func describedTopicNames() []string {
+	return mergedNames(topicDefs, kafkaTopicConfigs)
+}
+
+// describedBrokerNames lists the broker configs Jocko acts on and the rest
+// of Kafka 4's, sorted.
+func describedBrokerNames() []string {
+	return mergedNames(brokerDefs, kafkaBrokerConfigs)
+}
+
+func mergedNames(defs map[string]*configDef, catalog map[string]*kafkaConfig) []string {
+	names := sortedKeys(defs)
+	for n := range catalog {
+		if _, ok := defs[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// clusterSetting resolves a broker-level setting for the cluster-wide
+// resource: the dynamic cluster default, this broker's static value, then
+// the built-in default.
+func (b *Broker) clusterSetting(st *cluster.State, name string) (string, int8) {
+	if v, ok := st.BrokerConfigs[name]; ok {
+		return v, sourceDynamicDef
+	}
+	if v, ok := b.cfg.Defaults[name]; ok {
+		return v, sourceStatic
+	}
+	if derive := derivedDefaults[name]; derive != nil {
+		return derive(st), sourceDefault
+	}
+	return brokerDefs[name].def, sourceDefault
+}
+
+// clusterSynonyms is brokerSynonyms without this broker's own dynamic value.
+func (b *Broker) clusterSynonyms(st *cluster.State, d *configDef) []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {
+	var out []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym
+	for _, s := range b.brokerSynonyms(st, d) {
+		if s.Source != kmsg.ConfigSourceDynamicBrokerConfig {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // brokerSynonyms lists where a broker-level value could come from, most

@@ -39,6 +39,9 @@ func applyConfigOps(cur map[string]string, ops []kmsg.IncrementalAlterConfigsReq
 		if topic {
 			d = topicDefs[op.Name]
 		}
+		if k, ok := catalogOnly(op.Name, topic); d == nil && ok {
+			d = catalogDef(k, topic) // refused or dropped when validated
+		}
 		if d == nil {
 			return nil, codeErr(kerr.InvalidConfig.Code, "unknown config "+op.Name)
 		}

@@ -60,6 +60,9 @@ func (b *Broker) createTopic(ctx context.Context, spec topicSpec, validateOnly b
 	if _, ok := st.Topic(spec.name); ok {
 		return codeErr(kerr.TopicAlreadyExists.Code, "topic "+spec.name+" already exists")
 	}
+	if err := dropCatalogDefaults(spec.configs); err != nil {
+		return codeErr(kerr.InvalidConfig.Code, err.Error())
+	}
 	for k, v := range spec.configs {
 		if err := validateTopicConfig(k, v); err != nil {
 			return codeErr(kerr.InvalidConfig.Code, err.Error())

@@ -1,7 +1,6 @@
 package main
 
 import (
-	_ "embed"
 	"flag"
 	"fmt"
 	"net"
@@ -13,25 +12,9 @@ import (
 	"github.com/jocko/jocko/core"
 )
 
-// kafkaBrokerConfigs lists Kafka's broker configuration names, one a line;
-// a name ending in '*' is a prefix.
-//
-//go:embed kafka_broker_configs.txt
-var kafkaBrokerConfigs string
-
-// isKafkaKey reports whether name is one of Kafka's broker settings.
-func isKafkaKey(name string) bool {
-	for _, l := range strings.Split(kafkaBrokerConfigs, "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || l[0] == '#' {
-			continue
-		}
-		if p, ok := strings.CutSuffix(l, "*"); ok && strings.HasPrefix(name, p) || l == name {
-			return true
-		}
-	}
-	return false
-}
+// isKafkaKey reports whether name is one of Kafka's broker settings (the
+// catalog of core/kafka_configs.tsv, with Kafka 3's that files still carry).
+func isKafkaKey(name string) bool { return core.IsKafkaBrokerConfig(name) }
 
 // fileSetting is the value a config file gives one flag: key is the file's
 // key it came from (log.dirs for data-dir), line where that key is.
@@ -294,10 +277,8 @@ func suggest(key string, fs *flag.FlagSet) string {
 		}
 	}
 	fs.VisitAll(func(f *flag.Flag) { try(f.Name) })
-	for _, l := range strings.Split(kafkaBrokerConfigs, "\n") {
-		if l != "" && l[0] != '#' && !strings.HasSuffix(l, "*") {
-			try(l)
-		}
+	for _, n := range core.KafkaBrokerConfigNames() {
+		try(n)
 	}
 	if best == "" {
 		return ""

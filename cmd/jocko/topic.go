@@ -34,8 +34,9 @@ func runTopic(args []string, stdout, stderr io.Writer) error {
 		}
 	case "describe":
 		format := c.withFormat()
+		all := fs.Bool("all-configs", false, "also list the Kafka topic configs Jocko does not act on (read-only at Kafka's defaults)")
 		c.run = func(ctx context.Context, adm *kadm.Client, name string) error {
-			return topicDescribe(ctx, adm, stdout, name, *format)
+			return topicDescribe(ctx, adm, stdout, name, *format, *all)
 		}
 	case "alter":
 		partitions := fs.Int("partitions", 0, "grow the topic to this many partitions")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/jocko/jocko/core"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -40,10 +41,18 @@ type configEntry struct {
 	Source string  `json:"source"`
 }
 
-func topicDescribe(ctx context.Context, adm *kadm.Client, out io.Writer, name, format string) error {
+// topicDescribe prints a topic. Its configs are the ones Jocko acts on and
+// any other that is not at its default; allConfigs adds the rest of Kafka's
+// catalog (about a dozen configs Jocko describes read-only at Kafka's
+// defaults: preallocate, remote.storage.enable, ...).
+func topicDescribe(ctx context.Context, adm *kadm.Client, out io.Writer, name, format string, allConfigs bool) error {
 	d, err := describeTopic(ctx, adm, name)
 	if err != nil {
 		return err
+	}
+	hidden := 0
+	if !allConfigs {
+		d.Configs, hidden = actedOnConfigs(d.Configs)
 	}
 	if format == formatJSON {
 		return writeJSON(out, d)
@@ -70,7 +79,26 @@ func topicDescribe(ctx context.Context, adm *kadm.Client, out io.Writer, name, f
 		}
 		fmt.Fprintf(w, "  %s\t%s\t(%s)\n", c.Name, v, c.Source)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if hidden > 0 {
+		fmt.Fprintf(out, "  (and %d Kafka configs Jocko does not act on, at Kafka's defaults: --all-configs lists them)\n", hidden)
+	}
+	return nil
+}
+
+// actedOnConfigs keeps the configs Jocko acts on and those not at their
+// default, and counts the others.
+func actedOnConfigs(all []configEntry) ([]configEntry, int) {
+	out := []configEntry{}
+	for _, c := range all {
+		if c.Source == "default" && !core.IsTopicConfigActedOn(c.Name) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, len(all) - len(out)
 }
 
 // describeTopic reads a topic's partitions, their offsets and its configs.
