@@ -51,6 +51,8 @@ func ApplyCommand(s *State, index uint64, cmd Command) (*State, error) {
 		next, err = applyUnregisterBroker(s, c)
 	case UpdateFeatures:
 		next, err = applyUpdateFeatures(s, index, c)
+	case AlterClientQuotas:
+		next, err = applyAlterClientQuotas(s, c)
 	default:
 		return s, fmt.Errorf("%w: unhandled %T", ErrBadCommand, cmd)
 	}

@@ -118,6 +118,7 @@ const (
 	tagReassignPartition
 	tagUnregisterBroker
 	tagUpdateFeatures
+	tagAlterClientQuotas
 )
 
 func (RegisterBroker) commandTag() byte      { return tagRegisterBroker }
@@ -165,6 +166,8 @@ func newCommand(tag byte) any {
 		return new(UnregisterBroker)
 	case tagUpdateFeatures:
 		return new(UpdateFeatures)
+	case tagAlterClientQuotas:
+		return new(AlterClientQuotas)
 	}
 	return nil
 }

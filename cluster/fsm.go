@@ -143,8 +143,9 @@ type stateFile struct {
 	BrokerConfigs    map[string]string
 	NextProducerID   int64
 	ProducerIDBlocks []producerIDBlockOf
-	Features         map[string]int16 `json:",omitempty"`
-	FeaturesEpoch    int64            `json:",omitempty"`
+	Features         map[string]int16              `json:",omitempty"`
+	FeaturesEpoch    int64                         `json:",omitempty"`
+	ClientQuotas     map[string]map[string]float64 `json:",omitempty"`
 	AppliedIndex     uint64
 }
 
@@ -161,6 +162,7 @@ func encodeState(s *State) ([]byte, error) {
 		NextProducerID: s.NextProducerID,
 		Features:       s.Features,
 		FeaturesEpoch:  s.FeaturesEpoch,
+		ClientQuotas:   s.ClientQuotas,
 		AppliedIndex:   s.AppliedIndex,
 	}
 	for _, id := range s.SortedBrokerIDs() {
@@ -194,6 +196,9 @@ func decodeState(r io.Reader) (*State, error) {
 		s.Features = f.Features
 	}
 	s.FeaturesEpoch = f.FeaturesEpoch
+	if len(f.ClientQuotas) > 0 {
+		s.ClientQuotas = f.ClientQuotas
+	}
 	s.AppliedIndex = f.AppliedIndex
 	for _, b := range f.Brokers {
 		s.Brokers[b.ID] = b

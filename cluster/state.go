@@ -89,6 +89,10 @@ type State struct {
 	// the last change (0: none).
 	Features      map[string]int16
 	FeaturesEpoch int64
+	// ClientQuotas are the client quotas set by AlterClientQuotas
+	// (KIP-546; nil until the first): per entity key (core/quota) the
+	// quota values by name.
+	ClientQuotas map[string]map[string]float64
 	// AppliedIndex is the Raft index of the last log entry applied to this
 	// state (including commands the state machine rejected).
 	AppliedIndex uint64
