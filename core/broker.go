@@ -68,8 +68,9 @@ type Broker struct {
 	// refusedLog is when a refused connection was last logged (at most
 	// one line a second).
 	refusedLog time.Time
-	reqBytes   byteBudget // queued.max.request.bytes
-	disk       diskGuard  // log.disk.free.min.bytes/.percent (disk_guard.go)
+	reqBytes   byteBudget   // queued.max.request.bytes
+	quotas     quotaSensors // byte-rate quota accounting (quota_enforce.go)
+	disk       diskGuard    // log.disk.free.min.bytes/.percent (disk_guard.go)
 
 	// What the metrics read (metrics.go, stats.go): metrics hears the hot
 	// paths (nopMetrics unless Config.Metrics is set, and then measured

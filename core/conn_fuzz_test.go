@@ -86,6 +86,19 @@ func FuzzConn(f *testing.F) {
 	ufu.Feature, ufu.MaxVersionLevel, ufu.UpgradeType = "metadata.version", 25, 1
 	uf.FeatureUpdates = append(uf.FeatureUpdates, ufu)
 	seeds = append(seeds, format(dr, 2, 10), format(dld, 4, 11), format(uf, 1, 12))
+	acq := kmsg.NewPtrAlterClientQuotasRequest()
+	acqe := kmsg.NewAlterClientQuotasRequestEntry()
+	acqn := kmsg.NewAlterClientQuotasRequestEntryEntity()
+	acqn.Type = "client-id"
+	acqo := kmsg.NewAlterClientQuotasRequestEntryOp()
+	acqo.Key, acqo.Value = "producer_byte_rate", 1024
+	acqe.Entity, acqe.Ops = append(acqe.Entity, acqn), append(acqe.Ops, acqo)
+	acq.Entries = append(acq.Entries, acqe)
+	dcq := kmsg.NewPtrDescribeClientQuotasRequest()
+	dcqc := kmsg.NewDescribeClientQuotasRequestComponent()
+	dcqc.EntityType, dcqc.MatchType = "client-id", 2
+	dcq.Components = append(dcq.Components, dcqc)
+	seeds = append(seeds, format(acq, 1, 13), format(dcq, 1, 14), format(acq, 0, 15), format(dcq, 0, 16))
 	for _, s := range seeds {
 		f.Add(s)
 		f.Add(s[:len(s)/2])

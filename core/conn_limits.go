@@ -71,6 +71,9 @@ type connState struct {
 	// idleMs is connections.max.idle.ms as the reader last read it for a
 	// request; the writer uses it for its write deadline (<= 0: none).
 	idleMs atomic.Int64
+	// mutedUntilMs is when a throttled client's connection may be read
+	// again (KIP-219; quota_enforce.go), in the broker clock's Unix ms.
+	mutedUntilMs atomic.Int64
 }
 
 // readPrefix waits for the next request's 4-byte size. With nothing
@@ -226,6 +229,9 @@ func (b *Broker) readRequest(ctx context.Context, r *connReader, spare []byte, c
 	}
 	size, err := wire.FrameSize(prefix, b.cfg.RequestBytesMax)
 	if err != nil {
+		return nil, 0, err
+	}
+	if err := b.awaitUnmuted(ctx, cs); err != nil {
 		return nil, 0, err
 	}
 	if !b.reqBytes.admit(ctx, b.brokerInt(st, "queued.max.request.bytes")) {

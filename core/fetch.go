@@ -43,7 +43,12 @@ func (b *Broker) handleFetch(ctx context.Context, r *request) reply {
 	// Read when the reply's turn to be written comes, not now: a client
 	// that sends fetches and reads no reply then holds one response's
 	// data, not one per request it has in flight.
-	return reply{wait: func() kmsg.Response { return b.answerFetch(ctx, req) }}
+	q := b.limitFetch(r, req)
+	return reply{wait: func() kmsg.Response {
+		resp := b.answerFetch(ctx, req)
+		b.throttleFetch(r, q, resp)
+		return resp
+	}}
 }
 
 // answerFetch answers req from what is readable now, or long-polls; nil when

@@ -84,6 +84,7 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) reply {
 		}
 		resp.Topics = append(resp.Topics, t)
 	}
+	b.throttleProduce(r, req, resp)
 	if req.Acks == 0 {
 		return reply{none: true}
 	}

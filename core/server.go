@@ -105,6 +105,7 @@ type request struct {
 	hdr    wire.RequestHeader
 	msg    kmsg.Request
 	remote string
+	conn   *connState // nil outside a connection (tests)
 }
 
 // reply is what a handler returns: a response now, a function that waits and
@@ -154,7 +155,7 @@ func (b *Broker) serveConn(ctx context.Context, c net.Conn) {
 			return
 		}
 		hdr, msg, err := wire.ParseRequest(frame)
-		r := &request{hdr: hdr, msg: msg, remote: remote}
+		r := &request{hdr: hdr, msg: msg, remote: remote, conn: cs}
 		var began time.Time
 		if b.measured {
 			began = b.env.Clock.Now()
