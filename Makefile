@@ -1,7 +1,7 @@
 # Jocko's everyday commands. `make help` lists them.
 GO ?= go
 
-.PHONY: help run cluster build test test-short wasm vet fuzz bench bench-cluster bench-latency bench-conns bench-restart sim sim-long clean
+.PHONY: help run cluster build test test-short wasm vet fuzz bench bench-cluster bench-latency bench-conns bench-restart sim sim-long sim-swarm clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ sim: ## the simulator's default seed set
 sim-long: ## a long simulator run, then the 100-broker scenario
 	$(GO) test ./sim -timeout 120m -seeds 500
 	$(GO) test ./sim -timeout 120m -run TestSim -scenario=cluster-100 -seeds=1 -wall 60m -v
+
+sim-swarm: ## FOR (default 1h) of runs with a scenario and a seed drawn at random, each seed with its own fault menu and settings
+	$(GO) test ./sim -run TestSwarmMode -swarm-for=$${FOR:-1h} -timeout 0 -v
 
 clean:
 	rm -rf bin jocko-data

@@ -2,11 +2,12 @@ package core
 
 import (
 	"fmt"
-
-	"github.com/jocko/jocko/cluster"
 	"net"
 	"path/filepath"
 	"strconv"
+	"time"
+
+	"github.com/jocko/jocko/cluster"
 )
 
 // Config is a broker's configuration. Every field has a default (Defaults);
@@ -53,6 +54,9 @@ type Config struct {
 	// GossipAddr is the membership listener, host:port; default: the Kafka
 	// port plus two.
 	GossipAddr string
+	// RaftTimeout is the metadata Raft's heartbeat and election timeout
+	// (0: cluster's default, 500 ms); the simulator draws it per seed.
+	RaftTimeout time.Duration
 
 	// RequestBytesMax bounds one request frame (socket.request.max.bytes).
 	RequestBytesMax int32

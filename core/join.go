@@ -136,6 +136,8 @@ func (b *Broker) prepareNode(ctx context.Context) (err error) {
 		Bootstrap:         !joining && len(voters) == 0,
 		Voters:            voters,
 		Pull:              b.pullMetadata,
+		HeartbeatTimeout:  b.cfg.RaftTimeout,
+		ElectionTimeout:   b.cfg.RaftTimeout,
 
 		CountLeaderChanges: b.measured,
 	})

@@ -31,6 +31,7 @@ var (
 	flagWall     = flag.Duration("wall", 10*time.Minute, "wall-clock limit per run")
 	flagParallel = flag.Int("parallel-runs", runtime.NumCPU(), "runs at once")
 	flagMem      = flag.Int("mem-budget", 3072, "fail a run whose wasm memory grows past this many MiB (wasm32 stops at 4096)")
+	flagSwarm    = flag.Bool("swarm", true, "each seed runs its swarm variant of the scenario (a subset of the fault menu and drawn settings); false: every seed runs the scenario as written")
 )
 
 var (
@@ -102,8 +103,8 @@ type memoEntry struct {
 
 // runMemo is runOne shared between tests: TestSim and TestSelfTest ask for
 // the same correct-broker runs, which then cost one execution.
-func runMemo(t *testing.T, scenario string, seed uint64, bugs string) outcome {
-	key := fmt.Sprintf("%s/%d/%s", scenario, seed, bugs)
+func runMemo(t *testing.T, scenario string, seed uint64, bugs string, swarm bool) outcome {
+	key := fmt.Sprintf("%s/%d/%s/%v", scenario, seed, bugs, swarm)
 	memoMu.Lock()
 	e := memo[key]
 	if e == nil {
@@ -111,28 +112,31 @@ func runMemo(t *testing.T, scenario string, seed uint64, bugs string) outcome {
 		memo[key] = e
 	}
 	memoMu.Unlock()
-	e.once.Do(func() { e.o = runOne(t, scenario, seed, bugs, watch{}) })
+	e.once.Do(func() { e.o = runOne(t, scenario, seed, bugs, swarm, watch{}) })
 	return e.o
 }
 
-// runArgs are the program's arguments for (scenario, seed, bugs): the only
-// input besides the binary and the seed.
-func runArgs(scenario string, seed uint64, bugs string) []string {
+// runArgs are the program's arguments for (scenario, seed, bugs, swarm):
+// the only input besides the binary and the seed.
+func runArgs(scenario string, seed uint64, bugs string, swarm bool) []string {
 	args := []string{"-scenario", scenario, "-seed", fmt.Sprint(seed)}
 	if bugs != "" {
 		args = append(args, "-bug", bugs)
 	}
+	if !swarm {
+		args = append(args, "-swarm=false")
+	}
 	return args
 }
 
-// runOne executes one (scenario, seed, bugs) run.
-func runOne(t *testing.T, scenario string, seed uint64, bugs string, w watch) outcome {
+// runOne executes one (scenario, seed, bugs, swarm) run.
+func runOne(t *testing.T, scenario string, seed uint64, bugs string, swarm bool, w watch) outcome {
 	h := getHost(t)
 	runSlots <- struct{}{}
 	defer func() { <-runSlots }()
 	var stdout bytes.Buffer
 	stderr := &tailBuffer{max: 64 << 10}
-	spec := RunSpec{Seed: seed, Args: runArgs(scenario, seed, bugs), Stdout: &stdout, Stderr: stderr, Events: w.events}
+	spec := RunSpec{Seed: seed, Args: runArgs(scenario, seed, bugs, swarm), Stdout: &stdout, Stderr: stderr, Events: w.events}
 	if w.trace {
 		f, err := os.Create(tracePath(scenario, seed, bugs))
 		if err != nil {
@@ -173,22 +177,28 @@ func tracePath(scenario string, seed uint64, bugs string) string {
 	return filepath.Join(os.TempDir(), name+".log")
 }
 
-func replayCmd(scenario string, seed uint64, bugs string) string {
+func replayCmd(scenario string, seed uint64, bugs string, swarm bool) string {
 	cmd := fmt.Sprintf("go test ./sim -run TestSim -seed=%d -scenario=%s -v", seed, scenario)
 	if bugs != "" {
 		cmd += " -bug=" + bugs
+	}
+	if !swarm {
+		cmd += " -swarm=false"
 	}
 	return cmd
 }
 
 // report prints the per-run line and, on failure, what broke and how to replay.
-func report(t *testing.T, scenario string, seed uint64, bugs string, o outcome) string {
+func report(t *testing.T, scenario string, seed uint64, bugs string, swarm bool, o outcome) string {
 	r := o.res
 	line := fmt.Sprintf("seed=%d scenario=%s hash=%s ok=%v virt=%.1fs wall=%.1fs events=%d acked=%d faults=%d mem=%dMiB heap=%dMiB goroutines=%d",
 		seed, scenario, r.Hash, !o.failed(), o.virt.Seconds(), o.wall.Seconds(), r.Events, r.Stats.Acked, r.Stats.Faults,
 		o.memory>>20, r.HeapBytes>>20, r.Goroutines)
 	if bugs != "" {
 		line += " bugs=" + bugs
+	}
+	if len(r.Swarm) > 0 {
+		line += " swarm=" + strings.Join(r.Swarm, ",")
 	}
 	fmt.Println(line)
 	if !o.failed() {
@@ -208,7 +218,7 @@ func report(t *testing.T, scenario string, seed uint64, bugs string, o outcome) 
 	if o.res.Hash == "" && o.stderr != "" {
 		fmt.Fprintf(&b, "\n  stderr tail:\n%s", indent(lastLines(o.stderr, 30)))
 	}
-	fmt.Fprintf(&b, "\n  replay: %s", replayCmd(scenario, seed, bugs))
+	fmt.Fprintf(&b, "\n  replay: %s", replayCmd(scenario, seed, bugs, swarm))
 	return b.String()
 }
 

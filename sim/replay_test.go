@@ -38,8 +38,8 @@ func TestReplayFidelity(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			plain := runMemo(t, c.scenario, c.seed, c.bugs)
-			seen := runOne(t, c.scenario, c.seed, c.bugs, watch{trace: true, events: true})
+			plain := runMemo(t, c.scenario, c.seed, c.bugs, *flagSwarm)
+			seen := runOne(t, c.scenario, c.seed, c.bugs, *flagSwarm, watch{trace: true, events: true})
 			if plain.err != nil || seen.err != nil {
 				t.Errorf("%s seed %d: run failed: %v / %v", c.scenario, c.seed, plain.err, seen.err)
 				return

@@ -63,12 +63,12 @@ func TestSim(t *testing.T) {
 			defer wg.Done()
 			var o outcome
 			if w == (watch{}) {
-				o = runMemo(t, j.scenario, j.seed, *flagBug)
+				o = runMemo(t, j.scenario, j.seed, *flagBug, *flagSwarm)
 			} else {
-				o = runOne(t, j.scenario, j.seed, *flagBug, w)
+				o = runOne(t, j.scenario, j.seed, *flagBug, *flagSwarm, w)
 			}
 			results[i] = o
-			if msg := report(t, j.scenario, j.seed, *flagBug, o); msg != "" {
+			if msg := report(t, j.scenario, j.seed, *flagBug, *flagSwarm, o); msg != "" {
 				t.Error(msg)
 			}
 			if *flagSeed != 0 {
@@ -96,14 +96,14 @@ func jobs2keys(n int, f func(int) (string, uint64)) []string {
 // checkReplay runs a seed again and fails if the hash differs, naming the
 // first event where two -events runs diverge.
 func checkReplay(t *testing.T, scenario string, seed uint64, bugs string, first outcome) {
-	again := runOne(t, scenario, seed, bugs, watch{})
+	again := runOne(t, scenario, seed, bugs, *flagSwarm, watch{})
 	if again.res.Hash == first.res.Hash {
 		return
 	}
-	a := runOne(t, scenario, seed, bugs, watch{events: true})
-	b := runOne(t, scenario, seed, bugs, watch{events: true})
+	a := runOne(t, scenario, seed, bugs, *flagSwarm, watch{events: true})
+	b := runOne(t, scenario, seed, bugs, *flagSwarm, watch{events: true})
 	t.Errorf("NONDETERMINISM seed=%d scenario=%s: hash %s then %s\n  %s\n  replay: %s",
-		seed, scenario, first.res.Hash, again.res.Hash, firstDivergence(a.events, b.events), replayCmd(scenario, seed, bugs))
+		seed, scenario, first.res.Hash, again.res.Hash, firstDivergence(a.events, b.events), replayCmd(scenario, seed, bugs, *flagSwarm))
 }
 
 func firstDivergence(a, b []trace.Event) string {

@@ -159,7 +159,7 @@ func (c *cluster) launch(b *broker) (*core.Broker, int) {
 	env := jio.Env{Net: nd, FS: fs, Rand: jio.NewRand(incarnationSeed(c.seed, b.id, gen)),
 		Log: c.log.With("inc", gen)}
 	cfg := core.Config{NodeID: b.id, DataDir: dataDir, ListenAddr: c.addr(b), RaftAddr: c.raftAddr(b),
-		Voters: c.voters(), ControllerVoters: c.voterGoal(), Defaults: c.brokerDefaults()}
+		Voters: c.voters(), ControllerVoters: c.voterGoal(), Defaults: c.brokerDefaults(), RaftTimeout: c.sc.RaftTimeout}
 	_, voter := cfg.Voters[b.id]
 	if has, _ := jcluster.HasState(env, filepath.Join(dataDir, "__meta")); len(cfg.Voters) > 0 && (!voter || (gen > 1 && !has)) {
 		// Beyond the initial voters, or a voter back with a wiped disk:
@@ -201,6 +201,15 @@ func (c *cluster) await(b *broker, br *core.Broker, gen int, wait time.Duration)
 	if c.ready != nil {
 		c.ready(b)
 	}
+}
+
+// replicaLag is the brokers' replica.lag.time.max.ms.
+func (c *cluster) replicaLag() time.Duration {
+	ms, err := strconv.Atoi(c.brokerDefaults()["replica.lag.time.max.ms"])
+	if err != nil {
+		return 30 * time.Second // Kafka's default
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 func (c *cluster) brokerDefaults() map[string]string {

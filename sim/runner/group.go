@@ -157,7 +157,7 @@ func (w *workload) member(ctx context.Context, proc int) {
 		kgo.ConsumerGroup(groupName),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(500*time.Millisecond),
+		kgo.FetchMaxWait(w.sc.fetchWait()),
 		kgo.SessionTimeout(session),
 		kgo.RebalanceTimeout(session),
 		kgo.HeartbeatInterval(session/10),

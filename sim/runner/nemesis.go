@@ -190,7 +190,7 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *rand.Rand) func() {
 		}
 		c.net.Block(b.name, f.name, simnet.Drop)
 		c.net.Block(f.name, b.name, simnet.Drop)
-		time.Sleep(4500 * time.Millisecond) // past replica.lag.time.max.ms
+		time.Sleep(c.replicaLag() * 3 / 2) // past replica.lag.time.max.ms
 		c.crash(b, simfs.ProcessCrash)
 		return func() { c.net.HealAll(); c.start(b, 30*time.Second) }
 	case WipeDisk:

@@ -6,6 +6,7 @@ import (
 	"github.com/jocko/jocko/core"
 	"github.com/jocko/jocko/io/buggify"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +43,12 @@ func (r *run) fail(kind, detail string) {
 func Run(sc Scenario, opt Options) Result {
 	tr := trace.New(opt.Trace)
 	defer buggify.Install(newBuggifier(opt.Seed, tr, opt.Bugs))()
+	var drawn []string
+	if !opt.NoSwarm {
+		sc, drawn = Swarm(sc, opt.Seed)
+		tr.Record(trace.Note, trace.Str("swarm"), trace.Str(strings.Join(drawn, " ")), 0)
+		tr.Logf("swarm: %s", strings.Join(drawn, " "))
+	}
 	r := &run{sc: sc, opt: opt, tr: tr, rec: newRecorder(tr, sc.Brokers == 1)}
 	start := time.Now()
 	done := make(chan struct{})
@@ -53,10 +60,13 @@ func Run(sc Scenario, opt Options) Result {
 	select {
 	case <-done:
 		t.Stop()
-		return leftovers(r.result(time.Since(start)))
+		res := r.result(time.Since(start))
+		res.Swarm = drawn
+		return leftovers(res)
 	case <-t.C:
 		r.fail("time-limit", fmt.Sprintf("run did not finish within %v of virtual time", sc.TimeLimit))
 		res := r.result(time.Since(start))
+		res.Swarm = drawn
 		// Every goroutine's stack, for the trace; after the result, so that
 		// the dump cannot change it.
 		buf := make([]byte, 8<<20)

@@ -106,6 +106,20 @@ type Scenario struct {
 	BrokerSettings map[string]string
 	// SyncLatency bounds how long each fsync takes; crashes can land inside.
 	SyncLatency [2]time.Duration
+	// RaftTimeout is the metadata Raft's heartbeat and election timeout
+	// (0: the broker's default).
+	RaftTimeout time.Duration
+	// ClientLinger is the producers' linger; FetchWait the consumers'
+	// fetch max wait (0: 500 ms).
+	ClientLinger, FetchWait time.Duration
+}
+
+// fetchWait is the consumers' fetch max wait.
+func (sc Scenario) fetchWait() time.Duration {
+	if sc.FetchWait > 0 {
+		return sc.FetchWait
+	}
+	return 500 * time.Millisecond
 }
 
 // Options are per-run switches.
@@ -114,6 +128,9 @@ type Options struct {
 	// Bugs names deliberately broken variants: ack-before-fsync,
 	// skip-torn-tail, reuse-offset, lying-fsync, forget-commits.
 	Bugs []string
+	// NoSwarm runs the scenario as written: its whole fault menu and its
+	// settings, instead of the seed's swarm variant (see Swarm).
+	NoSwarm bool
 	// Trace receives the text trace in a native run (nil: none). Under the
 	// simulator the host receives every event and log line and decides.
 	Trace interface{ Write([]byte) (int, error) }
@@ -140,6 +157,7 @@ type Result struct {
 	Scenario   string            `json:"scenario"`
 	Bugs       []string          `json:"bugs,omitempty"`
 	Hash       string            `json:"hash"`
+	Swarm      []string          `json:"swarm,omitempty"` // the drawn variant (Swarm)
 	OK         bool              `json:"ok"`
 	Violations []check.Violation `json:"violations"`
 	VirtualMs  int64             `json:"virtual_ms"`

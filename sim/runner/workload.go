@@ -128,7 +128,7 @@ func (w *workload) producer(ctx context.Context, proc int, seed uint64) {
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProduceRequestTimeout(3*time.Second),
 		kgo.RecordDeliveryTimeout(8*time.Second),
-		kgo.ProducerLinger(0),
+		kgo.ProducerLinger(w.sc.ClientLinger),
 		kgo.MaxBufferedRecords(w.sc.InFlightMax))
 	if err != nil {
 		w.c.fail("client", err.Error())
@@ -183,7 +183,7 @@ func (w *workload) consumer(ctx context.Context, proc int, final bool, until map
 	}
 	cl, err := w.client(host,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}),
-		kgo.FetchMaxWait(500*time.Millisecond),
+		kgo.FetchMaxWait(w.sc.fetchWait()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		w.c.fail("client", err.Error())

@@ -32,13 +32,14 @@ func main() {
 	seed := flag.Uint64("seed", 1, "seed")
 	bugs := flag.String("bug", "", "comma-separated broken variants to switch on")
 	tr := flag.Bool("trace", false, "native runs: write a text trace to stderr")
+	swarm := flag.Bool("swarm", true, "run the seed's swarm variant (a subset of the fault menu, drawn settings); false: the scenario as written")
 	flag.Parse()
 	sc, ok := scenarios.Get(*name)
 	if !ok {
 		fmt.Fprintf(os.Stderr, "unknown scenario %q (have %s)\n", *name, strings.Join(scenarios.Names(), ", "))
 		os.Exit(2)
 	}
-	opt := runner.Options{Seed: *seed}
+	opt := runner.Options{Seed: *seed, NoSwarm: !*swarm}
 	if *bugs != "" {
 		opt.Bugs = strings.Split(*bugs, ",")
 	}
