@@ -13,7 +13,6 @@ import (
 	"github.com/jocko/jocko/wire"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // smallFS mounts a tmpfs of size bytes on a new directory and returns it;
@@ -82,7 +81,7 @@ func TestE2EDiskFull(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		code, base, msg := produceRawMsg(t, r, 9, "full", raw)
+		code, base, msg := produceRawMsg(t, r, 9, "full", [16]byte{}, raw)
 		if code == 0 {
 			if base != next {
 				t.Fatalf("batch acknowledged at offset %d, want %d", base, next)
@@ -166,26 +165,3 @@ func TestE2EDiskFull(t *testing.T) {
 	check("after kill -9")
 }
 
-// produceRawMsg sends one batch to topic/0 (by name) with acks=all and
-// returns the partition's error code, base offset and error message.
-func produceRawMsg(t *testing.T, r *rawKafka, version int16, topic string, batch []byte) (int16, int64, string) {
-	t.Helper()
-	req := kmsg.NewPtrProduceRequest()
-	req.Version, req.Acks, req.TimeoutMillis = version, -1, 10000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Records = batch
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp := r.do(req).(*kmsg.ProduceResponse)
-	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-		t.Fatalf("produce v%d: answer with %d topics", version, len(resp.Topics))
-	}
-	p := resp.Topics[0].Partitions[0]
-	msg := ""
-	if p.ErrorMessage != nil {
-		msg = *p.ErrorMessage
-	}
-	return p.ErrorCode, p.BaseOffset, msg
-}

@@ -70,6 +70,13 @@ func idemBatch(t *testing.T, pid int64, epoch int16, seq int32, n int) []byte {
 // partition's error code and base offset.
 func produceRaw(t *testing.T, r *rawKafka, version int16, topic string, id [16]byte, batch []byte) (int16, int64) {
 	t.Helper()
+	code, base, _ := produceRawMsg(t, r, version, topic, id, batch)
+	return code, base
+}
+
+// produceRawMsg is produceRaw that also returns the error message.
+func produceRawMsg(t *testing.T, r *rawKafka, version int16, topic string, id [16]byte, batch []byte) (int16, int64, string) {
+	t.Helper()
 	req := kmsg.NewPtrProduceRequest()
 	req.Version, req.Acks, req.TimeoutMillis = version, -1, 10000
 	rt := kmsg.NewProduceRequestTopic()
@@ -83,7 +90,11 @@ func produceRaw(t *testing.T, r *rawKafka, version int16, topic string, id [16]b
 		t.Fatalf("produce v%d: answer with %d topics", version, len(resp.Topics))
 	}
 	p := resp.Topics[0].Partitions[0]
-	return p.ErrorCode, p.BaseOffset
+	msg := ""
+	if p.ErrorMessage != nil {
+		msg = *p.ErrorMessage
+	}
+	return p.ErrorCode, p.BaseOffset, msg
 }
 
 func wantProduce(t *testing.T, label string, gotCode int16, gotBase int64, wantCode int16, wantBase int64) {
