@@ -164,4 +164,3 @@ func TestE2EDiskFull(t *testing.T) {
 	b.restart()
 	check("after kill -9")
 }
-
