@@ -84,7 +84,7 @@ var configDefs = []configDef{
 	{"", "fetch.max.bytes", kmsg.ConfigTypeInt, "57671680", true, intAtLeast(1024), "most bytes one Fetch response carries, whatever the client asks"},
 	{"", "request.wait.max.ms", kmsg.ConfigTypeLong, "300000", true, longAtLeast(0), "longest a client may make a Fetch long poll (max_wait_ms) or an acks=all Produce (timeout_ms) wait; longer asks are cut to this"},
 	{"", "log.disk.free.min.bytes", kmsg.ConfigTypeLong, "134217728", true, longAtLeast(0), "produce is refused (KAFKA_STORAGE_ERROR, retried by clients) while the data directory's file system has less free space than this, so fetch, replication and the metadata keep room; 0: off"},
-	{"", "log.disk.free.min.percent", kmsg.ConfigTypeDouble, "0", true, percentBelow100, "as log.disk.free.min.bytes, in percent of the file system's capacity (both apply); 0: off"},
+	{"", "log.disk.free.min.percent", kmsg.ConfigTypeDouble, "0", true, percentIn(0), "as log.disk.free.min.bytes, in percent of the file system's capacity (both apply); 0: off"},
 	{"", "producer.id.expiration.ms", kmsg.ConfigTypeInt, "86400000", true, intAtLeast(1), "an idempotent producer with no batch for this long (by its batches' timestamps) is forgotten; its next batch is accepted at any sequence"},
 	{"", "group.min.session.timeout.ms", kmsg.ConfigTypeInt, "6000", false, intAtLeast(0), "smallest session timeout a member may ask for"},
 	{"", "group.max.session.timeout.ms", kmsg.ConfigTypeInt, "1800000", false, intAtLeast(0), "largest session timeout a member may ask for"},
@@ -211,15 +211,6 @@ func intAtLeast(min int64) func(string) error {
 func isBool(v string) error {
 	if !strings.EqualFold(v, "true") && !strings.EqualFold(v, "false") {
 		return fmt.Errorf("want true or false")
-	}
-	return nil
-}
-
-// percentBelow100 accepts a percentage from 0 to 100, 100 excluded.
-func percentBelow100(v string) error {
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || !(f >= 0 && f < 100) { // also refuses NaN
-		return fmt.Errorf("want a percentage from 0 up to (not including) 100")
 	}
 	return nil
 }
