@@ -3,6 +3,7 @@
 //	jocko broker [flags]          run a broker
 //	jocko topic create|list|describe|alter|delete|reassign ...
 //	jocko group list|describe|delete|reset-offsets ...
+//	jocko quota list|set|delete ...
 //	jocko cluster describe|health ...
 //	jocko produce TOPIC [flags]   send lines of stdin or a file as records
 //	jocko consume TOPIC [flags]   print records
@@ -35,6 +36,9 @@ Usage:
   jocko group describe NAME [flags]    show members, committed offsets and lag
   jocko group delete NAME [flags]      delete an inactive group and its offsets
   jocko group reset-offsets NAME ...   plan new offsets; --execute commits them
+  jocko quota list [flags]             list client quotas (user, client-id, ip)
+  jocko quota set [flags]              set quotas (--client-id X --set KEY=N,...)
+  jocko quota delete [flags]           delete an entity's quotas (--keys: only those)
   jocko cluster describe [flags]       show brokers, controller, Raft voters and
                                        under-replicated or offline partitions
   jocko cluster health [flags]         one line per problem, or "healthy";
@@ -77,6 +81,8 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		err = runTopic(args[1:], stdout, stderr)
 	case "group":
 		err = runGroup(args[1:], stdout, stderr)
+	case "quota":
+		err = runQuota(args[1:], stdout, stderr)
 	case "cluster":
 		err = runCluster(args[1:], stdout, stderr)
 	case "produce":
