@@ -136,7 +136,7 @@ func group(name, desc string, faults ...runner.Fault) runner.Scenario {
 
 // Default lists the scenarios `go test ./sim` runs when none is named.
 var Default = []string{"single-crash", "single-machine-crash", "disk-full", "slow-disk", "group-crash",
-	"cluster-crash", "cluster-partition", "cluster-5", "cluster-wipe"}
+	"cluster-crash", "cluster-partition", "cluster-5", "cluster-wipe", "disk-percent"}
 
 // Get returns the scenario called name.
 func Get(name string) (runner.Scenario, bool) {
@@ -172,6 +172,7 @@ func diskPercent(name, desc string, faults ...runner.Fault) runner.Scenario {
 	s.DiskBytes = 128 << 10
 	s.Linearize = false
 	s.BrokerSettings = map[string]string{
+		"log.segment.bytes":               "4096", // retention deletes whole segments: small ones, pinned against the swarm's draw
 		"log.retention.disk.percent":      "50",
 		"log.retention.check.interval.ms": "100",
 		"log.disk.free.min.bytes":         "16384", // the disk-full reserve, far below what retention keeps free

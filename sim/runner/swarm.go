@@ -70,8 +70,10 @@ func Swarm(sc Scenario, seed uint64) (Scenario, []string) {
 		settings[name] = strconv.Itoa(v)
 		note(name, v)
 	}
-	sc.SegmentMax = pick(8<<10, 32<<10, 256<<10)
-	note("log.segment.bytes", sc.SegmentMax)
+	if _, ok := sc.BrokerSettings["log.segment.bytes"]; !ok {
+		sc.SegmentMax = pick(8<<10, 32<<10, 256<<10)
+		note("log.segment.bytes", sc.SegmentMax)
+	}
 	set("log.index.interval.bytes", pick(256, 4096))
 	// flush.messages above 1 answers acks=all before the fsync (Kafka's
 	// page-cache durability): only where no machine loses its page cache.
