@@ -24,6 +24,10 @@ import (
 // statfs costs about a microsecond, so the produce path may ask that often.
 const diskCheckEvery = 250 * time.Millisecond
 
+// defaultReserveShare: the built-in log.disk.free.min.bytes is at most
+// 1/defaultReserveShare of the file system.
+const defaultReserveShare = 20
+
 // errDiskFull refuses a produce while the disk is below its reserve.
 var errDiskFull = errors.New("disk space below the reserve")
 
@@ -63,7 +67,8 @@ func (b *Broker) refuseForDisk() error {
 // reserve settings.
 func (b *Broker) diskRefusal() error {
 	st := b.node.State()
-	minBytes := b.brokerInt(st, "log.disk.free.min.bytes")
+	mb, src := b.brokerSetting(st, "log.disk.free.min.bytes")
+	minBytes, _ := strconv.ParseInt(mb, 10, 64)
 	v, _ := b.brokerSetting(st, "log.disk.free.min.percent")
 	minPct, _ := strconv.ParseFloat(v, 64)
 	if minBytes <= 0 && minPct <= 0 {
@@ -72,6 +77,12 @@ func (b *Broker) diskRefusal() error {
 	ds, err := jio.DiskSpaceOf(b.env.FS, b.cfg.DataDir)
 	if err != nil || ds.Total <= 0 {
 		return nil // capacity unknown: nothing to hold produce back for
+	}
+	if src == sourceDefault {
+		// Nobody chose the reserve: on a small file system (a test
+		// volume, a small container disk) 128 MiB would refuse every
+		// produce, so the default is at most a twentieth of it.
+		minBytes = min(minBytes, ds.Total/defaultReserveShare)
 	}
 	if ds.Free < minBytes {
 		return fmt.Errorf("%w: %d bytes free of %d, under log.disk.free.min.bytes=%d", errDiskFull, ds.Free, ds.Total, minBytes)
