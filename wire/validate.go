@@ -175,7 +175,8 @@ func checkHeader(h BatchHeader, opt ValidateOptions) *BatchError {
 		return invalidf("last offset delta %d with %d records", h.LastOffsetDelta, h.NumRecords)
 	case h.ProducerID < -1:
 		return invalidf("producer id %d", h.ProducerID)
-	case h.ProducerID >= 0 && h.BaseSequence < 0:
+	case h.ProducerID >= 0 && h.BaseSequence < 0 && !h.Control():
+		// Transaction markers carry the producer with no sequence (-1).
 		return invalidf("producer id %d with base sequence %d", h.ProducerID, h.BaseSequence)
 	case h.Control() && !opt.AllowControl:
 		return invalidf("clients may not produce control batches")
