@@ -146,8 +146,15 @@ func TestControlBatchAllowed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ValidateBatches(b, ValidateOptions{AllowControl: true}); err == nil {
-		t.Fatal("producer id 5 with base sequence -1 accepted")
+	// A transaction marker carries its producer with no sequence (-1), as
+	// Kafka's EndTransactionMarker batches do; Kafka's LogValidator checks
+	// the sequence only for client appends, which may not send control
+	// batches at all.
+	if _, err := ValidateBatches(b, ValidateOptions{AllowControl: true}); err != nil {
+		t.Fatalf("marker of producer 5 with base sequence -1: %v", err)
+	}
+	if _, err := ValidateBatches(b, ValidateOptions{}); err == nil {
+		t.Fatal("control batch accepted from a client")
 	}
 	b, _ = AppendBatch(nil, Batch{Attributes: attrControl, ProducerID: -1, BaseSequence: -1,
 		Records: []Record{{Key: []byte{0, 0, 0, 0}}}})
