@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jocko/jocko/sim/check"
 	"github.com/jocko/jocko/sim/runner"
 	"github.com/jocko/jocko/sim/trace"
 )
@@ -152,7 +153,7 @@ func runOne(t *testing.T, scenario string, seed uint64, bugs string, swarm bool,
 	o := outcome{exit: rr.Exit, virt: rr.Virtual, wall: time.Since(start), err: err, stderr: stderr.String(),
 		events: rr.Events, buggify: rr.Buggify, memory: rr.Memory}
 	sc := bufio.NewScanner(&stdout)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sc.Buffer(make([]byte, 1<<20), 256<<20) // a not-linearizable run carries porcupine's input
 	for sc.Scan() {
 		if line := sc.Text(); strings.HasPrefix(line, "{") {
 			if jerr := json.Unmarshal([]byte(line), &o.res); jerr != nil && o.err == nil {
@@ -170,11 +171,21 @@ func runOne(t *testing.T, scenario string, seed uint64, bugs string, swarm bool,
 }
 
 func tracePath(scenario string, seed uint64, bugs string) string {
-	name := fmt.Sprintf("sim-trace-%s-%d", scenario, seed)
+	return tmpPath("trace", scenario, seed, bugs, ".log")
+}
+
+// porcupinePath is where a not-linearizable run's visualisation goes.
+func porcupinePath(scenario string, seed uint64, bugs string) string {
+	return tmpPath("porcupine", scenario, seed, bugs, ".html")
+}
+
+// tmpPath is $TMPDIR/sim-WHAT-SCENARIO-SEED[-BUGS]EXT.
+func tmpPath(what, scenario string, seed uint64, bugs, ext string) string {
+	name := fmt.Sprintf("sim-%s-%s-%d", what, scenario, seed)
 	if bugs != "" {
 		name += "-" + strings.ReplaceAll(bugs, ",", "+")
 	}
-	return filepath.Join(os.TempDir(), name+".log")
+	return filepath.Join(os.TempDir(), name+ext)
 }
 
 func replayCmd(scenario string, seed uint64, bugs string, swarm bool) string {
@@ -217,6 +228,16 @@ func report(t *testing.T, scenario string, seed uint64, bugs string, swarm bool,
 	}
 	if o.res.Hash == "" && o.stderr != "" {
 		fmt.Fprintf(&b, "\n  stderr tail:\n%s", indent(lastLines(o.stderr, 30)))
+	}
+	if len(r.Porcupine) > 0 {
+		// The program found a partition not linearizable and handed back
+		// porcupine's input: check it again here and draw it.
+		path := porcupinePath(scenario, seed, bugs)
+		if res, err := check.VisualizePath(r.Porcupine, path); err != nil {
+			fmt.Fprintf(&b, "\n  porcupine: writing %s: %v", path, err)
+		} else {
+			fmt.Fprintf(&b, "\n  porcupine: %s (%d operations, %s on the host)", path, len(r.Porcupine), res)
+		}
 	}
 	fmt.Fprintf(&b, "\n  replay: %s", replayCmd(scenario, seed, bugs, swarm))
 	return b.String()

@@ -1,9 +1,13 @@
 package check
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/anishathalye/porcupine"
 )
 
 // hb builds histories tersely.
@@ -150,5 +154,35 @@ func TestMonitorClusterInvariants(t *testing.T) {
 	ok.Sample(1, 1, sample(1, 0, 10, 12))
 	if vs := ok.Sample(2, 1, sample(2, 1, 10, 12)); len(vs) != 0 {
 		t.Fatalf("a clean failover: %v", vs)
+	}
+}
+
+// TestVisualizeNotLinearizable: the input LinearizableInput returns for a
+// history porcupine rejects is rejected again and drawn as porcupine's HTML.
+func TestVisualizeNotLinearizable(t *testing.T) {
+	b := (&hb{}).send(1, 1, 0, OK).list(1).send(1, 2, 0, OK) // acknowledged at a stale offset
+	vs, ops := LinearizableInput(b.h, false)
+	if kinds(vs) != "not-linearizable" || len(ops) != 3 {
+		t.Fatalf("violations %v, input %v", vs, ops)
+	}
+	path := filepath.Join(t.TempDir(), "porcupine.html")
+	res, err := VisualizePath(ops, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res != porcupine.Illegal {
+		t.Fatalf("porcupine says %s on the host", res)
+	}
+	html, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<html", "p0 send acknowledged at 0", "p0 list-offsets = 1", "hw=1", "PartialLinearizations"} {
+		if !strings.Contains(string(html), want) {
+			t.Errorf("the visualisation lacks %q", want)
+		}
+	}
+	if _, ok := LinearizableInput(clean().h, false); ok != nil {
+		t.Fatalf("a linearizable history returned input %v", ok)
 	}
 }

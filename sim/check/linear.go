@@ -2,7 +2,10 @@ package check
 
 import (
 	"fmt"
+	"io"
 	"math"
+	"os"
+	"slices"
 	"sort"
 
 	"github.com/anishathalye/porcupine"
@@ -24,6 +27,7 @@ type linIn struct {
 	kind   Kind
 	offset int64 // Send: offset it must take (-1: from the output); Fetch: from
 	count  int64 // Fetch: records returned
+	part   int32 // the partition (porcupine's partition of the history)
 }
 
 type linOut struct {
@@ -32,6 +36,24 @@ type linOut struct {
 }
 
 var partitionModel = porcupine.Model{
+	// Partitions are independent logs: one history per partition.
+	Partition: func(ops []porcupine.Operation) [][]porcupine.Operation {
+		var keys []int32
+		by := map[int32][]porcupine.Operation{}
+		for _, o := range ops {
+			p := o.Input.(linIn).part
+			if _, ok := by[p]; !ok {
+				keys = append(keys, p)
+			}
+			by[p] = append(by[p], o)
+		}
+		slices.Sort(keys)
+		out := make([][]porcupine.Operation, len(keys))
+		for i, p := range keys {
+			out[i] = by[p]
+		}
+		return out
+	},
 	Init: func() interface{} { return int64(0) },
 	Step: func(state, input, output interface{}) (bool, interface{}) {
 		n := state.(int64)
@@ -52,8 +74,34 @@ var partitionModel = porcupine.Model{
 	},
 	DescribeOperation: func(input, output interface{}) string {
 		in, out := input.(linIn), output.(linOut)
+		switch in.kind {
+		case Send:
+			if in.offset >= 0 {
+				return fmt.Sprintf("p%d send (unknown outcome, read at %d)", in.part, in.offset)
+			}
+			return fmt.Sprintf("p%d send acknowledged at %d", in.part, out.offset)
+		case ListOffsets:
+			return fmt.Sprintf("p%d list-offsets = %d", in.part, out.offset)
+		case Fetch:
+			return fmt.Sprintf("p%d fetch from %d: %d records, hw %d", in.part, in.offset, in.count, out.hw)
+		}
 		return fmt.Sprintf("%s in=%+v out=%+v", in.kind, in, out)
 	},
+	DescribeState: func(state interface{}) string { return fmt.Sprintf("hw=%d", state.(int64)) },
+}
+
+// LinOp is one operation of porcupine's input, as plain data: what a
+// failing run hands back so that the host can check the history again and
+// draw it (Visualize), since the program under the simulator writes no files.
+type LinOp struct {
+	Client    int   `json:"c"`
+	Partition int32 `json:"p"`
+	Kind      Kind  `json:"k"`
+	In        int64 `json:"i"`           // Send: offset it must take (-1: the acknowledged one); Fetch: from
+	Count     int64 `json:"n,omitempty"` // Fetch: records returned
+	Out       int64 `json:"o"`           // Send: offset acknowledged; ListOffsets: end; Fetch: high watermark
+	Call      int64 `json:"t0"`
+	Return    int64 `json:"t1"`
 }
 
 // Linearizable checks each partition's send / ListOffsets / Fetch history
@@ -65,9 +113,18 @@ var partitionModel = porcupine.Model{
 // are not linearizable there, while offsets handed to acknowledged sends
 // still are.
 func Linearizable(h History, sendsOnly bool) []Violation {
+	vs, _ := LinearizableInput(h, sendsOnly)
+	return vs
+}
+
+// LinearizableInput is Linearizable that also returns porcupine's input
+// for the partitions found not linearizable (nil when all are), for
+// Visualize.
+func LinearizableInput(h History, sendsOnly bool) ([]Violation, []LinOp) {
 	var out []Violation
+	var failed []LinOp
 	parts := index(h)
-	byPart := map[int32][]porcupine.Operation{}
+	byPart := map[int32][]LinOp{}
 	for _, op := range h.Ops {
 		if sendsOnly && op.Kind != Send {
 			continue
@@ -82,30 +139,71 @@ func Linearizable(h History, sendsOnly bool) []Violation {
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 	for _, p := range keys {
-		ops := byPart[p]
+		ops := porcupineOps(byPart[p])
 		res, info := porcupine.CheckOperationsVerbose(partitionModel, ops, 0)
 		if res == porcupine.Illegal {
 			out = append(out, Violation{"not-linearizable", p, describe(ops, info)})
+			failed = append(failed, byPart[p]...)
 		}
+	}
+	return out, failed
+}
+
+// Visualize checks ops (LinearizableInput's) again and writes porcupine's
+// HTML visualisation of them to w: one history per partition, with the
+// longest partial linearizations and where each one gets stuck. It returns
+// porcupine's verdict.
+func Visualize(ops []LinOp, w io.Writer) (porcupine.CheckResult, error) {
+	res, info := porcupine.CheckOperationsVerbose(partitionModel, porcupineOps(ops), 0)
+	return res, porcupine.Visualize(partitionModel, info, w)
+}
+
+// VisualizePath is Visualize into a new file at path.
+func VisualizePath(ops []LinOp, path string) (porcupine.CheckResult, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	res, err := Visualize(ops, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return res, err
+}
+
+func porcupineOps(ops []LinOp) []porcupine.Operation {
+	out := make([]porcupine.Operation, len(ops))
+	for i, o := range ops {
+		in := linIn{kind: o.Kind, part: o.Partition}
+		var lo linOut
+		switch o.Kind {
+		case Send:
+			in.offset, lo.offset = o.In, o.Out
+		case ListOffsets:
+			lo.offset = o.Out
+		case Fetch:
+			in.offset, in.count, lo.hw = o.In, o.Count, o.Out
+		}
+		out[i] = porcupine.Operation{ClientId: o.Client, Input: in, Output: lo, Call: o.Call, Return: o.Return}
 	}
 	return out
 }
 
-func linOp(op Op, pp *perPartition) (porcupine.Operation, bool) {
-	o := porcupine.Operation{ClientId: op.Process, Call: op.Call, Return: op.Return}
+func linOp(op Op, pp *perPartition) (LinOp, bool) {
+	o := LinOp{Client: op.Process, Partition: op.Partition, Kind: op.Kind, Call: op.Call, Return: op.Return}
 	switch {
 	case op.Kind == Send && op.Result == OK:
-		o.Input, o.Output = linIn{kind: Send, offset: -1}, linOut{offset: op.Offset}
+		o.In, o.Out = -1, op.Offset
 	case op.Kind == Send:
 		offs := pp.offsetsOf[op.Value]
 		if len(offs) == 0 {
 			return o, false
 		}
-		o.Input, o.Output, o.Return = linIn{kind: Send, offset: sortedSet(offs)[0]}, linOut{}, math.MaxInt64
+		o.In, o.Return = sortedSet(offs)[0], math.MaxInt64
 	case op.Kind == ListOffsets && op.Result == OK:
-		o.Input, o.Output = linIn{kind: ListOffsets}, linOut{offset: op.Offset}
+		o.Out = op.Offset
 	case op.Kind == Fetch && op.Result == OK:
-		o.Input, o.Output = linIn{kind: Fetch, offset: op.Offset, count: int64(len(op.Records))}, linOut{hw: op.HW}
+		o.In, o.Count, o.Out = op.Offset, int64(len(op.Records)), op.HW
 	default:
 		return o, false
 	}

@@ -28,6 +28,7 @@ type run struct {
 	viol []check.Violation
 	rec  *recorder
 	c    *cluster
+	lin  []check.LinOp // porcupine's input of the partitions found not linearizable
 }
 
 func (r *run) fail(kind, detail string) {
@@ -82,7 +83,7 @@ func (r *run) result(elapsed time.Duration) Result {
 	defer r.rec.mu.Unlock()
 	res := Result{Seed: r.opt.Seed, Scenario: r.sc.Name, Bugs: r.opt.Bugs,
 		Hash: fmt.Sprintf("%016x", r.tr.Hash()), OK: len(r.viol) == 0, VirtualMs: elapsed.Milliseconds(),
-		Events: r.tr.Count(), Stats: r.rec.stats}
+		Events: r.tr.Count(), Stats: r.rec.stats, Porcupine: r.lin}
 	res.Violations = append(append(res.Violations, r.rec.inRun...), r.viol...)
 	res.OK = len(res.Violations) == 0
 	if len(res.Violations) > violationsMax {
@@ -130,11 +131,15 @@ func (r *run) body() {
 	h = r.dropDeleted(h)
 	vs := check.Queue(h)
 	vs = append(vs, check.Group(h, g)...)
+	var lin []check.LinOp
 	if r.sc.Linearize {
-		vs = append(vs, check.Linearizable(h, r.sc.Brokers > 1)...)
+		var lvs []check.Violation
+		lvs, lin = check.LinearizableInput(h, r.sc.Brokers > 1)
+		vs = append(vs, lvs...)
 	}
 	r.mu.Lock()
 	r.viol = append(r.viol, vs...)
+	r.lin = lin
 	r.mu.Unlock()
 }
 

@@ -163,6 +163,11 @@ type Result struct {
 	VirtualMs  int64             `json:"virtual_ms"`
 	Events     uint64            `json:"events"`
 	Stats      Stats             `json:"stats"`
+	// Porcupine is porcupine's input for the partitions found not
+	// linearizable (check.LinearizableInput): the host draws it
+	// (check.Visualize), since the program writes no files. It is part of
+	// every run's result alike, after the hash, so it cannot change the run.
+	Porcupine []check.LinOp `json:"porcupine,omitempty"`
 	// What the run left behind, read after it ended: live goroutines
 	// (frozen ones of crashed incarnations included) and the live heap.
 	Goroutines int    `json:"goroutines"`
