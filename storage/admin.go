@@ -103,6 +103,12 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err := l.cutAt(i, pos); err != nil {
 		return l.fail(err)
 	}
+	s.txnFiles = true // a .txnopen of its sealed past goes at its next seal
+	txns, err := s.rescanTxns(s.txnStart)
+	if err != nil {
+		return l.fail(err)
+	}
+	l.txns = txns
 	l.end.Store(offset)
 	l.durable.Store(min(l.durable.Load(), offset))
 	// After the durable cut: a crash in between leaves entries past the
@@ -191,6 +197,7 @@ func (l *Log) truncateFully(offset int64) error {
 		return err
 	}
 	l.segs = append(l.segs, s)
+	l.txns = txnState{}
 	if err := jio.SyncDir(l.fs, l.dir); err != nil {
 		return err
 	}

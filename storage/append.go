@@ -66,6 +66,10 @@ func (l *Log) appendLocked(batches []byte, epoch int32, replica bool) (_ AppendI
 	if err != nil {
 		return AppendInfo{}, false, err
 	}
+	txnEvs, err := txnEvents(batches, hdrs)
+	if err != nil {
+		return AppendInfo{}, false, err
+	}
 	if l.mustRoll(int64(len(batches)), len(hdrs), last, nowMs) ||
 		(l.active().size > 0 && buggify.On(buggify.StorageRoll)) {
 		if err := l.roll(); err != nil {
@@ -105,6 +109,9 @@ func (l *Log) appendLocked(batches []byte, epoch int32, replica bool) (_ AppendI
 		l.epochs = epochs
 	}
 	l.end.Store(last + 1)
+	if err := l.applyTxnEvents(txnEvs); err != nil {
+		return AppendInfo{}, false, l.fail(err)
+	}
 	return info, backlog, nil
 }
 
@@ -176,6 +183,8 @@ func (l *Log) roll() error {
 		}
 		return l.fail(err)
 	}
+	l.active().txnEnd = l.txns.clone()
+	s.txnStart = l.txns.clone()
 	job, err := l.active().detach()
 	if err != nil {
 		if errors.Is(err, ErrNoSpace) && s.remove() == nil {

@@ -71,6 +71,7 @@ func (l *Log) swapSegment(sn segSnap, ns *segment) error {
 		panic("storage: segment " + old.path(logSuffix) + " left the log while Compact held opMu")
 	}
 	l.segs[i] = ns
+	ns.txnStart, ns.aborted, ns.txnFiles = old.txnStart, old.aborted, old.txnFiles
 	old.close() // only a read handle; its error says nothing about the data
 	return nil
 }

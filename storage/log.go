@@ -89,6 +89,10 @@ type Log struct {
 	syncHook func(d time.Duration, records int64)
 
 	cmp compactState // Compact's own state (compact.go)
+
+	// txns are the open transactions at the log end (txn.go). Guarded by
+	// mu, as the segments.
+	txns txnState
 }
 
 // Open opens or creates the log in dir on fs and recovers it: it CRC-scans
@@ -169,8 +173,10 @@ func (l *Log) cleanDir() ([]int64, error) {
 	for _, fi := range infos {
 		name := fi.Name()
 		base, idx := parseSegmentName(name, indexSuffix)
-		if !idx {
-			base, idx = parseSegmentName(name, timeIndexSuffix)
+		for _, suf := range []string{timeIndexSuffix, txnIndexSuffix, txnOpenSuffix} {
+			if !idx {
+				base, idx = parseSegmentName(name, suf)
+			}
 		}
 		if strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".deleted") || (idx && !logs[base]) {
 			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -207,6 +213,8 @@ func parseSegmentName(name, suffix string) (int64, bool) {
 // segments are removed (they follow a hole).
 func (l *Log) loadSegments(bases []int64) error {
 	nowMs := l.clk.Now().UnixMilli()
+	txns := txnState{} // the open transactions at the current segment's base
+	defer func() { l.txns = txns }()
 	for i, base := range bases {
 		last := i == len(bases)-1
 		s := newSegment(l.fs, l.dir, base)
@@ -220,21 +228,34 @@ func (l *Log) loadSegments(bases []int64) error {
 		}
 		s.size, s.rollMs = fi.Size(), fi.ModTime().UnixMilli()
 		if !last {
-			if ok, err := s.loadSeal(bases[i+1]); err != nil || ok {
-				if err != nil {
+			ok, err := s.loadSeal(bases[i+1])
+			if err != nil {
+				return err
+			}
+			if ok {
+				end, err := s.loadTxnFiles(txns)
+				if err == nil {
+					txns = end
+					continue
+				}
+				if !errors.Is(err, ErrCorrupt) {
 					return err
 				}
-				continue
 			}
 		}
 		if err := s.openWriters(false); err != nil {
 			return err
 		}
 		clean, err := s.recoverTail(l.cfg.IndexIntervalBytes, last && buggify.Broken(buggify.SkipTornTail), nowMs)
-		if err != nil || last {
+		if err != nil {
+			return err
+		}
+		start := txns
+		if txns, err = s.rescanTxns(start); err != nil || last {
 			return err
 		}
 		if clean && s.next == bases[i+1] {
+			s.txnEnd = txns
 			if err := s.seal(); err != nil {
 				return err
 			}

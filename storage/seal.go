@@ -36,6 +36,7 @@ type sealJob struct {
 	seal      []byte // the two seal entries
 	next      int64  // the segment's end offset
 	logSynced bool   // stage 1 is done
+	txn       txnSeal
 }
 
 // detach seals the active segment in memory: it writes out the index
@@ -48,7 +49,9 @@ func (s *segment) detach() (*sealJob, error) {
 	}
 	seal := appendTimeEntry(nil, s.maxTs, s.maxTsRel)
 	seal = appendTimeEntry(seal, s.maxTs, uint32(s.next-s.base))
-	j := &sealJob{seg: s, w: s.w, wi: s.wi, wt: s.wt, seal: seal, next: s.next}
+	txn := txnSeal{index: encodeAborted(s.aborted), open: encodeOpen(s.txnEnd), had: s.txnFiles}
+	s.txnFiles = s.txnFiles || len(txn.index)+len(txn.open) > 0
+	j := &sealJob{seg: s, w: s.w, wi: s.wi, wt: s.wt, seal: seal, next: s.next, txn: txn}
 	s.w, s.wi, s.wt = nil, nil, nil
 	s.nIndex = len(s.entries)
 	s.entries, s.persisted = nil, 0
@@ -66,7 +69,11 @@ func (j *sealJob) syncLog() error {
 
 // sealIndex is stage 2; it closes the handles, also after an error.
 func (j *sealJob) sealIndex() error {
-	_, err := j.wt.Write(j.seal)
+	// The transaction files first: the seal vouches for them.
+	err := j.txn.write(j.seg)
+	if err == nil {
+		_, err = j.wt.Write(j.seal)
+	}
 	if err == nil {
 		err = parallel([]func() error{j.wi.Sync, j.wt.Sync})
 	}

@@ -59,6 +59,13 @@ type segment struct {
 	// that a sealed segment it read was reopened, truncated or closed
 	// since. Changed only with the log's mu held (or before publication).
 	mods int
+
+	// Transactions (txn.go): the open ones at base (nil: none known),
+	// those at next once rolled (for the seal), the aborted ones whose
+	// marker lies here, and whether transaction files may exist.
+	txnStart, txnEnd txnState
+	aborted          []AbortedTxn
+	txnFiles         bool
 }
 
 func (s *segment) path(suffix string) string {
@@ -160,7 +167,7 @@ func (s *segment) close() error {
 // that a crash leaves at worst orphan index files (removed on open).
 func (s *segment) remove() error {
 	err := s.close()
-	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix, txnOpenSuffix} {
 		if rerr := s.fs.Remove(s.path(suf)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = errors.Join(err, rerr)
 		}
