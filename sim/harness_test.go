@@ -32,6 +32,7 @@ var (
 	flagWall     = flag.Duration("wall", 10*time.Minute, "wall-clock limit per run")
 	flagParallel = flag.Int("parallel-runs", runtime.NumCPU(), "runs at once")
 	flagMem      = flag.Int("mem-budget", 3072, "fail a run whose wasm memory grows past this many MiB (wasm32 stops at 4096)")
+	flagSchedule = flag.String("schedule", "", "replay the fault schedule in this file (as a failing run writes it) instead of drawing faults from the seed")
 	flagSwarm    = flag.Bool("swarm", true, "each seed runs its swarm variant of the scenario (a subset of the fault menu and drawn settings); false: every seed runs the scenario as written")
 )
 
@@ -105,7 +106,7 @@ type memoEntry struct {
 // runMemo is runOne shared between tests: TestSim and TestSelfTest ask for
 // the same correct-broker runs, which then cost one execution.
 func runMemo(t *testing.T, scenario string, seed uint64, bugs string, swarm bool) outcome {
-	key := fmt.Sprintf("%s/%d/%s/%v", scenario, seed, bugs, swarm)
+	key := fmt.Sprintf("%s/%d/%s/%v/%s", scenario, seed, bugs, swarm, scheduleArg(t))
 	memoMu.Lock()
 	e := memo[key]
 	if e == nil {
@@ -117,9 +118,37 @@ func runMemo(t *testing.T, scenario string, seed uint64, bugs string, swarm bool
 	return e.o
 }
 
-// runArgs are the program's arguments for (scenario, seed, bugs, swarm):
-// the only input besides the binary and the seed.
-func runArgs(scenario string, seed uint64, bugs string, swarm bool) []string {
+var (
+	schedOnce sync.Once
+	schedArg  string
+	schedErr  error
+)
+
+// scheduleArg is the -schedule file's schedule as the program's argument
+// ("" without -schedule): the program cannot read host files.
+func scheduleArg(t *testing.T) string {
+	schedOnce.Do(func() {
+		if *flagSchedule == "" {
+			return
+		}
+		var b []byte
+		if b, schedErr = os.ReadFile(*flagSchedule); schedErr != nil {
+			return
+		}
+		var steps []runner.Step
+		if steps, schedErr = runner.ParseSchedule(b); schedErr == nil {
+			schedArg = runner.ScheduleArg(steps, false)
+		}
+	})
+	if schedErr != nil {
+		t.Fatalf("-schedule: %v", schedErr)
+	}
+	return schedArg
+}
+
+// runArgs are the program's arguments for (scenario, seed, bugs, swarm,
+// schedule): the only input besides the binary and the seed.
+func runArgs(scenario string, seed uint64, bugs string, swarm bool, schedule string) []string {
 	args := []string{"-scenario", scenario, "-seed", fmt.Sprint(seed)}
 	if bugs != "" {
 		args = append(args, "-bug", bugs)
@@ -127,17 +156,29 @@ func runArgs(scenario string, seed uint64, bugs string, swarm bool) []string {
 	if !swarm {
 		args = append(args, "-swarm=false")
 	}
-	return args
+	if schedule == "" {
+		schedule = runner.ScheduleArg(nil, true)
+	}
+	// Always passed, padded: a replayed schedule must not change what the
+	// program allocates (runner.ScheduleArg).
+	return append(args, "-schedule", schedule)
 }
 
-// runOne executes one (scenario, seed, bugs, swarm) run.
+// runOne executes one (scenario, seed, bugs, swarm) run, with the
+// -schedule file's faults if one is given.
 func runOne(t *testing.T, scenario string, seed uint64, bugs string, swarm bool, w watch) outcome {
+	return runSched(t, scenario, seed, bugs, swarm, scheduleArg(t), w)
+}
+
+// runSched is runOne replaying schedule (runner.ScheduleArg's form; "":
+// faults drawn from the seed).
+func runSched(t *testing.T, scenario string, seed uint64, bugs string, swarm bool, schedule string, w watch) outcome {
 	h := getHost(t)
 	runSlots <- struct{}{}
 	defer func() { <-runSlots }()
 	var stdout bytes.Buffer
 	stderr := &tailBuffer{max: 64 << 10}
-	spec := RunSpec{Seed: seed, Args: runArgs(scenario, seed, bugs, swarm), Stdout: &stdout, Stderr: stderr, Events: w.events}
+	spec := RunSpec{Seed: seed, Args: runArgs(scenario, seed, bugs, swarm, schedule), Stdout: &stdout, Stderr: stderr, Events: w.events}
 	if w.trace {
 		f, err := os.Create(tracePath(scenario, seed, bugs))
 		if err != nil {
@@ -174,6 +215,30 @@ func tracePath(scenario string, seed uint64, bugs string) string {
 	return tmpPath("trace", scenario, seed, bugs, ".log")
 }
 
+// schedulePath is where a run's fault schedule is written (with -schedule,
+// the executed one goes beside the input, never over it).
+func schedulePath(scenario string, seed uint64, bugs string) string {
+	if *flagSchedule != "" {
+		return tmpPath("schedule", scenario, seed, bugs, "-replayed.json")
+	}
+	return tmpPath("schedule", scenario, seed, bugs, ".json")
+}
+
+// writeSchedule writes the run's executed fault schedule to its file and
+// says where, the faults one a line.
+func writeSchedule(scenario string, seed uint64, bugs string, r runner.Result) string {
+	path := schedulePath(scenario, seed, bugs)
+	if err := os.WriteFile(path, runner.FormatSchedule(r.Schedule), 0o644); err != nil {
+		return fmt.Sprintf("schedule: writing %s: %v", path, err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "schedule: %s (%d faults; edit it and replay with -schedule=%s)", path, len(r.Schedule), path)
+	for _, s := range r.Schedule {
+		fmt.Fprintf(&b, "\n    %s", s)
+	}
+	return b.String()
+}
+
 // porcupinePath is where a not-linearizable run's visualisation goes.
 func porcupinePath(scenario string, seed uint64, bugs string) string {
 	return tmpPath("porcupine", scenario, seed, bugs, ".html")
@@ -195,6 +260,9 @@ func replayCmd(scenario string, seed uint64, bugs string, swarm bool) string {
 	}
 	if !swarm {
 		cmd += " -swarm=false"
+	}
+	if *flagSchedule != "" {
+		cmd += " -schedule=" + *flagSchedule
 	}
 	return cmd
 }
@@ -238,6 +306,9 @@ func report(t *testing.T, scenario string, seed uint64, bugs string, swarm bool,
 		} else {
 			fmt.Fprintf(&b, "\n  porcupine: %s (%d operations, %s on the host)", path, len(r.Porcupine), res)
 		}
+	}
+	if o.res.Hash != "" {
+		fmt.Fprintf(&b, "\n  %s", writeSchedule(scenario, seed, bugs, r))
 	}
 	fmt.Fprintf(&b, "\n  replay: %s", replayCmd(scenario, seed, bugs, swarm))
 	return b.String()

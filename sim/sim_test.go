@@ -73,6 +73,9 @@ func TestSim(t *testing.T) {
 			}
 			if *flagSeed != 0 {
 				fmt.Printf("trace: %s\n", tracePath(j.scenario, j.seed, *flagBug))
+				if !o.failed() { // a failure's report has it
+					fmt.Println(writeSchedule(j.scenario, j.seed, *flagBug, o.res))
+				}
 			}
 			if j.double && o.err == nil {
 				checkReplay(t, j.scenario, j.seed, *flagBug, o)

@@ -15,45 +15,92 @@ import (
 	"github.com/jocko/jocko/sim/trace"
 )
 
+// byID returns the broker with that ID (nil if none).
+func (c *cluster) byID(id int32) *broker {
+	for _, b := range c.brokers {
+		if b.id == id {
+			return b
+		}
+	}
+	return nil
+}
+
 // clientHosts are the hosts the workload's clients dial from.
 func (w *workload) clientHosts() []string {
 	return w.c.net.Hosts() // brokers included; blocking a host to itself is a no-op
 }
 
 // nemesis injects faults drawn from the scenario's menu until ctx ends:
-// quiet gap, fault, hold it for its duration, heal, repeat.
+// quiet gap, fault, hold it for its duration, heal, repeat. With a
+// schedule to replay (Options.Schedule) it runs that schedule's steps
+// instead, each when it is due. Both ways it keeps the schedule it
+// executed (Result.Schedule), and both do the same work for the same
+// faults, so replaying a run's own schedule is the same execution.
 func (w *workload) nemesis(ctx context.Context, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 0x4e3e))
 	total := 0
 	for _, f := range w.sc.Faults {
 		total += f.Weight
 	}
-	if total == 0 {
+	if total == 0 && !w.replay {
 		<-ctx.Done()
 		return
 	}
-	for ctx.Err() == nil {
-		gap := w.sc.FaultGap[0]
-		if span := w.sc.FaultGap[1] - gap; span > 0 {
-			gap += time.Duration(rng.Int64N(int64(span)))
+	start := time.Now()
+	for i := 0; ctx.Err() == nil; i++ {
+		var step Step
+		var gap time.Duration
+		switch {
+		case !w.replay:
+			gap = w.sc.FaultGap[0]
+			if span := w.sc.FaultGap[1] - gap; span > 0 {
+				gap += time.Duration(rng.Int64N(int64(span)))
+			}
+		case i < len(w.schedule):
+			step = w.schedule[i]
+			gap = max(0, time.Duration(step.At)-time.Since(start))
+		default:
+			gap = w.sc.Duration // past the fault phase: ctx ends first
 		}
+		due := time.Since(start) + gap
 		sleepCtx(ctx, gap)
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || (w.replay && i >= len(w.schedule)) {
 			return
 		}
-		f := pick(w.sc.Faults, rng.IntN(total))
-		dur := f.Min
-		if span := f.Max - f.Min; span > 0 {
-			dur += time.Duration(rng.Int64N(int64(span)))
+		var f Fault
+		var dur time.Duration
+		var b *broker
+		ch := &chooser{rng: rng}
+		if w.replay {
+			f.Kind, dur, b = step.Kind, time.Duration(step.For), w.c.byID(step.Broker)
+			ch.replay = step.Choices
+			if ch.replay == nil {
+				ch.replay = []int{}
+			}
+			if b == nil {
+				w.rec.tr.Logf("nemesis: schedule step %d names broker %d, which the cluster does not have; skipped", i, step.Broker)
+				continue
+			}
+		} else {
+			f = pick(w.sc.Faults, rng.IntN(total))
+			dur = f.Min
+			if span := f.Max - f.Min; span > 0 {
+				dur += time.Duration(rng.Int64N(int64(span)))
+			}
+			b = w.target(f.Target, rng)
 		}
-		b := w.target(f.Target, rng)
 		w.rec.tr.Record(trace.Nemesis, trace.Str(string(f.Kind)), uint64(b.id), uint64(dur))
 		w.rec.tr.Logf("nemesis %s on %s for %v", f.Kind, b.name, dur)
 		w.rec.mu.Lock()
 		w.rec.stats.Faults++
+		w.rec.sched = append(w.rec.sched, Step{At: Dur(due), Kind: f.Kind, Broker: b.id, For: Dur(dur)})
+		n := len(w.rec.sched) - 1
 		w.rec.mu.Unlock()
 		w.sample()
-		heal := w.inject(f.Kind, b, rng)
+		heal := w.inject(f.Kind, b, ch)
+		w.rec.mu.Lock()
+		w.rec.sched[n].Choices = ch.made
+		w.rec.mu.Unlock()
 		time.Sleep(dur) // the fault lasts its full duration even past ctx
 		heal()
 		w.sample()
@@ -73,7 +120,7 @@ func pick(fs []Fault, n int) Fault {
 }
 
 // inject applies one fault to b and returns what heals it.
-func (w *workload) inject(kind FaultKind, b *broker, rng *rand.Rand) func() {
+func (w *workload) inject(kind FaultKind, b *broker, rng *chooser) func() {
 	c := w.c
 	restart := func() { c.crash(b, simfs.ProcessCrash); c.start(b, 30*time.Second) }
 	crash := func(k simfs.CrashKind) func() {
@@ -211,7 +258,7 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *rand.Rand) func() {
 
 // reassign replaces one replica of a random workload partition by a broker
 // outside its replicas, through AlterPartitionReassignments from a client.
-func (w *workload) reassign(rng *rand.Rand) {
+func (w *workload) reassign(rng *chooser) {
 	c := w.c
 	p := rng.Int32N(w.sc.Partitions)
 	var replicas []int32

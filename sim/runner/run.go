@@ -83,7 +83,8 @@ func (r *run) result(elapsed time.Duration) Result {
 	defer r.rec.mu.Unlock()
 	res := Result{Seed: r.opt.Seed, Scenario: r.sc.Name, Bugs: r.opt.Bugs,
 		Hash: fmt.Sprintf("%016x", r.tr.Hash()), OK: len(r.viol) == 0, VirtualMs: elapsed.Milliseconds(),
-		Events: r.tr.Count(), Stats: r.rec.stats, Porcupine: r.lin}
+		Events: r.tr.Count(), Stats: r.rec.stats, Porcupine: r.lin,
+		Schedule: append([]Step{}, r.rec.sched...)}
 	res.Violations = append(append(res.Violations, r.rec.inRun...), r.viol...)
 	res.OK = len(res.Violations) == 0
 	if len(res.Violations) > violationsMax {
@@ -102,7 +103,7 @@ func (r *run) body() {
 	}
 	r.c = c
 	c.ready = r.sample
-	w := &workload{c: c, rec: r.rec, sc: r.sc, sample: r.sampleAll}
+	w := &workload{c: c, rec: r.rec, sc: r.sc, sample: r.sampleAll, replay: r.opt.Schedule.Replay, schedule: r.opt.Schedule.Steps}
 	mctx, mstop := context.WithCancel(context.Background())
 	defer mstop()
 	go r.monitor(mctx)

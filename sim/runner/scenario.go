@@ -131,6 +131,9 @@ type Options struct {
 	// NoSwarm runs the scenario as written: its whole fault menu and its
 	// settings, instead of the seed's swarm variant (see Swarm).
 	NoSwarm bool
+	// Schedule, when Schedule.Replay, is run instead of faults drawn from
+	// the seed (see Step); everything else still comes from the seed.
+	Schedule Schedule
 	// Trace receives the text trace in a native run (nil: none). Under the
 	// simulator the host receives every event and log line and decides.
 	Trace interface{ Write([]byte) (int, error) }
@@ -168,6 +171,9 @@ type Result struct {
 	// (check.Visualize), since the program writes no files. It is part of
 	// every run's result alike, after the hash, so it cannot change the run.
 	Porcupine []check.LinOp `json:"porcupine,omitempty"`
+	// Schedule is the faults the nemesis executed (see Step): written to a
+	// file by the host and replayed with -schedule.
+	Schedule []Step `json:"schedule"`
 	// What the run left behind, read after it ended: live goroutines
 	// (frozen ones of crashed incarnations included) and the live heap.
 	Goroutines int    `json:"goroutines"`

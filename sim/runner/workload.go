@@ -22,6 +22,7 @@ type recorder struct {
 	tr    *trace.Trace
 	stats Stats
 	start time.Time
+	sched []Step // the faults the nemesis executed
 
 	mon   *check.Monitor    // in-run invariants
 	inRun []check.Violation // what mon found, as it found it
@@ -115,6 +116,9 @@ type workload struct {
 	rec *recorder
 	sc  Scenario
 	rng *rand.Rand // workload decisions only; drawn from one goroutine each
+	// replay: the nemesis runs schedule instead of drawing faults.
+	replay   bool
+	schedule []Step
 	// sample runs the in-run invariants on every live broker.
 	sample func()
 }

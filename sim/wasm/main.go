@@ -33,6 +33,7 @@ func main() {
 	bugs := flag.String("bug", "", "comma-separated broken variants to switch on")
 	tr := flag.Bool("trace", false, "native runs: write a text trace to stderr")
 	swarm := flag.Bool("swarm", true, "run the seed's swarm variant (a subset of the fault menu, drawn settings); false: the scenario as written")
+	schedule := flag.String("schedule", "", "a fault schedule to replay instead of drawing faults from the seed, in runner.ScheduleArg's form (\"draw\": draw them)")
 	flag.Parse()
 	sc, ok := scenarios.Get(*name)
 	if !ok {
@@ -40,6 +41,13 @@ func main() {
 		os.Exit(2)
 	}
 	opt := runner.Options{Seed: *seed, NoSwarm: !*swarm}
+	// Decoded in every run alike (see runner.ScheduleArg).
+	sched, err := runner.DecodeScheduleArg(*schedule)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	opt.Schedule = sched
 	if *bugs != "" {
 		opt.Bugs = strings.Split(*bugs, ",")
 	}
