@@ -186,48 +186,43 @@ func (s *segment) rescanTxns(start txnState) (txnState, error) {
 	return state, afero.WriteFile(s.fs, s.path(txnIndexSuffix), encodeAborted(aborted), 0o644)
 }
 
-// scanTxns walks the headers of the segment's batches (reading a marker
-// batch whole), up to a tail that does not parse, applies their transaction events to state and returns the
-// aborted transactions.
+// scanTxns walks the headers of the segment's batches, reading only each
+// batch's header (and a transactional batch whole: markers are small), up
+// to a tail that does not parse, applies their transaction events to
+// state and returns the aborted transactions. Hopping from header to
+// header keeps a restart's reads of the active segment to its headers:
+// recovery has already read (and CRC-checked) its tail.
 func (s *segment) scanTxns(state txnState) ([]AbortedTxn, error) {
 	var aborted []AbortedTxn
-	buf := make([]byte, min(headerChunkBytes, max(s.size, batchHeaderLen)))
-	for pos := int64(0); pos < s.size; {
-		n := min(int64(len(buf)), s.size-pos)
-		if err := s.readAt(buf[:n], pos); err != nil {
+	var hdr [batchHeaderLen]byte
+	for pos := int64(0); pos+batchHeaderLen <= s.size; {
+		if err := s.readAt(hdr[:], pos); err != nil {
 			return nil, err
 		}
-		p := int64(0)
-		for p+batchHeaderLen <= n {
-			h, err := parseBatchHeader(buf[p:n])
-			if err != nil {
-				return aborted, nil // an unchecked tail: see below
-			}
-			if h.attributes&attrTransactional != 0 {
-				b := buf[p:min(p+h.size(), n)]
-				if int64(len(b)) < h.size() {
-					b = make([]byte, h.size())
-					if err := s.readAt(b, pos+p); err != nil {
-						return nil, err
-					}
-				}
-				ev, ok, err := txnEventOf(b, h.baseOffset)
-				if err != nil {
-					return nil, err
-				}
-				if a, done := state.apply(ev); ok && done {
-					aborted = append(aborted, a)
-				}
-			}
-			p += h.size()
-		}
-		if p == 0 {
-			// Less than a header left: only a tail that recovery kept
-			// unchecked (the skip-torn-tail broken variant) ends so;
-			// recoverTail has checked everything else.
+		h, err := parseBatchHeader(hdr[:])
+		if err != nil || h.size() <= 0 {
+			// Only a tail that recovery kept unchecked (the
+			// skip-torn-tail broken variant) ends so; recoverTail has
+			// checked everything else.
 			return aborted, nil
 		}
-		pos += p
+		if h.attributes&attrTransactional != 0 {
+			if pos+h.size() > s.size {
+				return aborted, nil // the same unchecked tail
+			}
+			b := make([]byte, h.size())
+			if err := s.readAt(b, pos); err != nil {
+				return nil, err
+			}
+			ev, ok, err := txnEventOf(b, h.baseOffset)
+			if err != nil {
+				return nil, err
+			}
+			if a, done := state.apply(ev); ok && done {
+				aborted = append(aborted, a)
+			}
+		}
+		pos += h.size()
 	}
 	return aborted, nil
 }
