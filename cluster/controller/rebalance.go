@@ -129,9 +129,14 @@ func bestMove(ids []int32, count func(int32) int, work [][]int32, movable func(r
 			if hi.n-lo.n < 2 {
 				break
 			}
-			for i, reps := range work {
-				if slices.Contains(reps, hi.id) && movable(reps, hi.id, lo.id) {
-					return i, hi.id, lo.id
+			// A follower replica first: moving a preferred leader
+			// (the first replica) would unbalance leadership, which a
+			// partition with one replica cannot give back.
+			for _, leader := range []bool{false, true} {
+				for i, reps := range work {
+					if slices.Contains(reps, hi.id) && (reps[0] == hi.id) == leader && movable(reps, hi.id, lo.id) {
+						return i, hi.id, lo.id
+					}
 				}
 			}
 		}

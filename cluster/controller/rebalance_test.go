@@ -133,3 +133,22 @@ func TestRebalanceProperty(t *testing.T) {
 		}
 	})
 }
+
+// TestRebalanceMovesFollowersFirst: rapid's counterexample (CI,
+// 2026-12-04). Broker 1 holds two replicas too many, two as the only
+// replica (the leader) of a partition and two as a follower; the plan
+// must move a follower, since moving a one-replica partition's leader
+// unbalances leadership for good (it widened the spread from 0 to 2).
+func TestRebalanceMovesFollowersFirst(t *testing.T) {
+	ids := []int32{1, 2, 3, 4, 5}
+	reps := [][]int32{{1}, {1}, {2}, {2}, {3}, {4}, {5}, {3, 1}, {4, 1}, {5}}
+	var parts []Assignment
+	for i, r := range reps {
+		parts = append(parts, Assignment{Topic: "t", Partition: int32(i), Replicas: r})
+	}
+	after := applyPlan(parts, Rebalance(live(ids...), parts))
+	r, l := layoutGaps(after, ids)
+	if r > 1 || l != 0 {
+		t.Fatalf("replica spread %d, leader spread %d (want at most 1 and 0) after %v", r, l, after)
+	}
+}
