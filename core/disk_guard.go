@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jio "github.com/jocko/jocko/io"
@@ -33,8 +34,11 @@ var errDiskFull = errors.New("disk space below the reserve")
 
 // diskGuard is the broker's view of its data directory's free space.
 type diskGuard struct {
-	mu      sync.Mutex // guards the fields below and serializes the checks
-	checked time.Time  // when free space was last read (zero: read it now)
+	// okUntil is the Unix nanosecond up to which produce may go on without
+	// a new read (0: read now): the produce path's lock-free check while
+	// there is room.
+	okUntil atomic.Int64
+	mu      sync.Mutex // guards refusal and serializes the reads
 	refusal error      // why produce is refused; nil while there is room
 }
 
@@ -45,15 +49,17 @@ type diskGuard struct {
 // lowered). It logs when produce stops and when it resumes.
 func (b *Broker) refuseForDisk() error {
 	g := &b.disk
-	now := b.env.Clock.Now()
+	now := b.env.Clock.Now().UnixNano()
+	if now < g.okUntil.Load() {
+		return nil
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.refusal == nil && !g.checked.IsZero() && now.Sub(g.checked) < diskCheckEvery {
-		return g.refusal
-	}
-	g.checked = now
 	was := g.refusal
 	g.refusal = b.diskRefusal()
+	if g.refusal == nil {
+		g.okUntil.Store(now + int64(diskCheckEvery))
+	}
 	switch {
 	case g.refusal != nil && was == nil:
 		b.log.Warn("refusing produce: disk space low; produce resumes by itself when space returns (lower retention, delete topics or free space on the file system)", "reason", g.refusal, "data_dir", b.cfg.DataDir)
@@ -96,7 +102,5 @@ func (b *Broker) diskRefusal() error {
 // noteNoSpace is told that a write met a full file system: the next
 // produce reads the free space again.
 func (b *Broker) noteNoSpace() {
-	b.disk.mu.Lock()
-	b.disk.checked = time.Time{}
-	b.disk.mu.Unlock()
+	b.disk.okUntil.Store(0)
 }
