@@ -25,30 +25,14 @@ func TestE2EClusterDiskPercent(t *testing.T) {
 	for range 3 {
 		fss = append(fss, smallFS(t, "40m"))
 	}
-	args := append([]string{"--log.disk.free.min.bytes", "0", "--log.retention.check.interval.ms", "200",
-		"--log.retention.disk.percent", "50"}, clusterTimings...)
-	first := startBroker(t, filepath.Join(fss[0], "data"), args...)
-	m := gossipReadyRE.FindStringSubmatch(first.logText())
-	if m == nil || m[1] == "" {
-		t.Fatalf("no gossip address in the first broker's logs:\n%s", first.logText())
+	var dirs []string
+	for _, fs := range fss {
+		dirs = append(dirs, filepath.Join(fs, "data"))
 	}
-	procs := []*proc{first}
-	for _, fs := range fss[1:] {
-		procs = append(procs, startBroker(t, filepath.Join(fs, "data"), append([]string{"--join", m[1]}, args...)...))
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for i, p := range procs {
-				t.Logf("=== logs of process %d (%s):\n%s", i+1, p.addr, p.logText())
-			}
-		}
-	})
+	procs := startClusterIn(t, dirs, "--log.disk.free.min.bytes", "0", "--log.retention.check.interval.ms", "200",
+		"--log.retention.disk.percent", "50")
 	ctx := testCtx(t)
-	adm := first.admin(t)
-	waitUntil(t, ctx, func() bool {
-		md, err := adm.BrokerMetadata(ctx)
-		return err == nil && len(md.Brokers) == 3
-	})
+	adm := procs[0].admin(t)
 	s := kadm.StringPtr
 	if _, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{"segment.bytes": s("1048576"), "min.insync.replicas": s("2")}, "spread"); err != nil {
 		t.Fatal(err)

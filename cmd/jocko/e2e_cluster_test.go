@@ -25,14 +25,23 @@ var clusterTimings = []string{"--broker.heartbeat.interval.ms", "500", "--broker
 // joining it through its gossip address with no --node-id.
 func startCluster(t *testing.T, n int) []*proc {
 	t.Helper()
-	first := startBroker(t, "", clusterTimings...)
+	return startClusterIn(t, make([]string, n))
+}
+
+// startClusterIn is startCluster with a data directory per process ("":
+// a fresh one) and extra flags for every process.
+func startClusterIn(t *testing.T, dirs []string, extra ...string) []*proc {
+	t.Helper()
+	n := len(dirs)
+	args := append(append([]string(nil), clusterTimings...), extra...)
+	first := startBroker(t, dirs[0], args...)
 	m := gossipReadyRE.FindStringSubmatch(first.logText())
 	if m == nil || m[1] == "" {
 		t.Fatalf("no gossip address in the first broker's logs:\n%s", first.logText())
 	}
 	procs := []*proc{first}
 	for i := 1; i < n; i++ {
-		procs = append(procs, startBroker(t, "", append([]string{"--join", m[1]}, clusterTimings...)...))
+		procs = append(procs, startBroker(t, dirs[i], append([]string{"--join", m[1]}, args...)...))
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
