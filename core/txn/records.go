@@ -18,7 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"unicode/utf16"
+
+	"github.com/jocko/jocko/core/group"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -145,20 +146,8 @@ func decodeValue(value []byte) (*Meta, error) {
 }
 
 // Partition is the __transaction_state partition that holds a
-// transactional id, as Kafka computes it: Utils.abs(id.hashCode()) %
-// numPartitions, with Java's String.hashCode over UTF-16 code units.
+// transactional id. Kafka maps transactional ids exactly as group ids
+// (Utils.abs(id.hashCode()) % numPartitions), so it is group.Partition.
 func Partition(transactionalID string, numPartitions int32) int32 {
-	if numPartitions <= 0 {
-		panic(fmt.Sprintf("txn: Partition of %q over %d partitions", transactionalID, numPartitions))
-	}
-	var h int32
-	for _, u := range utf16.Encode([]rune(transactionalID)) {
-		h = 31*h + int32(u)
-	}
-	if h == -1<<31 {
-		h = 0
-	} else if h < 0 {
-		h = -h
-	}
-	return h % numPartitions
+	return group.Partition(transactionalID, numPartitions)
 }
