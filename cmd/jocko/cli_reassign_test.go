@@ -61,6 +61,47 @@ func replicasOf(ctx context.Context, t *testing.T, adm *kadm.Client, topic strin
 	}
 }
 
+// waitEveryBroker waits until every broker of cc answers Metadata with
+// each topic's partitions: a topic is created once the controller commits
+// it, and a broker applies the metadata log a moment later, so a CLI
+// command sent to one broker right after a create may not see it yet.
+func waitEveryBroker(ctx context.Context, t *testing.T, cc *coreCluster, partitions map[string]int) {
+	t.Helper()
+	for i, addr := range cc.addrs {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			req := kmsg.NewPtrMetadataRequest()
+			for topic := range partitions {
+				rt := kmsg.NewMetadataRequestTopic()
+				rt.Topic = kmsg.StringPtr(topic)
+				req.Topics = append(req.Topics, rt)
+			}
+			// Broker(i+1), not the client's choice: each broker's own view.
+			resp, err := req.RequestWith(ctx, cl.Broker(i+1))
+			seen := 0
+			if err == nil {
+				for _, rt := range resp.Topics {
+					if rt.ErrorCode == 0 && rt.Topic != nil && len(rt.Partitions) == partitions[*rt.Topic] {
+						seen++
+					}
+				}
+			}
+			if seen == len(partitions) {
+				break
+			}
+			if ctx.Err() != nil {
+				cl.Close()
+				t.Fatalf("broker %d does not show %v: %v", i+1, partitions, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		cl.Close()
+	}
+}
+
 // TestCLITopicReassign moves a partition with `jocko topic reassign`: the
 // command follows the move to its end, the metadata then shows the new
 // replicas, and the topic has no reassignment left to show.
@@ -137,7 +178,8 @@ func TestCLIClusterRebalance(t *testing.T) {
 	// preferred elections fix this one.
 	createAssignedTopic(ctx, t, cc, "lead", [][]int32{{1, 2, 3}, {1, 3, 2}, {1, 2, 3}})
 	before := replicasOf(ctx, t, adm, "skew", 6)
-	replicasOf(ctx, t, adm, "lead", 3)
+	// The CLI asks broker 1; CI once saw it plan before it knew "lead".
+	waitEveryBroker(ctx, t, cc, map[string]int{"skew": 6, "lead": 3})
 
 	code, out, errOut := runCLI("cluster", "rebalance", br)
 	if code != 0 || !strings.Contains(out, "run again with --execute") {
