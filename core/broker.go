@@ -54,6 +54,7 @@ type Broker struct {
 	opens       opener // opens partitions in the background (partition_open.go)
 	pids        producerIDs
 	coord       coordinator
+	txns        txnCoordinator
 
 	peers  peerPool // connections to other brokers for short requests
 	puller puller   // the metadata pull's connection, used by the node's observer only
@@ -121,6 +122,7 @@ func NewBroker(cfg Config, env jio.Env) (*Broker, error) {
 	b.pids.b = b
 	b.ctrl.b = b
 	b.coord = coordinator{b: b, shards: map[int32]*shard{}}
+	b.txns = txnCoordinator{b: b, shards: map[int32]*txnShard{}}
 	return b, nil
 }
 
@@ -186,6 +188,7 @@ func (b *Broker) Run(ctx context.Context) error {
 	if b.puller.conn != nil {
 		b.puller.conn.close() // the node's observer has stopped with Run
 	}
+	b.txns.stopAll() // before the groups: its markers complete transactional offset commits
 	b.coord.stopAll()
 	b.closePartitions()
 	b.stopMembership(true)
@@ -201,6 +204,7 @@ func (b *Broker) start(ctx context.Context) error {
 	b.coord.mu.Lock()
 	b.coord.ctx = ctx
 	b.coord.mu.Unlock()
+	b.txns.begin(ctx)
 	select {
 	case <-b.node.Ready():
 	case <-ctx.Done():

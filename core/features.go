@@ -40,7 +40,14 @@ type supportedFeature struct {
 
 var supportedFeatures = []supportedFeature{
 	{name: "metadata.version", min: 7, max: 25, dflt: 25},
+	transactionVersionFeature,
 }
+
+// transactionVersionFeature is Kafka's transaction.version: 0 and 1 are
+// the classic protocol (1 writes flexible __transaction_state values),
+// 2 KIP-890 part 2 (an epoch bump per transaction, partitions added by the
+// produce itself).
+var transactionVersionFeature = supportedFeature{name: "transaction.version", min: 0, max: 2, dflt: 0}
 
 func findFeature(name string) (supportedFeature, bool) {
 	i := slices.IndexFunc(supportedFeatures, func(f supportedFeature) bool { return f.name == name })

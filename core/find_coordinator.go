@@ -3,14 +3,16 @@ package core
 // FindCoordinator: v0-6
 //
 // Behavior: a group's coordinator is the leader of its __consumer_offsets
-// partition (Kafka's hash of the group ID modulo the partition count); the
-// topic is created on first use. v4+ answers a batch of keys. Transaction
-// coordinators are not served yet: COORDINATOR_NOT_AVAILABLE.
+// partition (Kafka's hash of the group ID modulo the partition count), a
+// transactional ID's (key type 1) the leader of its __transaction_state
+// partition; each topic is created on first use. v4+ answers a batch of
+// keys. An unknown key type is INVALID_REQUEST.
 
 import (
 	"context"
 
 	"github.com/jocko/jocko/core/group"
+	"github.com/jocko/jocko/core/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -39,17 +41,26 @@ func (b *Broker) handleFindCoordinator(ctx context.Context, r *request) reply {
 func (b *Broker) findCoordinator(ctx context.Context, key string, typ int8) kmsg.FindCoordinatorResponseCoordinator {
 	c := kmsg.NewFindCoordinatorResponseCoordinator()
 	c.Key, c.NodeID, c.Port = key, -1, -1
-	if typ != 0 {
-		c.ErrorCode, c.ErrorMessage = kerr.CoordinatorNotAvailable.Code, strPtr("transactions are not supported yet")
+	topic, ensure, partOf := offsetsTopic, b.ensureOffsetsTopic, group.Partition
+	switch typ {
+	case 0:
+	case 1:
+		topic, ensure, partOf = transactionStateTopic, b.ensureTxnTopic, txn.Partition
+	default:
+		c.ErrorCode, c.ErrorMessage = kerr.InvalidRequest.Code, strPtr("unknown coordinator key type; 0 is a group, 1 a transactional id")
 		return c
 	}
-	if err := b.ensureOffsetsTopic(ctx); err != nil {
+	if err := ensure(ctx); err != nil {
 		c.ErrorCode, c.ErrorMessage = kerr.CoordinatorNotAvailable.Code, strPtr(err.Error())
 		return c
 	}
 	st := b.node.State()
-	t, _ := st.Topic(offsetsTopic)
-	ps := t.Partitions[group.Partition(key, int32(len(t.Partitions)))]
+	t, ok := st.Topic(topic)
+	if !ok || len(t.Partitions) == 0 {
+		c.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return c
+	}
+	ps := t.Partitions[partOf(key, int32(len(t.Partitions)))]
 	br, ok := st.Brokers[ps.Leader]
 	if !ok {
 		c.ErrorCode = kerr.CoordinatorNotAvailable.Code

@@ -6,15 +6,14 @@ package core
 // ID with epoch 0, from a block of IDs this broker reserved through the
 // metadata log, so IDs never repeat across restarts or brokers. A request
 // that names its current ID and epoch (KIP-360, v3+) also gets a fresh ID,
-// which restarts its sequences. Transactional IDs are not supported yet:
-// TRANSACTIONAL_ID_AUTHORIZATION_FAILED says so.
+// which restarts its sequences. A request with a transactional ID goes to
+// the transaction coordinator (txn_handlers.go).
 
 import (
 	"context"
 	"sync"
 
 	"github.com/jocko/jocko/cluster"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -25,8 +24,7 @@ func (b *Broker) handleInitProducerID(ctx context.Context, r *request) reply {
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-		return reply{resp: resp}
+		return b.initTransactionalProducer(ctx, req)
 	}
 	id, err := b.pids.next(ctx)
 	if err != nil {

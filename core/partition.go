@@ -31,9 +31,15 @@ type partition struct {
 	log     *storage.Log
 	b       *Broker
 
-	mu        sync.Mutex // serialises appends and the producer table
+	mu        sync.Mutex // serialises appends; guards producers, verified and unflushed
 	producers producerState
 	unflushed int64 // records appended since the last fsync (page-cache mode)
+	// verified holds, per producer id, the epoch at which the transaction
+	// coordinator confirmed this partition is in the producer's
+	// transaction (KIP-890 verification) while the transaction has no
+	// batch here yet; a marker for the producer removes it, so a batch
+	// verified before a timeout's abort cannot open a hanging transaction.
+	verified map[int64]int16
 
 	leaderEpoch atomic.Int32
 	leader      atomic.Int32 // the leader's broker ID from the metadata (-1: none)

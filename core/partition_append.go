@@ -53,6 +53,20 @@ func (p *partition) append(batch []byte, hdrs []wire.BatchHeader) (appendResult,
 // appendOne appends a single batch; p.mu is held.
 func (p *partition) appendOne(raw []byte, h wire.BatchHeader) (first, end int64, err error) {
 	idem := h.ProducerID >= 0 && h.BaseSequence >= 0
+	if h.ProducerID >= 0 && !h.Control() {
+		// Kafka's ProducerAppendInfo: a transactional batch that would
+		// open a transaction needs the coordinator's word (verified, at
+		// its epoch); a plain batch cannot join an open one.
+		_, open := p.log.OpenTxnStart(h.ProducerID)
+		if h.Transactional() && !open {
+			if e, ok := p.verified[h.ProducerID]; !ok || e != h.ProducerEpoch {
+				return 0, 0, fmt.Errorf("%w: producer %d epoch %d has no verified transaction on %s-%d", errTxnState, h.ProducerID, h.ProducerEpoch, p.topic, p.index)
+			}
+		}
+		if !h.Transactional() && open {
+			return 0, 0, fmt.Errorf("%w: producer %d has a transaction open on %s-%d; a non-transactional batch cannot join it", errTxnState, h.ProducerID, p.topic, p.index)
+		}
+	}
 	var pb producerBatch
 	if idem {
 		pb = producerBatch{firstSeq: h.BaseSequence, lastSeq: lastSeqOf(h.BaseSequence, h.NumRecords)}
@@ -83,6 +97,9 @@ func (p *partition) appendOne(raw []byte, h wire.BatchHeader) (first, end int64,
 	if idem {
 		pb.firstOffset, pb.lastOffset, pb.maxTs = info.FirstOffset, info.LastOffset, storedMaxTimestamp(raw)
 		p.producers.record(h.ProducerID, h.ProducerEpoch, pb)
+	}
+	if h.Transactional() {
+		delete(p.verified, h.ProducerID) // the transaction is open now: the log says so
 	}
 	p.afterAppend(int64(h.NumRecords), info.LastOffset+1)
 	return info.FirstOffset, info.LastOffset + 1, nil
@@ -131,4 +148,69 @@ func (p *partition) read(offset int64, maxBytes int, upTo int64) ([]byte, error)
 		return nil, fmt.Errorf("read %s-%d at %d: %w", p.topic, p.index, offset, err)
 	}
 	return data, err
+}
+
+// markVerified records that the transaction coordinator confirmed this
+// partition is in the transaction of producer pid at epoch.
+func (p *partition) markVerified(pid int64, epoch int16) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.verified == nil {
+		p.verified = map[int64]int16{}
+	}
+	p.verified[pid] = epoch
+}
+
+// needsVerify reports whether a transactional batch of producer pid would
+// open a transaction here (none is open), so the coordinator must be asked
+// first.
+func (p *partition) needsVerify(pid int64, epoch int16) bool {
+	if _, open := p.log.OpenTxnStart(pid); open {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e, ok := p.verified[pid]
+	return !ok || e != epoch
+}
+
+// appendMarker writes a transaction marker (a COMMIT or ABORT control
+// batch) for producer pid at epoch, from the coordinator at coordEpoch,
+// as the leader, and returns the end offset to wait for. It is refused
+// for an older producer epoch or coordinator (Kafka's appendEndTxnMarker).
+func (p *partition) appendMarker(pid int64, epoch int16, coordEpoch int32, commit bool) (int64, error) {
+	typ := int16(wire.ControlAbort)
+	if commit {
+		typ = wire.ControlCommit
+	}
+	now := p.b.env.Clock.Now().UnixMilli()
+	raw := wire.AppendControlBatch(nil, pid, epoch, typ, coordEpoch, now)
+	h, err := wire.ParseBatchHeader(raw)
+	if err != nil {
+		return 0, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.err(); err != nil {
+		return 0, err
+	}
+	if err := p.producers.checkMarker(pid, epoch, coordEpoch); err != nil {
+		return 0, err
+	}
+	info, err := p.log.Append(raw, p.leaderEpoch.Load())
+	if errors.Is(err, storage.ErrStaleEpoch) {
+		return 0, err
+	}
+	if errors.Is(err, storage.ErrNoSpace) {
+		p.b.noteNoSpace()
+		return 0, err
+	}
+	if err != nil {
+		p.fail(err)
+		return 0, p.err()
+	}
+	p.producers.marker(pid, h.ProducerEpoch, coordEpoch, now)
+	delete(p.verified, pid)
+	p.afterAppend(1, info.LastOffset+1)
+	return info.LastOffset + 1, nil
 }

@@ -280,8 +280,13 @@ func (p *partition) recordProducer(h wire.BatchHeader, base int64) {
 }
 
 // recordHeader remembers the batch with header h, as stored, in s if it
-// is idempotent.
+// is idempotent, and a transaction marker's epoch and time (its
+// coordinator epoch is in the record, which the scan does not read).
 func recordHeader(s *producerState, h wire.BatchHeader) {
+	if h.Control() && h.ProducerID >= 0 {
+		s.marker(h.ProducerID, h.ProducerEpoch, -1, h.MaxTimestamp)
+		return
+	}
 	if h.ProducerID >= 0 && h.BaseSequence >= 0 {
 		s.record(h.ProducerID, h.ProducerEpoch, producerBatch{
 			firstSeq: h.BaseSequence, lastSeq: lastSeqOf(h.BaseSequence, h.LastOffsetDelta+1),

@@ -8,7 +8,15 @@ package core
 // A partition carries exactly one batch, as Kafka requires from v3: two or
 // more get INVALID_RECORD and none is written.
 // Idempotent batches are checked against the partition's producer table
-// (duplicates answer with their original offsets). acks=0 gets no response.
+// (duplicates answer with their original offsets). A transactional
+// producer's batches (a request with a transactional id) are
+// transactional and idempotent; the first of a transaction on a partition
+// is verified with the transaction coordinator first (KIP-890; under
+// transaction.version 2, Produce v12+ adds the partition instead), and
+// refused with INVALID_TXN_STATE if the partition is not in the
+// transaction. Transactional batches without a transactional id are
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as Kafka answers; control batches
+// INVALID_RECORD. acks=0 gets no response.
 // With flush.messages=1 (the default) acks=1 is answered once the leader
 // has fsynced the batch (group commit makes that nearly free, and on a
 // one-replica topic the client then reads its own writes: the high
@@ -55,10 +63,12 @@ type produceWait struct {
 func (b *Broker) handleProduce(ctx context.Context, r *request) reply {
 	req := r.msg.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
-	if req.TransactionID != nil {
+	if req.TransactionID == nil && hasTransactionalBatch(req) {
+		// Kafka's KafkaApis: transactional records need a transactional id.
 		return reply{resp: produceErrorAll(req, resp, kerr.TransactionalIDAuthorizationFailed.Code)}
 	}
 	st := b.node.State()
+	txc := produceTxn{id: req.TransactionID, add: req.Version >= 12 && finalizedLevel(st, transactionVersionFeature) >= 2}
 	var waits []produceWait
 	for _, rt := range req.Topics {
 		t := kmsg.NewProduceResponseTopic()
@@ -78,7 +88,7 @@ func (b *Broker) handleProduce(ctx context.Context, r *request) reply {
 				out.ErrorCode, out.BaseOffset, out.LogAppendTime, out.LogStartOffset = code, -1, -1, -1
 				continue
 			}
-			if w, ok := b.producePartition(top.Name, rp, req.Acks, out); ok {
+			if w, ok := b.producePartition(ctx, top.Name, rp, req.Acks, txc, out); ok {
 				waits = append(waits, w)
 			}
 		}
@@ -119,9 +129,31 @@ func produceTopicCode(t *cluster.Topic, known bool, part int32, req *kmsg.Produc
 	return 0
 }
 
+// produceTxn is what a produce request says about its transaction: the
+// transactional id (nil: none), and whether a batch that opens the
+// transaction on a partition adds the partition (KIP-890 part 2: Produce
+// v12+ under transaction.version 2) rather than only verifying it.
+type produceTxn struct {
+	id  *string
+	add bool
+}
+
+// hasTransactionalBatch reports whether any partition's first batch is
+// transactional (a partition carries one batch; more are refused later).
+func hasTransactionalBatch(req *kmsg.ProduceRequest) bool {
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			if h, err := wire.ParseBatchHeader(rp.Records); err == nil && h.Transactional() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // producePartition validates and appends one partition's records, filling
 // out. ok=true means the answer waits for the high watermark (acks=all).
-func (b *Broker) producePartition(topic string, rp kmsg.ProduceRequestTopicPartition, acks int16, out *kmsg.ProduceResponseTopicPartition) (produceWait, bool) {
+func (b *Broker) producePartition(ctx context.Context, topic string, rp kmsg.ProduceRequestTopicPartition, acks int16, txc produceTxn, out *kmsg.ProduceResponseTopicPartition) (produceWait, bool) {
 	out.BaseOffset, out.LogAppendTime, out.LogStartOffset = -1, -1, -1
 	p := b.partition(topic, rp.Partition)
 	if p == nil {
@@ -172,10 +204,21 @@ func (b *Broker) producePartition(topic string, rp kmsg.ProduceRequestTopicParti
 			out.ErrorCode = kerr.MessageTooLarge.Code
 			return produceWait{}, false
 		}
-		if h.Transactional() || h.Control() {
-			out.ErrorCode, out.ErrorMessage = kerr.InvalidRecord.Code, strPtr("transactional batches are not supported")
+		if h.Control() {
+			out.ErrorCode, out.ErrorMessage = kerr.InvalidRecord.Code, strPtr("control batches are written by the transaction coordinator, not produced")
 			return produceWait{}, false
 		}
+		if h.Transactional() != (txc.id != nil) || (h.Transactional() && (h.ProducerID < 0 || h.BaseSequence < 0)) {
+			out.ErrorCode, out.ErrorMessage = kerr.InvalidRecord.Code, strPtr("a transactional producer's batches are transactional and idempotent, and only its batches are")
+			return produceWait{}, false
+		}
+	}
+	if h := hdrs[0]; h.Transactional() && p.needsVerify(h.ProducerID, h.ProducerEpoch) {
+		if err := b.txnVerify(ctx, *txc.id, h.ProducerID, h.ProducerEpoch, topic, rp.Partition, txc.add); err != nil {
+			out.ErrorCode, out.ErrorMessage = verifyErrorCode(err), strPtr("transaction verification: "+err.Error())
+			return produceWait{}, false
+		}
+		p.markVerified(h.ProducerID, h.ProducerEpoch)
 	}
 	if err := b.refuseForDisk(); err != nil {
 		out.ErrorCode, out.ErrorMessage = kerr.KafkaStorageError.Code, strPtr(err.Error())
@@ -230,6 +273,8 @@ func appendErrorCode(err error) int16 {
 		return kerr.NotEnoughReplicasAfterAppend.Code
 	case errors.Is(err, errProducerFenced):
 		return kerr.InvalidProducerEpoch.Code
+	case errors.Is(err, errTxnState):
+		return kerr.InvalidTxnState.Code
 	case errors.Is(err, errBatchCount):
 		return kerr.InvalidRecord.Code
 	case errors.Is(err, storage.ErrBatchTooLarge):
@@ -241,6 +286,24 @@ func appendErrorCode(err error) int16 {
 	default:
 		return kerr.KafkaStorageError.Code
 	}
+}
+
+// verifyErrorCode is a produce's answer when the transaction coordinator
+// did not confirm the partition (KIP-890): the coordinator's retriable
+// answers become NOT_ENOUGH_REPLICAS, which every client retries, as
+// Kafka's ReplicaManager does for clients that predate them.
+func verifyErrorCode(err error) int16 {
+	var ke *kerr.Error
+	if !errors.As(err, &ke) {
+		return kerr.NotEnoughReplicas.Code
+	}
+	switch ke {
+	case kerr.ConcurrentTransactions, kerr.CoordinatorLoadInProgress, kerr.CoordinatorNotAvailable, kerr.NotCoordinator:
+		return kerr.NotEnoughReplicas.Code
+	case kerr.ProducerFenced:
+		return kerr.InvalidProducerEpoch.Code
+	}
+	return ke.Code
 }
 
 func batchErrorCode(err error) int16 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,9 +20,14 @@ import (
 //	crc      uint32  CRC32C of everything after it
 //	offset   int64   the log end offset the table describes (its name)
 //	count    int32   producers, by ascending ID
-//	  producer ID int64, epoch int16, batches int8 (1 to batchesRemembered)
+//	  producer ID int64, epoch int16,
+//	  coordinator epoch int32, marker timestamp int64 (version 2 only),
+//	  batches int8 (1 to batchesRemembered; from version 2, 0 to it)
 //	    first sequence int32, last sequence int32,
 //	    first offset int64, last offset int64, max timestamp int64
+//
+// Version 2 added the transaction marker fields; version 1 snapshots are
+// still read (their producers have no marker).
 //
 // Kafka's snapshot keeps the last batch of each producer; this one keeps
 // the five a producer may have in flight, so that a retry of any of them
@@ -29,9 +35,9 @@ import (
 
 const (
 	snapshotSuffix     = ".snapshot"
-	snapshotVersion    = 1
+	snapshotVersion    = 2
 	snapshotHeaderLen  = 2 + 4 + 8 + 4
-	snapshotEntryMin   = 8 + 2 + 1
+	snapshotEntryMin   = 8 + 2 + 4 + 8 + 1
 	snapshotBatchLen   = 4 + 4 + 8 + 8 + 8
 	snapshotEntryMax   = snapshotEntryMin + batchesRemembered*snapshotBatchLen
 	snapshotBytesMax   = 64 << 20 // a bigger table is not snapshotted (a restart replays from an older one)
@@ -81,6 +87,8 @@ func encodeSnapshot(offset int64, s *producerState) ([]byte, error) {
 		e := s.m[pid]
 		b = be.AppendUint64(b, uint64(pid))
 		b = be.AppendUint16(b, uint16(e.epoch))
+		b = be.AppendUint32(b, uint32(e.coordEpoch))
+		b = be.AppendUint64(b, uint64(e.markerTs))
 		b = append(b, byte(len(e.batches)))
 		for _, pb := range e.batches {
 			b = be.AppendUint32(b, uint32(pb.firstSeq))
@@ -104,8 +112,13 @@ func decodeSnapshot(b []byte, offset int64) (producerState, error) {
 	if len(b) < snapshotHeaderLen || len(b) > snapshotBytesMax {
 		return corrupt("%d bytes", len(b))
 	}
-	if v := be.Uint16(b); v != snapshotVersion {
-		return corrupt("version %d, want %d", v, snapshotVersion)
+	version := be.Uint16(b)
+	if version != 1 && version != snapshotVersion {
+		return corrupt("version %d, want %d", version, snapshotVersion)
+	}
+	entryMin := snapshotEntryMin
+	if version == 1 {
+		entryMin = 8 + 2 + 1
 	}
 	if got, want := crc32.Checksum(b[6:], castagnoli), be.Uint32(b[2:]); got != want {
 		return corrupt("CRC %08x, stored %08x", got, want)
@@ -115,25 +128,30 @@ func decodeSnapshot(b []byte, offset int64) (producerState, error) {
 	}
 	count := int64(int32(be.Uint32(b[14:])))
 	b = b[snapshotHeaderLen:]
-	if count < 0 || count*snapshotEntryMin > int64(len(b)) {
+	if count < 0 || count*int64(entryMin) > int64(len(b)) {
 		return corrupt("%d producers in %d bytes", count, len(b))
 	}
 	s := producerState{m: make(map[int64]*producerEntry, count)}
 	prev := int64(-1)
 	for i := int64(0); i < count; i++ {
-		if len(b) < snapshotEntryMin {
+		if len(b) < entryMin {
 			return corrupt("producer %d of %d cut short", i, count)
 		}
-		pid, epoch, n := int64(be.Uint64(b)), int16(be.Uint16(b[8:])), int(b[10])
-		b = b[snapshotEntryMin:]
+		pid, epoch := int64(be.Uint64(b)), int16(be.Uint16(b[8:]))
+		coordEpoch, markerTs, minBatches := int32(-1), int64(math.MinInt64), 1
+		if version >= 2 {
+			coordEpoch, markerTs, minBatches = int32(be.Uint32(b[10:])), int64(be.Uint64(b[14:])), 0
+		}
+		n := int(b[entryMin-1])
+		b = b[entryMin:]
 		if pid <= prev {
 			return corrupt("producer ID %d after %d", pid, prev)
 		}
 		prev = pid
-		if n < 1 || n > batchesRemembered || len(b) < n*snapshotBatchLen {
+		if n < minBatches || n > batchesRemembered || len(b) < n*snapshotBatchLen {
 			return corrupt("producer %d: %d batches in %d bytes", pid, n, len(b))
 		}
-		e := &producerEntry{epoch: epoch, batches: make([]producerBatch, n)}
+		e := &producerEntry{epoch: epoch, batches: make([]producerBatch, n), coordEpoch: coordEpoch, markerTs: markerTs}
 		last := int64(-1)
 		for j := range e.batches {
 			pb := producerBatch{

@@ -1,9 +1,11 @@
 package core
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Errors of the idempotent producer checks; the produce handler maps them to
@@ -11,6 +13,13 @@ import (
 var (
 	errOutOfOrderSequence = errors.New("out of order sequence number")
 	errProducerFenced     = errors.New("invalid producer epoch")
+	// errCoordinatorFenced refuses a transaction marker from a
+	// coordinator older than the one that wrote the producer's last marker.
+	errCoordinatorFenced = errors.New("transaction coordinator fenced")
+	// errTxnState refuses a transactional batch that opens a transaction
+	// the coordinator did not verify (KIP-890), and a plain idempotent
+	// batch from a producer with a transaction open on the partition.
+	errTxnState = errors.New("invalid transaction state")
 )
 
 // batchesRemembered is how many recent batches per producer are kept for
@@ -33,16 +42,97 @@ type producerBatch struct {
 // producerEntry is one producer ID's state on one partition.
 type producerEntry struct {
 	epoch   int16
-	batches []producerBatch // oldest first, 1 to batchesRemembered
+	batches []producerBatch // oldest first, 0 to batchesRemembered (none after a marker that bumped the epoch)
+	// markerTs is the timestamp of the producer's last transaction marker
+	// (math.MinInt64: none since its last batch).
+	markerTs int64
+	// coordEpoch is the coordinator epoch of its last marker (-1: none
+	// seen). A marker from an older coordinator is fenced. Markers
+	// replayed from the log after a restart keep the one before (the
+	// scan reads headers, which do not carry it).
+	coordEpoch int32
 }
 
 // lastTs is when the producer was last active: producer.id.expiration.ms
-// counts from it.
+// counts from it (its last batch or marker).
 func (e *producerEntry) lastTs() int64 {
-	if len(e.batches) == 0 {
-		return math.MinInt64
+	ts := e.markerTs
+	if len(e.batches) > 0 {
+		ts = max(ts, e.batches[len(e.batches)-1].maxTs)
 	}
-	return e.batches[len(e.batches)-1].maxTs
+	return ts
+}
+
+// lastSeq is the last sequence the producer wrote at its epoch (-1: none).
+func (e *producerEntry) lastSeq() int32 {
+	if len(e.batches) == 0 {
+		return -1
+	}
+	return e.batches[len(e.batches)-1].lastSeq
+}
+
+// checkMarker decides whether a transaction marker of producer pid at
+// epoch from the coordinator at coordEpoch may be written (Kafka's
+// ProducerAppendInfo.appendEndTxnMarker): not from an older epoch, nor an
+// older coordinator.
+func (s *producerState) checkMarker(pid int64, epoch int16, coordEpoch int32) error {
+	e := s.m[pid]
+	if e == nil {
+		return nil
+	}
+	if epoch < e.epoch {
+		return fmt.Errorf("%w: marker of producer %d at epoch %d, which is at %d", errProducerFenced, pid, epoch, e.epoch)
+	}
+	if coordEpoch >= 0 && coordEpoch < e.coordEpoch {
+		return fmt.Errorf("%w: marker of producer %d from coordinator epoch %d, last marker's was %d", errCoordinatorFenced, pid, coordEpoch, e.coordEpoch)
+	}
+	return nil
+}
+
+// marker records a transaction marker stored with timestamp ts: a newer
+// epoch starts the producer's sequences over (Kafka's
+// maybeUpdateProducerEpoch); coordEpoch < 0 (a replayed marker) keeps the
+// known coordinator epoch.
+func (s *producerState) marker(pid int64, epoch int16, coordEpoch int32, ts int64) {
+	if s.m == nil {
+		s.m = map[int64]*producerEntry{}
+	}
+	e := s.m[pid]
+	if e == nil {
+		e = &producerEntry{epoch: epoch, coordEpoch: -1}
+		s.m[pid] = e
+	}
+	if epoch > e.epoch {
+		e.epoch = epoch
+		e.batches = e.batches[:0]
+	}
+	e.coordEpoch = max(e.coordEpoch, coordEpoch)
+	e.markerTs = max(e.markerTs, ts)
+}
+
+// producerSummary is one producer as DescribeProducers shows it.
+type producerSummary struct {
+	ProducerID       int64
+	Epoch            int16
+	LastSeq          int32
+	LastTs           int64
+	CoordinatorEpoch int32
+}
+
+// producerSummaries lists the partition's producers by id.
+func (p *partition) producerSummaries() []producerSummary {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]producerSummary, 0, len(p.producers.m))
+	for pid, e := range p.producers.m {
+		ts := e.lastTs()
+		if ts == math.MinInt64 {
+			ts = -1
+		}
+		out = append(out, producerSummary{ProducerID: pid, Epoch: e.epoch, LastSeq: e.lastSeq(), LastTs: ts, CoordinatorEpoch: e.coordEpoch})
+	}
+	slices.SortFunc(out, func(a, b producerSummary) int { return cmp.Compare(a.ProducerID, b.ProducerID) })
+	return out
 }
 
 // producerState is a partition's idempotent producer table: pure logic, fed
@@ -93,7 +183,7 @@ func (s *producerState) record(pid int64, epoch int16, b producerBatch) {
 	}
 	e := s.m[pid]
 	if e == nil {
-		e = &producerEntry{epoch: epoch}
+		e = &producerEntry{epoch: epoch, markerTs: math.MinInt64, coordEpoch: -1}
 		s.m[pid] = e
 	}
 	if epoch != e.epoch {

@@ -77,6 +77,7 @@ func (b *Broker) reconcile() error {
 		b.spawn(func(ctx context.Context) { b.awaitInitialOpens(ctx, ops) })
 	}
 	b.coord.syncShards(st)
+	b.txns.syncShards(st)
 	b.syncFetchers()
 	return nil
 }

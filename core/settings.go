@@ -57,6 +57,7 @@ var derivedDefaults = map[string]func(*cluster.State) string{
 	"default.replication.factor":               defaultReplicationFactor,
 	"offsets.topic.replication.factor":         defaultReplicationFactor,
 	"transaction.state.log.replication.factor": defaultReplicationFactor,
+	"transaction.state.log.min.isr":            func(st *cluster.State) string { return strconv.Itoa(max(1, min(2, liveBrokers(st)))) },
 }
 
 func defaultReplicationFactor(st *cluster.State) string {
@@ -118,6 +119,23 @@ type topicConfig struct {
 	compactCfg      storage.CompactConfig
 }
 
+// minISR is a topic's min.insync.replicas; __transaction_state without
+// its own takes transaction.state.log.min.isr, capped at its replicas so
+// that a topic created on fewer brokers keeps accepting writes.
+func (b *Broker) minISR(st *cluster.State, t *cluster.Topic, v int64) int64 {
+	if t == nil || t.Name != transactionStateTopic {
+		return v
+	}
+	if _, own := t.Configs["min.insync.replicas"]; own {
+		return v
+	}
+	n := b.brokerInt(st, "transaction.state.log.min.isr")
+	if len(t.Partitions) > 0 {
+		n = min(n, int64(len(t.Partitions[0].Replicas)))
+	}
+	return max(1, n)
+}
+
 // durable reports whether acks=all waits for fsync.
 func (c topicConfig) durable() bool { return c.flushMessages <= 1 }
 
@@ -149,7 +167,7 @@ func (b *Broker) resolveTopicConfig(st *cluster.State, t *cluster.Topic) topicCo
 		logAppendTime:   get("message.timestamp.type") == "LogAppendTime",
 		tsBeforeMaxMs:   num("message.timestamp.before.max.ms"),
 		tsAfterMaxMs:    num("message.timestamp.after.max.ms"),
-		minISR:          num("min.insync.replicas"),
+		minISR:          b.minISR(st, t, num("min.insync.replicas")),
 		compression:     get("compression.type"),
 		compact:         strings.Contains(policy, ",compact,"),
 		deletes:         strings.Contains(policy, ",delete,"),

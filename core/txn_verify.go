@@ -10,8 +10,6 @@ package core
 
 import (
 	"context"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // txnVerify asks the coordinator of transactionalID whether topic-partition
@@ -20,7 +18,5 @@ import (
 // *kerr.Error to answer (INVALID_TXN_STATE, INVALID_PRODUCER_EPOCH,
 // NOT_COORDINATOR, CONCURRENT_TRANSACTIONS, ...).
 func (b *Broker) txnVerify(ctx context.Context, transactionalID string, producerID int64, producerEpoch int16, topic string, partition int32, add bool) error {
-	// Until the transaction coordinator's shell lands (this session):
-	// nothing is in a transaction.
-	return kerr.InvalidTxnState
+	return b.txns.verify(ctx, transactionalID, producerID, producerEpoch, topic, partition, add)
 }

