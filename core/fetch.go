@@ -4,18 +4,31 @@ package core
 //
 // Behavior: sessionless (KIP-227 allows a broker to create no session: the
 // response's SessionID is 0 and clients keep sending full fetches); a request
-// naming a session we never created gets FETCH_SESSION_ID_NOT_FOUND. Reads
-// stop at the high watermark (read_committed sees the same, as there are no
-// transactions). MaxBytes and PartitionMaxBytes bound the response, but the
-// first non-empty partition always returns at least one whole batch (KIP-74).
-// When fewer than MinBytes are ready, the answer waits up to MaxWaitMillis
-// for any requested partition's high watermark to move (long poll). A
-// client's fetch that meets a partition error is answered at once, as Kafka
-// does, so that a consumer sent to a follower learns it without waiting out
-// the poll; from v16 a NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH
-// partition names the current leader and its endpoint (KIP-951,
-// leader_hint.go). Replica fetches keep waiting: the fetcher relies on the
-// poll to pace its retries.
+// naming a session we never created gets FETCH_SESSION_ID_NOT_FOUND. A
+// client's read stops at the high watermark (IsolationLevel 0,
+// read_uncommitted) or at the last stable offset (1, read_committed: below
+// the first offset of the earliest open transaction); a follower's at the
+// log end. Every partition answers its LastStableOffset whatever the
+// isolation level, as Kafka does. A read_committed partition also lists the
+// aborted transactions (producer id, first offset) whose records may lie in
+// the batches returned, from the fetch offset to the end of the last batch,
+// so the consumer can drop them (KIP-98); the list is empty, not null, when
+// there are none or nothing was read (Kafka's LocalLog.emptyFetchDataInfo),
+// and null for read_uncommitted and for a partition in error. MaxBytes and
+// PartitionMaxBytes bound the response, but the first non-empty partition
+// always returns at least one whole batch (KIP-74). When fewer than
+// MinBytes are ready, the answer waits up to MaxWaitMillis for any
+// requested partition's high watermark to move (long poll). That serves
+// read_committed too: the last stable offset moves with the high
+// watermark or when a marker is appended, and the high watermark moves
+// once that marker is committed, which wakes the poll; so newly stable
+// records are seen once their marker is committed, when Kafka's last
+// stable offset moves. A client's fetch
+// that meets a partition error is answered at once, as Kafka does, so that
+// a consumer sent to a follower learns it without waiting out the poll;
+// from v16 a NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH partition names
+// the current leader and its endpoint (KIP-951, leader_hint.go). Replica
+// fetches keep waiting: the fetcher relies on the poll to pace its retries.
 
 import (
 	"context"
@@ -24,6 +37,7 @@ import (
 
 	"github.com/jocko/jocko/cluster"
 	"github.com/jocko/jocko/storage"
+	"github.com/jocko/jocko/wire"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -212,11 +226,17 @@ func (b *Broker) fetchPartition(req *kmsg.FetchRequest, p *partition, rp kmsg.Fe
 		upTo = p.log.EndOffset()
 	}
 	hw := p.highWatermark()
-	pr.HighWatermark, pr.LastStableOffset, pr.LogStartOffset = hw, hw, p.log.StartOffset()
+	lso := p.log.LastStableOffset(hw)
+	pr.HighWatermark, pr.LastStableOffset, pr.LogStartOffset = hw, lso, p.log.StartOffset()
 	if !fromReplica && p.isLeader() {
 		if pr.PreferredReadReplica = b.preferredReadReplica(req, p); pr.PreferredReadReplica >= 0 {
 			return 0 // KIP-392: the client fetches from a follower in its rack
 		}
+	}
+	committed := !fromReplica && req.IsolationLevel == 1
+	if committed {
+		upTo = lso
+		pr.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 	}
 	max := int(rp.PartitionMaxBytes)
 	if max <= 0 || (budget < max && !first) {
@@ -242,10 +262,49 @@ func (b *Broker) fetchPartition(req *kmsg.FetchRequest, p *partition, rp kmsg.Fe
 		return 0
 	}
 	pr.RecordBatches = data
+	if committed {
+		pr.AbortedTransactions = abortedIn(p.log, rp.FetchOffset, data, upTo)
+	}
 	if !fromReplica {
 		p.stats.out(data)
 	}
 	return len(data)
+}
+
+// abortedIn lists, for a read_committed fetch from offset that returned
+// data (whole batches read below bound), the aborted transactions whose
+// records may be in data: storage's AbortedTransactions over [offset, the
+// offset after data's last batch). Kafka bounds the range by an index
+// lookup past the bytes returned, which may reach further; a wider range
+// only lists transactions the consumer has no record of, which it ignores.
+// Data that does not parse (the log checked it as it read) falls back to
+// bound. Never nil.
+func abortedIn(l *storage.Log, offset int64, data []byte, bound int64) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
+	to, ok := batchesEnd(data)
+	if !ok {
+		to = bound
+	}
+	aborted := l.AbortedTransactions(offset, to)
+	out := make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, 0, len(aborted))
+	for _, a := range aborted {
+		t := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		t.ProducerID, t.FirstOffset = a.ProducerID, a.FirstOffset
+		out = append(out, t)
+	}
+	return out
+}
+
+// batchesEnd returns the offset after the last of the whole batches in
+// data; ok=false if data is not a run of whole batches.
+func batchesEnd(data []byte) (end int64, ok bool) {
+	for len(data) > 0 {
+		h, err := wire.ParseBatchHeader(data)
+		if err != nil || h.Size() > len(data) || h.Size() <= 0 {
+			return 0, false
+		}
+		end, data = h.NextOffset(), data[h.Size():]
+	}
+	return end, end > 0
 }
 
 // followerServes reports whether this follower replica serves a client's

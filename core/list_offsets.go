@@ -2,12 +2,16 @@ package core
 
 // ListOffsets: v1-11
 //
-// Behavior: timestamp -1 (latest) answers the high watermark (also the last
-// stable offset, as there are no transactions), -2 (earliest) and -4
-// (earliest local, KIP-405) the log start offset, -3 (KIP-734) the record
-// with the largest timestamp, -5 (earliest pending upload, no tiered
-// storage here) -1. Any other timestamp answers the first offset whose
-// record timestamp is at or after it, below the high watermark, or -1.
+// Behavior: timestamp -1 (latest) answers the high watermark, or for
+// IsolationLevel 1 (read_committed, v2+) the last stable offset: the first
+// offset of the earliest open transaction when one is open below the high
+// watermark. -2 (earliest) and -4 (earliest local, KIP-405) answer the log
+// start offset, -3 (KIP-734) the record with the largest timestamp, -5
+// (earliest pending upload, no tiered storage here) -1. Any other
+// timestamp answers the first offset whose record timestamp is at or after
+// it, or -1. The answers of -3 and of timestamps lie below what the
+// consumer may read, the high watermark or (read_committed) the last
+// stable offset, as Kafka's Partition.fetchOffsetForTimestamp.
 
 import (
 	"context"
@@ -37,7 +41,7 @@ func (b *Broker) handleListOffsets(_ context.Context, r *request) reply {
 			default:
 				pr.ErrorCode = p.checkLeaderEpoch(rp.CurrentLeaderEpoch)
 				if pr.ErrorCode == 0 {
-					pr.ErrorCode = listOffset(p, rp.Timestamp, &pr)
+					pr.ErrorCode = listOffset(p, rp.Timestamp, req.IsolationLevel == 1, &pr)
 				}
 			}
 			t.Partitions = append(t.Partitions, pr)
@@ -47,16 +51,20 @@ func (b *Broker) handleListOffsets(_ context.Context, r *request) reply {
 	return reply{resp: resp}
 }
 
-// listOffset fills pr for one partition and returns its error code.
-func listOffset(p *partition, ts int64, pr *kmsg.ListOffsetsResponseTopicPartition) int16 {
+// listOffset fills pr for one partition and returns its error code;
+// committed is read_committed.
+func listOffset(p *partition, ts int64, committed bool, pr *kmsg.ListOffsetsResponseTopicPartition) int16 {
 	if p.err() != nil {
 		return kerr.KafkaStorageError.Code
 	}
 	pr.LeaderEpoch = p.leaderEpoch.Load()
-	hw := p.highWatermark()
+	bound := p.highWatermark() // what the consumer may read is below it
+	if committed {
+		bound = p.log.LastStableOffset(bound)
+	}
 	switch ts {
 	case -1:
-		pr.Offset = hw
+		pr.Offset = bound
 	case -2, -4:
 		pr.Offset = p.log.StartOffset()
 	case -5:
@@ -65,7 +73,7 @@ func listOffset(p *partition, ts int64, pr *kmsg.ListOffsetsResponseTopicPartiti
 		if err != nil {
 			return kerr.KafkaStorageError.Code
 		}
-		if ok && off < hw {
+		if ok && off < bound {
 			pr.Offset, pr.Timestamp = off, t
 		}
 	default:
@@ -73,7 +81,7 @@ func listOffset(p *partition, ts int64, pr *kmsg.ListOffsetsResponseTopicPartiti
 		if err != nil {
 			return kerr.KafkaStorageError.Code
 		}
-		if ok && off < hw {
+		if ok && off < bound {
 			pr.Offset, pr.Timestamp = off, t
 		}
 	}
