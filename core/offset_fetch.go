@@ -6,7 +6,10 @@ package core
 // partition with no commit answers offset -1 with no error (sarama's offset
 // manager depends on it). v8+ asks for many groups at once; each group whose
 // coordinator is elsewhere (or loading) gets its own error. v10 names topics
-// by ID. Answers wait until earlier __consumer_offsets records are committed.
+// by ID. Offsets of open transactions are not shown until their COMMIT
+// marker; with RequireStable (v7+) a partition that has one answers
+// UNSTABLE_OFFSET_COMMIT, as Kafka does, and the client retries. Answers
+// wait until earlier __consumer_offsets records are committed.
 
 import (
 	"context"
@@ -34,7 +37,7 @@ func (b *Broker) handleOffsetFetch(_ context.Context, r *request) reply {
 			waits[i] = func() error { return err }
 			continue
 		}
-		waits[i] = s.read(func(gs *group.Groups) { answers[i] = gs.FetchOffsets(rg) })
+		waits[i] = s.read(func(gs *group.Groups) { answers[i] = gs.FetchOffsets(rg, req.RequireStable) })
 	}
 	return reply{wait: func() kmsg.Response {
 		for i, wait := range waits {

@@ -8,8 +8,9 @@ package group
 // with members only; an unknown group is described as Dead (from v6 with
 // GROUP_ID_NOT_FOUND). ListGroups filters by state name, compared
 // case-insensitively, and by type (every group here is "classic").
-// DeleteGroups removes Empty groups with their offsets, and answers
-// NON_EMPTY_GROUP for groups with members.
+// DeleteGroups removes Empty groups with their offsets (pending ones of
+// open transactions too, with tombstones, as Kafka's deleteAllOffsets), and
+// answers NON_EMPTY_GROUP for groups with members.
 //
 // These are reads (DeleteGroups aside): their replies, like every reply,
 // wait until the records of earlier Outputs are durable.
@@ -134,12 +135,13 @@ func (gs *Groups) delete(nowMs int64, id string, out *Output) error {
 		return kerr.NonEmptyGroup
 	}
 	if g.state == Empty {
-		all := make([]TopicPartition, 0, len(g.offsets))
-		for tp := range g.offsets {
-			all = append(all, tp)
+		g.removeOffsets(nowMs, g.allTPs(), out)
+		if g.state != Dead {
+			// Kept by an open transaction, whose offsets the tombstones
+			// removed: Kafka deletes the group all the same.
+			clear(g.txns)
+			g.die(nowMs, out)
 		}
-		sortTPs(all)
-		g.removeOffsets(nowMs, all, out)
 	}
 	gs.reap(g, *out)
 	return nil
@@ -164,16 +166,17 @@ func OffsetFetchGroups(req *kmsg.OffsetFetchRequest) []kmsg.OffsetFetchRequestGr
 	return []kmsg.OffsetFetchRequestGroup{rg}
 }
 
-// FetchOffsets answers one group of an OffsetFetch. An unknown group has no
+// FetchOffsets answers one group of an OffsetFetch; requireStable is the
+// request's RequireStable (see Group.FetchOffsets). An unknown group has no
 // offsets: each partition asked for is -1, and "all" is none.
-func (gs *Groups) FetchOffsets(rg kmsg.OffsetFetchRequestGroup) kmsg.OffsetFetchResponseGroup {
+func (gs *Groups) FetchOffsets(rg kmsg.OffsetFetchRequestGroup, requireStable bool) kmsg.OffsetFetchResponseGroup {
 	g := gs.groups[rg.Group]
 	if g == nil {
 		g = NewGroup(rg.Group, gs.cfg, gs.ids, 0) // answers, then is dropped
 	}
 	out := kmsg.NewOffsetFetchResponseGroup()
 	out.Group = rg.Group
-	out.Topics = g.FetchOffsets(rg.Topics)
+	out.Topics = g.FetchOffsets(rg.Topics, requireStable)
 	return out
 }
 

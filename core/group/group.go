@@ -38,7 +38,9 @@ type Group struct {
 	newMemberAdded bool            // a member joined during the initial delay
 
 	subscribed map[string]bool // topics the consumer members subscribe to; nil if unknown
-	offsets    map[TopicPartition]Offset
+
+	offsetStore       // committed offsets and the pending ones of open transactions
+	seq         int64 // the number of the group's last offset record, in log order (see offsetStore)
 }
 
 // joinTimer is the deadline of the join phase (Kafka's DelayedJoin, or
@@ -74,7 +76,7 @@ func NewGroup(id string, cfg Config, ids IDSource, nowMs int64) *Group {
 		pending:     map[string]int64{},
 		supported:   map[string]int{},
 		pendingSync: map[string]bool{},
-		offsets:     map[TopicPartition]Offset{},
+		offsetStore: newOffsetStore(),
 	}
 }
 

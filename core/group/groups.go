@@ -14,12 +14,15 @@ type Groups struct {
 	cfg    Config
 	ids    IDSource
 	groups map[string]*Group
+	// txns maps the producer id of each open transaction with offsets
+	// here to the ids of the groups it wrote them for (see noteTxn).
+	txns map[int64]map[string]bool
 }
 
 // NewGroups returns an empty set of groups. A coordinator taking over a
 // partition uses a Loader instead.
 func NewGroups(cfg Config, ids IDSource) *Groups {
-	return &Groups{cfg: cfg, ids: ids, groups: map[string]*Group{}}
+	return &Groups{cfg: cfg, ids: ids, groups: map[string]*Group{}, txns: map[int64]map[string]bool{}}
 }
 
 // Get returns a group, or nil.
@@ -151,8 +154,7 @@ func (gs *Groups) Tick(nowMs int64) Output {
 		g := gs.groups[id]
 		if ms, ok := g.NextDeadline(); ok && ms <= nowMs {
 			o := g.Tick(nowMs)
-			out.Records = append(out.Records, o.Records...)
-			out.Replies = append(out.Replies, o.Replies...)
+			out.merge(o)
 			gs.reap(g, o)
 		}
 	}
@@ -177,8 +179,7 @@ func (gs *Groups) ExpireOffsets(nowMs int64) Output {
 	for _, id := range gs.IDs() {
 		g := gs.groups[id]
 		o := g.ExpireOffsets(nowMs)
-		out.Records = append(out.Records, o.Records...)
-		out.Replies = append(out.Replies, o.Replies...)
+		out.merge(o)
 		gs.reap(g, o)
 	}
 	return out

@@ -11,30 +11,53 @@ import (
 // Loader rebuilds the groups of one __consumer_offsets partition from its
 // records, read in log order: the last record of a key wins and a tombstone
 // deletes (Kafka's GroupMetadataManager.loadGroupsAndOffsets). A coordinator
-// that starts leading the partition feeds every record to Apply, then calls
-// Done, and answers COORDINATOR_LOAD_IN_PROGRESS until then.
+// that starts leading the partition feeds it every batch of the log in
+// order, then calls Done, and answers COORDINATOR_LOAD_IN_PROGRESS until
+// then:
+//   - each record of a plain batch to Apply;
+//   - each record of a transactional batch (attributes bit 4) to ApplyTxn
+//     with the batch's producer id;
+//   - a control batch (bit 5) holding a COMMIT or ABORT marker to
+//     ApplyMarker with its producer id; other control types are skipped.
+//
+// As Kafka's replay, an offset record of a transaction is pending until its
+// producer's marker: COMMIT makes it the committed offset unless a later
+// record committed the partition, ABORT drops it. A transaction with no
+// marker yet is still pending in the loaded groups: Groups.TxnCompleted
+// completes it once its marker is written.
 type Loader struct {
 	cfg    Config
 	ids    IDSource
 	groups map[string]*loading
+	seq    int64                     // the number of the last offset record replayed
+	txns   map[int64]map[string]bool // producer id -> groups it has offsets pending in
 	// Skipped counts records that were not classic group records.
 	Skipped int
 }
 
 type loading struct {
-	meta    *kmsg.GroupMetadataValue
-	offsets map[TopicPartition]Offset
+	meta *kmsg.GroupMetadataValue
+	offsetStore
 }
 
 // NewLoader returns a Loader whose groups will use cfg and ids.
 func NewLoader(cfg Config, ids IDSource) *Loader {
-	return &Loader{cfg: cfg, ids: ids, groups: map[string]*loading{}}
+	return &Loader{cfg: cfg, ids: ids, groups: map[string]*loading{}, txns: map[int64]map[string]bool{}}
 }
 
-// Apply replays one record. A record of another kind (ErrNotClassic) is
-// counted and skipped; any other error means the record is corrupt and was
-// not applied.
+// Apply replays one record of a plain batch. A record of another kind
+// (ErrNotClassic) is counted and skipped; any other error means the record
+// is corrupt and was not applied.
 func (l *Loader) Apply(key, value []byte) error {
+	return l.ApplyTxn(-1, key, value)
+}
+
+// ApplyTxn replays one record of a transactional batch of producerID, as
+// Apply does: an offset is pending until the producer's marker; a tombstone
+// or group metadata takes effect at once (Kafka's replay looks at the
+// producer of offset commits only). A producerID below 0 is no producer:
+// the record is plain.
+func (l *Loader) ApplyTxn(producerID int64, key, value []byte) error {
 	d, err := decodeRecord(key, value)
 	if errors.Is(err, ErrNotClassic) {
 		l.Skipped++
@@ -45,21 +68,46 @@ func (l *Loader) Apply(key, value []byte) error {
 	}
 	lg := l.groups[d.group]
 	if lg == nil {
-		lg = &loading{offsets: map[TopicPartition]Offset{}}
+		lg = &loading{offsetStore: newOffsetStore()}
 		l.groups[d.group] = lg
 	}
 	switch {
 	case d.isMeta:
 		lg.meta = d.meta
 	case d.offset == nil:
-		delete(lg.offsets, d.tp)
+		lg.removeOffset(d.tp)
+	case producerID < 0:
+		l.seq++
+		lg.commit(d.tp, *d.offset, l.seq)
 	default:
-		lg.offsets[d.tp] = *d.offset
+		l.seq++
+		lg.stage(producerID, d.tp, *d.offset, l.seq)
+		if l.txns[producerID] == nil {
+			l.txns[producerID] = map[string]bool{}
+		}
+		l.txns[producerID][d.group] = true
 	}
-	if lg.meta == nil && len(lg.offsets) == 0 {
-		delete(l.groups, d.group)
-	}
+	l.drop(d.group, lg)
 	return nil
+}
+
+// ApplyMarker replays the transaction marker of producerID: a COMMIT
+// (commit set) or an ABORT control batch.
+func (l *Loader) ApplyMarker(producerID int64, commit bool) {
+	for id := range l.txns[producerID] {
+		if lg := l.groups[id]; lg != nil {
+			lg.complete(producerID, commit)
+			l.drop(id, lg)
+		}
+	}
+	delete(l.txns, producerID)
+}
+
+// drop forgets a group that the log no longer holds anything of.
+func (l *Loader) drop(id string, lg *loading) {
+	if lg.meta == nil && lg.empty() {
+		delete(l.groups, id)
+	}
 }
 
 // Done builds the groups. Loaded members' sessions start at nowMs: they
@@ -77,7 +125,10 @@ func (l *Loader) Done(nowMs int64) *Groups {
 		if lg.meta != nil {
 			g.restore(nowMs, lg.meta)
 		}
-		g.offsets = lg.offsets
+		g.offsetStore, g.seq = lg.offsetStore, l.seq
+		for pid := range g.txns {
+			gs.noteTxn(pid, id)
+		}
 		gs.groups[id] = g
 	}
 	return gs

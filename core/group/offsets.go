@@ -17,6 +17,9 @@ package group
 //   - v1 may carry a commit timestamp, v2-4 a retention time, which sets an
 //     explicit expiry (written with OffsetCommitValue v1, as Kafka does);
 //   - a fetch of a partition with no commit answers offset -1 and no error;
+//     offsets of open transactions are not shown, and a fetch that requires
+//     stable offsets (v7+) answers UNSTABLE_OFFSET_COMMIT with offset -1 for
+//     a partition that has one (see txn_offsets.go);
 //   - OffsetDelete refuses topics the consumer members are subscribed to
 //     (GROUP_SUBSCRIBED_TO_TOPIC) and groups of other protocols that have
 //     members (NON_EMPTY_GROUP).
@@ -98,25 +101,30 @@ func CommitResponse(req *kmsg.OffsetCommitRequest, partition func(topic string, 
 	return r
 }
 
-// validateCommit is Kafka 4's ClassicGroup.validateOffsetCommit.
 func (g *Group) validateCommit(req *kmsg.OffsetCommitRequest) error {
+	return g.validateOffsetCommit(req.MemberID, req.InstanceID, req.Generation, false)
+}
+
+// validateOffsetCommit is Kafka 4's ClassicGroup.validateOffsetCommit; txn
+// is set for a TxnOffsetCommit, for which the group state is not enforced.
+func (g *Group) validateOffsetCommit(memberID string, instanceID *string, generation int32, txn bool) error {
 	if g.state == Dead {
 		return kerr.CoordinatorNotAvailable
 	}
-	if req.Generation < 0 && g.state == Empty {
+	if generation < 0 && g.state == Empty {
 		return nil
 	}
-	if req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil {
-		if err := g.validateMember(req.MemberID, req.InstanceID); err != nil {
+	if generation >= 0 || memberID != "" || instanceID != nil {
+		if err := g.validateMember(memberID, instanceID); err != nil {
 			return err
 		}
-		if req.Generation != g.generation {
+		if generation != g.generation {
 			return kerr.IllegalGeneration
 		}
-	} else if g.state != Empty {
+	} else if !txn && g.state != Empty {
 		return kerr.UnknownMemberID
 	}
-	if g.state == CompletingRebalance {
+	if !txn && g.state == CompletingRebalance {
 		return kerr.RebalanceInProgress
 	}
 	return nil
@@ -140,15 +148,19 @@ func (g *Group) commitOne(nowMs int64, req *kmsg.OffsetCommitRequest, topic stri
 		o.ExpireMs = nowMs + req.RetentionTimeMillis
 	}
 	tp := TopicPartition{Topic: topic, Partition: p.Partition}
-	g.offsets[tp] = o
+	g.seq++
+	g.commit(tp, o, g.seq)
 	k, v := g.OffsetRecord(topic, p.Partition)
 	out.record(k, v)
 	return nil
 }
 
 // FetchOffsets answers one group of an OffsetFetch (the v8+ layout; see
-// OffsetFetchGroups for the whole request). Nil topics means all of them.
-func (g *Group) FetchOffsets(topics []kmsg.OffsetFetchRequestGroupTopic) []kmsg.OffsetFetchResponseGroupTopic {
+// OffsetFetchGroups for the whole request). Nil topics means all committed
+// ones. requireStable is the request's RequireStable (v7+): a partition
+// with an offset of an open transaction answers UNSTABLE_OFFSET_COMMIT and
+// offset -1 instead of its committed offset (Kafka's fetchOffsets).
+func (g *Group) FetchOffsets(topics []kmsg.OffsetFetchRequestGroupTopic, requireStable bool) []kmsg.OffsetFetchResponseGroupTopic {
 	if topics == nil {
 		topics = g.allTopics()
 	}
@@ -161,7 +173,10 @@ func (g *Group) FetchOffsets(topics []kmsg.OffsetFetchRequestGroupTopic) []kmsg.
 			rp.Partition = p
 			rp.Offset = -1
 			rp.Metadata = new(string)
-			if o, ok := g.offsets[TopicPartition{t.Topic, p}]; ok {
+			tp := TopicPartition{t.Topic, p}
+			if requireStable && g.hasPending(tp) {
+				rp.ErrorCode = code(kerr.UnstableOffsetCommit)
+			} else if o, ok := g.offsets[tp]; ok {
 				rp.Offset, rp.LeaderEpoch, *rp.Metadata = o.Offset, o.LeaderEpoch, o.Metadata
 			}
 			rt.Partitions = append(rt.Partitions, rp)
@@ -240,16 +255,17 @@ func (g *Group) DeleteOffsets(nowMs int64, to Handle, req *kmsg.OffsetDeleteRequ
 	})
 }
 
-// removeOffsets drops offsets with tombstones, and a group left Empty with
-// no offsets goes Dead (Kafka's cleanupGroupMetadata).
+// removeOffsets drops offsets with tombstones, committed and pending ones
+// (Kafka writes one if either exists, and its replay drops both), and a
+// group left Empty with no offsets and no open transaction goes Dead
+// (Kafka's cleanupGroupMetadata).
 func (g *Group) removeOffsets(nowMs int64, tps []TopicPartition, out *Output) {
 	for _, tp := range tps {
-		if _, ok := g.offsets[tp]; ok {
-			delete(g.offsets, tp)
+		if g.removeOffset(tp) {
 			out.record(offsetKey(g.id, tp.Topic, tp.Partition), nil)
 		}
 	}
-	if g.state == Empty && len(g.offsets) == 0 {
+	if g.state == Empty && g.empty() {
 		g.die(nowMs, out)
 	}
 }
@@ -271,7 +287,9 @@ func (g *Group) die(nowMs int64, out *Output) {
 //   - groups that only store offsets: after each commit;
 //   - Stable consumer groups: after the commit, for topics no member
 //     subscribes to;
-//   - a commit with an explicit expiry (v1-4) expires then.
+//   - a commit with an explicit expiry (v1-4) expires then;
+//   - an offset with a pending one of an open transaction does not
+//     expire, and a group with an open transaction does not go Dead.
 func (g *Group) ExpireOffsets(nowMs int64) Output {
 	return g.input(nowMs, func(out *Output) {
 		if g.state == Dead {
@@ -279,7 +297,7 @@ func (g *Group) ExpireOffsets(nowMs int64) Output {
 		}
 		var expired []TopicPartition
 		for tp, o := range g.offsets {
-			if g.offsetExpired(nowMs, tp, o) {
+			if g.offsetExpired(nowMs, tp, o) && !g.hasPending(tp) {
 				expired = append(expired, tp)
 			}
 		}

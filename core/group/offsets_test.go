@@ -28,7 +28,7 @@ func TestFetchOffsets(t *testing.T) {
 		t.Fatal(ec)
 	}
 	for _, group := range []string{testGroup, "unknown"} {
-		r := x.gs.FetchOffsets(fetchReq(group, map[string][]int32{"t": {0, 1}}))
+		r := x.gs.FetchOffsets(fetchReq(group, map[string][]int32{"t": {0, 1}}), false)
 		ps := r.Topics[0].Partitions
 		want1 := int64(42)
 		if group != testGroup {
@@ -38,11 +38,11 @@ func TestFetchOffsets(t *testing.T) {
 			t.Fatalf("%s: %#v", group, r)
 		}
 	}
-	all := x.gs.FetchOffsets(fetchReq(testGroup, nil))
+	all := x.gs.FetchOffsets(fetchReq(testGroup, nil), false)
 	if len(all.Topics) != 1 || len(all.Topics[0].Partitions) != 1 || *all.Topics[0].Partitions[0].Metadata != "md" {
 		t.Fatalf("all: %#v", all)
 	}
-	if none := x.gs.FetchOffsets(fetchReq("unknown", nil)); len(none.Topics) != 0 {
+	if none := x.gs.FetchOffsets(fetchReq("unknown", nil), false); len(none.Topics) != 0 {
 		t.Fatalf("all of an unknown group: %#v", none)
 	}
 	// The v0-7 layout round trip.
@@ -50,7 +50,7 @@ func TestFetchOffsets(t *testing.T) {
 	old.Version, old.Group = 5, testGroup
 	var gs []kmsg.OffsetFetchResponseGroup
 	for _, rg := range OffsetFetchGroups(old) {
-		gs = append(gs, x.gs.FetchOffsets(rg))
+		gs = append(gs, x.gs.FetchOffsets(rg, false))
 	}
 	if resp := OffsetFetchResponse(old, gs); len(resp.Topics) != 1 || resp.Topics[0].Partitions[0].Offset != 42 {
 		t.Fatalf("v5: %#v", resp)

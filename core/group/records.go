@@ -7,7 +7,10 @@ package group
 //   - group metadata: key GroupMetadataKey v2 (group), value
 //     GroupMetadataValue v3 (protocol type, generation, protocol, leader,
 //     state timestamp, members with their subscription and assignment);
-//   - a nil value is a tombstone: compaction drops the key.
+//   - a nil value is a tombstone: compaction drops the key;
+//   - a TxnOffsetCommit writes the same offset records, in a transactional
+//     batch of its producer; its COMMIT or ABORT marker, written by the
+//     transaction coordinator, decides them (see txn_offsets.go).
 // Key versions 0 and 1 are offset commits, 2 is group metadata; others
 // (Kafka 4's consumer-group records) are not classic records and are skipped
 // by the Loader.
@@ -38,6 +41,12 @@ func (g *Group) OffsetRecord(topic string, partition int32) (key, value []byte) 
 	if !ok {
 		return key, nil
 	}
+	return key, offsetValue(o)
+}
+
+// offsetValue is the value of an offset record: OffsetCommitValue v3, or v1
+// with an explicit expiry.
+func offsetValue(o Offset) []byte {
 	v := kmsg.OffsetCommitValue{
 		Version:         3,
 		Offset:          o.Offset,
@@ -48,7 +57,7 @@ func (g *Group) OffsetRecord(topic string, partition int32) (key, value []byte) 
 	if o.ExpireMs >= 0 {
 		v.Version, v.ExpireTimestamp = 1, o.ExpireMs
 	}
-	return key, v.AppendTo(nil)
+	return v.AppendTo(nil)
 }
 
 // MetadataRecord is the record of the group's metadata: a tombstone once the

@@ -137,11 +137,11 @@ func TestSnapshotRecordsRoundTrip(t *testing.T) {
 		g := x.gs.Get(id)
 		if g.generation > 0 {
 			k, v := g.MetadataRecord()
-			recs = append(recs, Record{k, v})
+			recs = append(recs, Record{Key: k, Value: v})
 		}
 		for tp := range g.offsets {
 			k, v := g.OffsetRecord(tp.Topic, tp.Partition)
-			recs = append(recs, Record{k, v})
+			recs = append(recs, Record{Key: k, Value: v})
 		}
 	}
 	if got, want := views(load(t, recs)), views(x.gs); !reflect.DeepEqual(got, want) {

@@ -27,12 +27,27 @@ type Reply struct {
 // Record is one record to append to the group's __consumer_offsets
 // partition, in Kafka's own key and value formats. A nil Value is a
 // tombstone.
+//
+// Txn is nil for a plain record. A record of a TxnOffsetCommit carries its
+// producer: the shell appends each run of consecutive records with the
+// same Txn as one batch, a transactional batch (attributes bit 4) with that
+// producer id and epoch and base sequence -1 when Txn is set, as Kafka
+// writes transactional offset commits.
 type Record struct {
 	Key   []byte
 	Value []byte
+	Txn   *Txn
+}
+
+// Txn names the producer, and its epoch, of a transaction's records.
+type Txn struct {
+	ProducerID    int64
+	ProducerEpoch int16
 }
 
 // Output is what one input decided: records to append, then replies to send.
+// The Records of one Output are appended as one batch, or as one batch per
+// run of records with the same Txn (see Record).
 //
 // The contract (the same as etcd-io/raft's Ready): the shell appends the
 // Records of every Output, in the order the Outputs were returned, and
@@ -57,6 +72,13 @@ func (o *Output) reply(to Handle, msg kmsg.Response) {
 
 func (o *Output) record(key, value []byte) {
 	o.Records = append(o.Records, Record{Key: key, Value: value})
+}
+
+// merge appends p to o, as if one input had decided both.
+func (o *Output) merge(p Output) {
+	o.Records = append(o.Records, p.Records...)
+	o.Replies = append(o.Replies, p.Replies...)
+	o.Rebalances += p.Rebalances
 }
 
 // Client is what the shell knows about the connection a JoinGroup came on:
