@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -409,5 +410,95 @@ func TestFollowerReadsPastLastStableOffset(t *testing.T) {
 	waitFor(t, 20*time.Second, "the follower has the open transaction", func() bool { return f.log.EndOffset() == 3 })
 	if got := f.log.LastStableOffset(f.log.EndOffset()); got != 1 {
 		t.Fatalf("follower's last stable offset %d, want 1 (the open transaction's first offset)", got)
+	}
+}
+
+// pollValues polls cl until it has n record values or d has passed.
+func pollValues(t *testing.T, cl *kgo.Client, n int, d time.Duration) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var got []string
+	for len(got) < n && ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		fs.EachError(func(topic string, part int32, err error) {
+			if ctx.Err() == nil {
+				t.Fatalf("consuming %s-%d: %v", topic, part, err)
+			}
+		})
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	return got
+}
+
+// TestReadCommittedFranzGoTransactions (KIP-98 end to end): records of a
+// franz-go transaction reach a read_uncommitted consumer at once and a
+// read_committed one only at the commit; an aborted transaction's never
+// reach the read_committed one.
+func TestReadCommittedFranzGoTransactions(t *testing.T) {
+	tc := startTestCluster(t, 1)
+	b := tc.brokers[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	admin, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := kadm.NewClient(admin).CreateTopic(ctx, 1, -1, nil, "rc"); err != nil {
+		t.Fatal(err)
+	}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.TransactionalID("rc-1"), kgo.DefaultProduceTopic("rc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	consumer := func(iso kgo.IsolationLevel) *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.FetchIsolationLevel(iso),
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"rc": {0: kgo.NewOffset().AtStart()}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	committed, uncommitted := consumer(kgo.ReadCommitted()), consumer(kgo.ReadUncommitted())
+	produce := func(values ...string) {
+		t.Helper()
+		if err := prod.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range values {
+			if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	end := func(commit kgo.TransactionEndTry) {
+		t.Helper()
+		if err := prod.EndTransaction(ctx, commit); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	produce("a0", "a1")
+	if got := pollValues(t, uncommitted, 2, 20*time.Second); !slices.Equal(got, []string{"a0", "a1"}) {
+		t.Fatalf("read_uncommitted during the transaction: %v, want [a0 a1]", got)
+	}
+	p := b.partition("rc", 0)
+	if hw, lso := p.highWatermark(), p.log.LastStableOffset(p.highWatermark()); hw != 2 || lso != 0 {
+		t.Fatalf("during the transaction: high watermark %d, last stable offset %d; want 2 and 0", hw, lso)
+	}
+	if got := pollValues(t, committed, 1, 500*time.Millisecond); len(got) != 0 {
+		t.Fatalf("read_committed during the transaction: %v, want nothing", got)
+	}
+	end(kgo.TryAbort)
+	produce("c0", "c1")
+	end(kgo.TryCommit)
+	if got := pollValues(t, committed, 2, 20*time.Second); !slices.Equal(got, []string{"c0", "c1"}) {
+		t.Fatalf("read_committed after an abort and a commit: %v, want [c0 c1]", got)
+	}
+	if got := pollValues(t, uncommitted, 2, 20*time.Second); !slices.Equal(got, []string{"c0", "c1"}) {
+		t.Fatalf("read_uncommitted after the commit: %v, want [c0 c1]", got)
 	}
 }
