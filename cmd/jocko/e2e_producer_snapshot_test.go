@@ -4,8 +4,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // TestE2EProducerSnapshotRestart: with segments small enough to roll
@@ -35,6 +37,17 @@ func TestE2EProducerSnapshotRestart(t *testing.T) {
 	}
 	retryLastFive := func(label string) {
 		t.Helper()
+		// A restarted broker is ready before the controller has made it
+		// the partition's leader again (CI saw NOT_LEADER_FOR_PARTITION).
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			code, _ := produceRaw(t, r, ver, "snaps", noID, idemBatch(t, pid, 0, seq-3, 3))
+			if code != kerr.NotLeaderForPartition.Code {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no leader after 30s", label)
+			}
+		}
 		for s := seq - 15; s < seq; s += 3 {
 			code, base := produceRaw(t, r, ver, "snaps", noID, idemBatch(t, pid, 0, s, 3))
 			wantProduce(t, label+": retry", code, base, 0, offsets[s])
