@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +54,11 @@ type adminCommand struct {
 	// runKgo, when set, runs instead of run: for commands that also send
 	// requests kadm has no call for (DescribeCluster v2, DescribeQuorum).
 	runKgo func(ctx context.Context, cl *kgo.Client, adm *kadm.Client, name string) error
+	// manyNames: the command takes one or more names instead of one; run
+	// reads them from fs.Args() (its name argument is empty).
+	manyNames bool
+	// noun is what a name names, in errors; empty: "KIND name".
+	noun string
 }
 
 func newAdminCommand(kind, sub string) *adminCommand {
@@ -96,15 +102,26 @@ func (c *adminCommand) execute(args []string, stderr io.Writer) error {
 }
 
 // name returns the one positional argument when the command needs it, and
-// checks there is nothing else.
+// checks there is nothing else (or, for manyNames, that there are some).
 func (c *adminCommand) name() (string, error) {
+	noun := c.noun
+	if noun == "" {
+		noun = c.kind + " name"
+	}
 	switch {
+	case c.manyNames && c.fs.NArg() == 0:
+		return "", usageErrorf("jocko %s %s needs at least one %s", c.kind, c.sub, noun)
+	case c.manyNames:
+		if slices.Contains(c.fs.Args(), "") {
+			return "", usageErrorf("jocko %s %s: a %s is empty", c.kind, c.sub, noun)
+		}
+		return "", nil
 	case c.needName && c.fs.NArg() != 1:
-		return "", usageErrorf("jocko %s %s needs exactly one %s name (got %d arguments)", c.kind, c.sub, c.kind, c.fs.NArg())
+		return "", usageErrorf("jocko %s %s needs exactly one %s (got %d arguments)", c.kind, c.sub, noun, c.fs.NArg())
 	case !c.needName && c.fs.NArg() != 0:
 		return "", usageErrorf("jocko %s %s takes no arguments", c.kind, c.sub)
 	case c.needName && c.fs.Arg(0) == "":
-		return "", usageErrorf("jocko %s %s: the %s name is empty", c.kind, c.sub, c.kind)
+		return "", usageErrorf("jocko %s %s: the %s is empty", c.kind, c.sub, noun)
 	}
 	return c.fs.Arg(0), nil
 }

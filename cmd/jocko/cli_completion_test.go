@@ -16,7 +16,9 @@ var completionCases = []struct {
 	words []string
 	want  []string
 }{
-	{[]string{""}, []string{"broker", "cluster", "completion", "consume", "group", "help", "produce", "quota", "topic"}},
+	{[]string{""}, []string{"broker", "cluster", "completion", "consume", "group", "help", "produce", "quota", "topic", "txn"}},
+	{[]string{"txn", "p"}, []string{"producers"}},
+	{[]string{"txn", "list", "--st"}, []string{"--state"}},
 	{[]string{"pro"}, []string{"produce"}},
 	{[]string{"cluster", "h"}, []string{"health"}},
 	{[]string{"topic", ""}, topicSubcommands},
@@ -163,7 +165,7 @@ func TestCompletionFish(t *testing.T) {
 // those the topic and group commands accept (their error for an unknown
 // one lists them), and `jocko completion` refuses an unknown shell.
 func TestCompletionKnowsEverySubcommand(t *testing.T) {
-	for kind, subs := range map[string][]string{"topic": topicSubcommands, "group": groupSubcommands, "quota": quotaSubcommands} {
+	for kind, subs := range map[string][]string{"topic": topicSubcommands, "group": groupSubcommands, "quota": quotaSubcommands, "txn": txnSubcommands} {
 		_, _, errOut := runCLI(kind, "explode")
 		m := regexp.MustCompile(`want (.*)\n`).FindStringSubmatch(errOut)
 		if m == nil {

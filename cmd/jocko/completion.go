@@ -28,7 +28,7 @@ var (
 // subcommands returns each command and its subcommands (nil: none).
 func subcommands() map[string][]string {
 	return map[string][]string{
-		"broker": nil, "topic": topicSubcommands, "group": groupSubcommands, "quota": quotaSubcommands,
+		"broker": nil, "topic": topicSubcommands, "group": groupSubcommands, "quota": quotaSubcommands, "txn": txnSubcommands,
 		"cluster": slices.Sorted(maps.Keys(clusterCommands)),
 		"produce": nil, "consume": nil, "completion": {"bash", "fish", "zsh"}, "help": nil,
 	}

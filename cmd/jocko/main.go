@@ -4,6 +4,7 @@
 //	jocko topic create|list|describe|alter|delete|reassign ...
 //	jocko group list|describe|delete|reset-offsets ...
 //	jocko quota list|set|delete ...
+//	jocko txn list|describe|producers ...
 //	jocko cluster describe|health ...
 //	jocko produce TOPIC [flags]   send lines of stdin or a file as records
 //	jocko consume TOPIC [flags]   print records
@@ -39,6 +40,11 @@ Usage:
   jocko quota list [flags]             list client quotas (user, client-id, ip)
   jocko quota set [flags]              set quotas (--client-id X --set KEY=N,...)
   jocko quota delete [flags]           delete an entity's quotas (--keys: only those)
+  jocko txn list [flags]               list transactions (--state, --producer-id)
+  jocko txn describe ID... [flags]     show a transaction's state, producer, timeout,
+                                       start and partitions
+  jocko txn producers TOPIC [flags]    show each partition's producers and open
+                                       transactions (find hanging ones)
   jocko cluster describe [flags]       show brokers, controller, Raft voters and
                                        under-replicated or offline partitions
   jocko cluster health [flags]         one line per problem, or "healthy";
@@ -83,6 +89,8 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		err = runGroup(args[1:], stdout, stderr)
 	case "quota":
 		err = runQuota(args[1:], stdout, stderr)
+	case "txn":
+		err = runTxn(args[1:], stdout, stderr)
 	case "cluster":
 		err = runCluster(args[1:], stdout, stderr)
 	case "produce":
