@@ -276,11 +276,10 @@ func applyUpdateFeatures(s *State, index uint64, c UpdateFeatures) (*State, erro
 		if name == "" || len(name) > 255 || level < 0 {
 			return nil, fmt.Errorf("%w: feature %q at level %d", ErrBadCommand, name, level)
 		}
-		if level == 0 {
-			delete(next.Features, name)
-		} else {
-			next.Features[name] = level
-		}
+		// Level 0 is kept: a feature finalized at 0 (transaction.version
+		// downgraded to the classic protocol) differs from one never set,
+		// which has the broker's default level.
+		next.Features[name] = level
 	}
 	if len(next.Features) > featuresMax {
 		return nil, fmt.Errorf("%w: %d features, above %d", ErrBadCommand, len(next.Features), featuresMax)

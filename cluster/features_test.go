@@ -7,7 +7,8 @@ import (
 	"testing"
 )
 
-// TestUpdateFeatures (KIP-584): levels are set and removed (level 0), the
+// TestUpdateFeatures (KIP-584): levels are set and finalized at 0 (kept:
+// a level of 0 is not the default level of a feature never set), the
 // epoch is the command's Raft index, a bad level is rejected without
 // changing the state, and the levels survive a snapshot round trip.
 func TestUpdateFeatures(t *testing.T) {
@@ -20,8 +21,8 @@ func TestUpdateFeatures(t *testing.T) {
 		t.Fatalf("features %v epoch %d (old state %v)", next.Features, next.FeaturesEpoch, s.Features)
 	}
 	next, err = ApplyCommand(next, 9, UpdateFeatures{Levels: map[string]int16{"x": 0}})
-	if err != nil || !maps.Equal(next.Features, map[string]int16{"metadata.version": 25}) || next.FeaturesEpoch != 9 {
-		t.Fatalf("after removing x: %v epoch %d, %v", next.Features, next.FeaturesEpoch, err)
+	if err != nil || !maps.Equal(next.Features, map[string]int16{"metadata.version": 25, "x": 0}) || next.FeaturesEpoch != 9 {
+		t.Fatalf("after setting x to 0: %v epoch %d, %v", next.Features, next.FeaturesEpoch, err)
 	}
 	if got, err := ApplyCommand(next, 10, UpdateFeatures{Levels: map[string]int16{"y": -1}}); !errors.Is(err, ErrBadCommand) || got != next {
 		t.Fatalf("negative level: %v", err)

@@ -47,7 +47,7 @@ var supportedFeatures = []supportedFeature{
 // the classic protocol (1 writes flexible __transaction_state values),
 // 2 KIP-890 part 2 (an epoch bump per transaction, partitions added by the
 // produce itself).
-var transactionVersionFeature = supportedFeature{name: "transaction.version", min: 0, max: 2, dflt: 0}
+var transactionVersionFeature = supportedFeature{name: "transaction.version", min: 0, max: 2, dflt: 2}
 
 func findFeature(name string) (supportedFeature, bool) {
 	i := slices.IndexFunc(supportedFeatures, func(f supportedFeature) bool { return f.name == name })
@@ -126,7 +126,7 @@ func checkFeatureUpdate(st *cluster.State, version int16, u kmsg.UpdateFeaturesR
 	if !ok {
 		return invalid("feature %q is not supported", u.Feature)
 	}
-	if u.MaxVersionLevel < 1 {
+	if u.MaxVersionLevel < 1 && f.min >= 1 {
 		return invalid("feature %s cannot be removed", f.name)
 	}
 	if u.MaxVersionLevel < f.min || u.MaxVersionLevel > f.max {

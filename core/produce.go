@@ -214,7 +214,7 @@ func (b *Broker) producePartition(ctx context.Context, topic string, rp kmsg.Pro
 		}
 	}
 	if h := hdrs[0]; h.Transactional() && p.needsVerify(h.ProducerID, h.ProducerEpoch) {
-		if err := b.txnVerify(ctx, *txc.id, h.ProducerID, h.ProducerEpoch, topic, rp.Partition, txc.add); err != nil {
+		if err := b.verifyRetrying(ctx, *txc.id, h, topic, rp.Partition, txc.add); err != nil {
 			out.ErrorCode, out.ErrorMessage = verifyErrorCode(err), strPtr("transaction verification: "+err.Error())
 			return produceWait{}, false
 		}
@@ -285,6 +285,31 @@ func appendErrorCode(err error) int16 {
 		return kerr.RequestTimedOut.Code
 	default:
 		return kerr.KafkaStorageError.Code
+	}
+}
+
+// Kafka's add.partitions.to.txn.retry.backoff.ms and .max.ms: a
+// verification answered CONCURRENT_TRANSACTIONS (the previous transaction
+// is still writing its markers, which a client that ends one and begins
+// the next at once meets) is retried inside the broker for a while
+// before the client sees it.
+const (
+	verifyRetryBackoff = 20 * time.Millisecond
+	verifyRetryMax     = 100 * time.Millisecond
+)
+
+// verifyRetrying is txnVerify for the first batch h of a transaction on a
+// partition, retried on CONCURRENT_TRANSACTIONS for up to verifyRetryMax.
+func (b *Broker) verifyRetrying(ctx context.Context, transactionalID string, h wire.BatchHeader, topic string, part int32, add bool) error {
+	deadline := b.env.Clock.Now().Add(verifyRetryMax)
+	for {
+		err := b.txnVerify(ctx, transactionalID, h.ProducerID, h.ProducerEpoch, topic, part, add)
+		if !errors.Is(err, kerr.ConcurrentTransactions) || !b.env.Clock.Now().Before(deadline) {
+			return err
+		}
+		if b.sleep(ctx, verifyRetryBackoff) != nil {
+			return err
+		}
 	}
 }
 

@@ -111,9 +111,50 @@ func testTransactionsOn(t *testing.T, seeds []string) {
 	t.Logf("fenced producer: %v", err)
 }
 
+// TestTransactionsFranzGoOneBroker: franz-go on transaction.version 2
+// (KIP-890 part 2, the default: an epoch bump per transaction, partitions
+// added by the produce).
 func TestTransactionsFranzGoOneBroker(t *testing.T) {
 	tc := startTestCluster(t, 1)
 	testTransactionsOn(t, []string{tc.brokers[0].Addr()})
+}
+
+// TestTransactionsFranzGoClassic: the same with transaction.version
+// finalized at 0, where franz-go adds partitions with AddPartitionsToTxn
+// and keeps its epoch across transactions.
+func TestTransactionsFranzGoClassic(t *testing.T) {
+	tc := startTestCluster(t, 1)
+	setFeature(t, tc.brokers[0].Addr(), "transaction.version", 0)
+	testTransactionsOn(t, []string{tc.brokers[0].Addr()})
+}
+
+// setFeature finalizes a feature at level (a downgrade if it is lower).
+func setFeature(t *testing.T, addr, name string, level int16) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrUpdateFeaturesRequest()
+	req.Version = 1
+	u := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+	u.Feature, u.MaxVersionLevel, u.UpgradeType = name, level, 2 // safe downgrade
+	req.FeatureUpdates = append(req.FeatureUpdates, u)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		t.Fatalf("update %s to %d: %v", name, level, err)
+	}
+	for _, r := range resp.Results {
+		if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+			t.Fatalf("update %s to %d: %v", name, level, err)
+		}
+	}
 }
 
 func TestTransactionsFranzGoThreeBrokers(t *testing.T) {
@@ -127,6 +168,3 @@ func TestTransactionsFranzGoThreeBrokers(t *testing.T) {
 	}
 	testTransactionsOn(t, seeds)
 }
-
-var _ = kerr.InvalidTxnState
-var _ = kmsg.NewPtrFetchRequest
