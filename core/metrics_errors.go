@@ -155,6 +155,50 @@ func responseErrors(resp kmsg.Response, c *codeCounter) {
 		for i := range r.Topics {
 			c.add(r.Topics[i].ErrorCode)
 		}
+	case *kmsg.AddPartitionsToTxnResponse:
+		c.add(r.ErrorCode)
+		for i := range r.Topics {
+			for j := range r.Topics[i].Partitions {
+				c.add(r.Topics[i].Partitions[j].ErrorCode)
+			}
+		}
+		for i := range r.Transactions {
+			for j := range r.Transactions[i].Topics {
+				for k := range r.Transactions[i].Topics[j].Partitions {
+					c.add(r.Transactions[i].Topics[j].Partitions[k].ErrorCode)
+				}
+			}
+		}
+	case *kmsg.AddOffsetsToTxnResponse:
+		c.add(r.ErrorCode)
+	case *kmsg.EndTxnResponse:
+		c.add(r.ErrorCode)
+	case *kmsg.TxnOffsetCommitResponse:
+		for i := range r.Topics {
+			for j := range r.Topics[i].Partitions {
+				c.add(r.Topics[i].Partitions[j].ErrorCode)
+			}
+		}
+	case *kmsg.WriteTxnMarkersResponse:
+		for i := range r.Markers {
+			for j := range r.Markers[i].Topics {
+				for k := range r.Markers[i].Topics[j].Partitions {
+					c.add(r.Markers[i].Topics[j].Partitions[k].ErrorCode)
+				}
+			}
+		}
+	case *kmsg.DescribeTransactionsResponse:
+		for i := range r.TransactionStates {
+			c.add(r.TransactionStates[i].ErrorCode)
+		}
+	case *kmsg.ListTransactionsResponse:
+		c.add(r.ErrorCode)
+	case *kmsg.DescribeProducersResponse:
+		for i := range r.Topics {
+			for j := range r.Topics[i].Partitions {
+				c.add(r.Topics[i].Partitions[j].ErrorCode)
+			}
+		}
 	case *kmsg.DeleteGroupsResponse:
 		for i := range r.Groups {
 			c.add(r.Groups[i].ErrorCode)

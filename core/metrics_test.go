@@ -80,3 +80,36 @@ func TestResponseErrorsCountsEachPartition(t *testing.T) {
 		}
 	}
 }
+
+// TestResponseErrorsTransactions: the transaction APIs' codes count, down
+// to WriteTxnMarkers' per-partition ones (a marker that cannot be written
+// is what an operator looks for).
+func TestResponseErrorsTransactions(t *testing.T) {
+	t.Parallel()
+	wtm := kmsg.NewPtrWriteTxnMarkersResponse()
+	rm := kmsg.NewWriteTxnMarkersResponseMarker()
+	rt := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
+	rt.Partitions = []kmsg.WriteTxnMarkersResponseMarkerTopicPartition{{ErrorCode: kerr.TransactionCoordinatorFenced.Code}, {}}
+	rm.Topics = append(rm.Topics, rt)
+	wtm.Markers = append(wtm.Markers, rm)
+	end := kmsg.NewPtrEndTxnResponse()
+	end.ErrorCode = kerr.ConcurrentTransactions.Code
+	m := &recordingMetrics{}
+	for _, resp := range []kmsg.Response{wtm, end} {
+		c := codeCounter{m: m, key: resp.Key()}
+		responseErrors(resp, &c)
+		c.flush()
+	}
+	want := map[[2]int16]int{
+		{int16(kmsg.WriteTxnMarkers), kerr.TransactionCoordinatorFenced.Code}: 1,
+		{int16(kmsg.EndTxn), kerr.ConcurrentTransactions.Code}:                1,
+	}
+	if len(m.errs) != len(want) {
+		t.Fatalf("errors %v, want %v", m.errs, want)
+	}
+	for k, n := range want {
+		if m.errs[k] != n {
+			t.Fatalf("errors %v, want %v", m.errs, want)
+		}
+	}
+}

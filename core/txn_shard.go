@@ -79,7 +79,7 @@ func (s *txnShard) stop() {
 }
 
 func (s *txnShard) stoppedCh() <-chan struct{} { return s.stopped }
-func (s *txnShard) replica() *partition      { return s.p }
+func (s *txnShard) replica() *partition        { return s.p }
 
 func (s *txnShard) now() int64 { return s.b.env.Clock.Now().UnixMilli() }
 
