@@ -122,6 +122,21 @@ func (c *coordinator) shardFor(groupID string) (*shard, error) {
 	return nil, errNotCoordinator
 }
 
+// txnCompleted tells the shard of __consumer_offsets partition part, if
+// this broker has one, that a COMMIT (commit set) or ABORT marker of
+// producerID was appended to the partition: the producer's pending
+// transactional offsets are committed or dropped. WriteTxnMarkers calls it
+// right after the append, before the marker is committed. Without a shard
+// here the partition's next coordinator loads the marker from the log.
+func (c *coordinator) txnCompleted(part int32, producerID int64, commit bool) {
+	c.mu.Lock()
+	s := c.shards[part]
+	c.mu.Unlock()
+	if s != nil {
+		s.txnCompleted(producerID, commit)
+	}
+}
+
 // allShards lists the running shards.
 func (c *coordinator) allShards() []*shard {
 	c.mu.Lock()
@@ -202,6 +217,8 @@ func coordinatorError(req kmsg.Request, err error) kmsg.Response {
 		r.ErrorCode = code
 	case *kmsg.OffsetCommitResponse:
 		return group.CommitResponse(req.(*kmsg.OffsetCommitRequest), func(string, kmsg.OffsetCommitRequestTopicPartition) int16 { return code })
+	case *kmsg.TxnOffsetCommitResponse:
+		return group.TxnCommitResponse(req.(*kmsg.TxnOffsetCommitRequest), func(string, kmsg.TxnOffsetCommitRequestTopicPartition) int16 { return code })
 	case *kmsg.OffsetFetchResponse:
 		q := req.(*kmsg.OffsetFetchRequest)
 		r.ErrorCode = code

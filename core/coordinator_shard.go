@@ -170,39 +170,28 @@ func (s *shard) goOffline(err error) {
 // load replays the partition into a Loader. Records are read up to the log
 // end: everything in this partition was appended by a coordinator, and a
 // record not yet committed is committed before any reply that depends on it
-// is released (lastEnd starts at the log end). Nothing appends meanwhile:
-// the groups are nil, and the shard this one replaced has stopped.
+// is released (lastEnd starts at the log end). Nothing appends meanwhile
+// but the transaction markers WriteTxnMarkers writes: the groups are nil,
+// and the shard this one replaced has stopped. A marker's txnCompleted
+// while the groups are nil is dropped, so the groups are installed only
+// under s.mu with the log end unchanged since it was read: every marker
+// appended before is loaded, every later one reaches them by txnCompleted.
 func (s *shard) load(ctx context.Context) error {
 	cfg := s.b.groupConfig()
 	ld := group.NewLoader(cfg, s.b.env.Rand)
-	end := s.p.log.EndOffset()
-	err := s.p.log.Batches(s.p.log.StartOffset(), func(base int64, raw []byte) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	from, end := s.p.log.StartOffset(), s.p.log.EndOffset()
+	for {
+		if err := s.loadRange(ctx, ld, from, end); err != nil {
+			return err
 		}
-		if base >= end {
-			return errStopLoad
+		s.mu.Lock()
+		e := s.p.log.EndOffset()
+		if s.halted || e == end {
+			break
 		}
-		recs, err := wire.Records(raw)
-		if err != nil {
-			return fmt.Errorf("offset %d: %w", base, err)
-		}
-		for _, r := range recs {
-			if buggify.Broken(buggify.ForgetCommits) && len(r.Key) >= 2 && r.Key[0] == 0 && r.Key[1] <= 1 {
-				continue // broken variant (simulator self-test): offset commits (key v0, v1) not loaded
-			}
-			// A record that does not decode is skipped with a log line
-			// rather than leaving the coordinator unavailable for good.
-			if err := ld.Apply(r.Key, r.Value); err != nil && !errors.Is(err, group.ErrNotClassic) {
-				s.b.log.Warn("skipping undecodable __consumer_offsets record", "partition", s.part, "offset", base+int64(r.OffsetDelta), "err", err)
-			}
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStopLoad) {
-		return err
+		s.mu.Unlock()
+		from, end = end, e // markers written meanwhile
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.halted {
 		return context.Canceled
@@ -218,6 +207,60 @@ func (s *shard) load(ctx context.Context) error {
 }
 
 var errStopLoad = errors.New("stop loading")
+
+// loadRange feeds the batches of [from, end) to ld: plain batches to
+// Apply, transactional ones to ApplyTxn, transaction markers to
+// ApplyMarker.
+func (s *shard) loadRange(ctx context.Context, ld *group.Loader, from, end int64) error {
+	err := s.p.log.Batches(from, func(base int64, raw []byte) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if base >= end {
+			return errStopLoad
+		}
+		if base < from {
+			return nil // read before
+		}
+		h, err := wire.ParseBatchHeader(raw)
+		if err != nil {
+			return fmt.Errorf("offset %d: %w", base, err)
+		}
+		if h.Control() {
+			c, err := wire.ParseControlRecord(raw)
+			if err != nil {
+				return fmt.Errorf("offset %d: %w", base, err)
+			}
+			if c.Type == wire.ControlCommit || c.Type == wire.ControlAbort {
+				ld.ApplyMarker(h.ProducerID, c.Type == wire.ControlCommit)
+			}
+			return nil
+		}
+		recs, err := wire.Records(raw)
+		if err != nil {
+			return fmt.Errorf("offset %d: %w", base, err)
+		}
+		for _, r := range recs {
+			if buggify.Broken(buggify.ForgetCommits) && len(r.Key) >= 2 && r.Key[0] == 0 && r.Key[1] <= 1 {
+				continue // broken variant (simulator self-test): offset commits (key v0, v1) not loaded
+			}
+			apply := ld.Apply
+			if h.Transactional() {
+				apply = func(k, v []byte) error { return ld.ApplyTxn(h.ProducerID, k, v) }
+			}
+			// A record that does not decode is skipped with a log line
+			// rather than leaving the coordinator unavailable for good.
+			if err := apply(r.Key, r.Value); err != nil && !errors.Is(err, group.ErrNotClassic) {
+				s.b.log.Warn("skipping undecodable __consumer_offsets record", "partition", s.part, "offset", base+int64(r.OffsetDelta), "err", err)
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopLoad) {
+		return err
+	}
+	return nil
+}
 
 // unavailableLocked says why there are no groups to answer from.
 func (s *shard) unavailableLocked() error {
@@ -302,10 +345,43 @@ func (s *shard) applyLocked(out group.Output) {
 	s.enqueue(s.lastEnd, func(ok bool) { s.deliver(replies, ok) })
 }
 
-// appendRecords writes records as one uncompressed batch.
+// appendRecords writes records as uncompressed batches: one per run of
+// records with the same group.Record.Txn, and returns the end offset of the
+// last.
 func (s *shard) appendRecords(recs []group.Record) (int64, error) {
+	var end int64
+	for len(recs) > 0 {
+		n := 1
+		for n < len(recs) && sameTxn(recs[n].Txn, recs[0].Txn) {
+			n++
+		}
+		e, err := s.appendBatch(recs[:n], recs[0].Txn)
+		if err != nil {
+			return 0, err
+		}
+		end, recs = e, recs[n:]
+	}
+	return end, nil
+}
+
+func sameTxn(a, b *group.Txn) bool { return a == b || a != nil && b != nil && *a == *b }
+
+// batchTransactional is attributes bit 4: a batch of a transaction.
+const batchTransactional = 0x10
+
+// appendBatch writes records as one batch: a plain one, or with txn a
+// transactional batch of that producer (see txnOffsetSeq for its
+// sequence).
+func (s *shard) appendBatch(recs []group.Record, txn *group.Txn) (int64, error) {
 	now := s.now()
 	batch := wire.Batch{FirstTimestamp: now, MaxTimestamp: now, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
+	if txn != nil {
+		seq, err := s.p.txnOffsetSeq(txn.ProducerID, txn.ProducerEpoch)
+		if err != nil {
+			return 0, err
+		}
+		batch.Attributes, batch.ProducerID, batch.ProducerEpoch, batch.BaseSequence = batchTransactional, txn.ProducerID, txn.ProducerEpoch, seq
+	}
 	for i, r := range recs {
 		batch.Records = append(batch.Records, wire.Record{OffsetDelta: int32(i), Key: r.Key, Value: r.Value})
 	}
@@ -319,6 +395,22 @@ func (s *shard) appendRecords(recs []group.Record) (int64, error) {
 	}
 	res, err := s.p.append(raw, []wire.BatchHeader{h})
 	return res.end, err
+}
+
+// txnCompleted feeds a transaction marker of producerID, just appended to
+// the partition (committed or not), to the groups; later replies wait for
+// the marker to be committed. While the groups are nil it does nothing: a
+// load in progress reads the marker (see load), and a stopped shard's
+// successor loads it.
+func (s *shard) txnCompleted(producerID int64, commit bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.groups == nil {
+		return
+	}
+	s.lastEnd = max(s.lastEnd, s.p.log.EndOffset())
+	s.applyLocked(s.groups.TxnCompleted(s.now(), producerID, commit))
+	s.kickTimer()
 }
 
 // deliver sends replies to their held requests; ok=false means the records
