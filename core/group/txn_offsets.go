@@ -65,12 +65,12 @@ func (gs *Groups) TxnCommit(nowMs int64, to Handle, req *kmsg.TxnOffsetCommitReq
 
 // TxnCompleted applies the transaction marker of producerID (commit: a
 // COMMIT marker, else ABORT) to the groups of the partition. Call it once
-// the marker is in the partition's log, before it is committed: the
-// Output's replies, like every later one, wait for the records before
-// them, and the shell makes them wait for the marker too. It writes no
-// offset records; a marker for a producer with no pending offsets
-// changes nothing. An Empty group that the marker leaves with no offsets
-// goes Dead, as after OffsetDelete (Kafka: at its next offset expiry).
+// the marker is in the partition's log; it need not be committed yet if
+// the shell makes the replies of this and later Outputs wait for the
+// marker as they wait for records. It writes no offset records; a marker
+// for a producer with no pending offsets (also one applied twice) changes
+// nothing. An Empty group that the marker leaves with no offsets goes
+// Dead, as after OffsetDelete (Kafka: at its next offset expiry).
 func (gs *Groups) TxnCompleted(nowMs int64, producerID int64, commit bool) Output {
 	ids := make([]string, 0, len(gs.txns[producerID]))
 	for id := range gs.txns[producerID] {
