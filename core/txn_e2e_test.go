@@ -168,3 +168,68 @@ func TestTransactionsFranzGoThreeBrokers(t *testing.T) {
 	}
 	testTransactionsOn(t, seeds)
 }
+
+// TestGroupTransactSessionCommitsOffsets: franz-go's consume-transform-
+// produce loop (GroupTransactSession, read_committed, stable offsets)
+// copies 20 records, its offsets commit with the transactions (the COMMIT
+// marker on __consumer_offsets completes them), and a second session
+// resumes after them.
+func TestGroupTransactSessionCommitsOffsets(t *testing.T) {
+	tc := startTestCluster(t, 1, func(c *Config) {
+		c.Defaults = map[string]string{"group.initial.rebalance.delay.ms": "0"}
+	})
+	seeds := []string{tc.brokers[0].Addr()}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	admin, _ := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	defer admin.Close()
+	adm := kadm.NewClient(admin)
+	if _, err := adm.CreateTopics(ctx, 1, -1, nil, "in", "out"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		if err := admin.ProduceSync(ctx, &kgo.Record{Topic: "in", Value: []byte(fmt.Sprint(i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sess, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(seeds...), kgo.TransactionalID("gts"),
+		kgo.ConsumerGroup("eos"), kgo.ConsumeTopics("in"), kgo.DefaultProduceTopic("out"),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.RequireStableFetchOffsets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	for got := 0; got < 20 && ctx.Err() == nil; {
+		fs := sess.PollFetches(ctx)
+		if err := sess.Begin(); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) { n++; sess.Produce(ctx, &kgo.Record{Value: r.Value}, nil) })
+		committed, err := sess.End(ctx, kgo.TryCommit)
+		if err != nil {
+			t.Fatalf("end: %v", err)
+		}
+		if committed {
+			got += n
+		}
+	}
+	waitFor(t, 20*time.Second, "offset 20 committed", func() bool {
+		offs, err := adm.FetchOffsets(ctx, "eos")
+		o, ok := offs.Lookup("in", 0)
+		return err == nil && ok && o.Err == nil && o.At == 20
+	})
+	sess.Close()
+	sess2, err := kgo.NewGroupTransactSession(kgo.SeedBrokers(seeds...), kgo.TransactionalID("gts"),
+		kgo.ConsumerGroup("eos"), kgo.ConsumeTopics("in"), kgo.RequireStableFetchOffsets(), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess2.Close()
+	admin.ProduceSync(ctx, &kgo.Record{Topic: "in", Value: []byte("20")})
+	var vals []string
+	sess2.PollFetches(ctx).EachRecord(func(r *kgo.Record) { vals = append(vals, string(r.Value)) })
+	if len(vals) != 1 || vals[0] != "20" {
+		t.Fatalf("second session read %v, want [20]", vals)
+	}
+}

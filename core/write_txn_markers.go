@@ -87,6 +87,11 @@ func (b *Broker) writeMarker(ctx context.Context, topic string, part int32, pid 
 	if err != nil {
 		return markerErrorCode(err)
 	}
+	if topic == offsetsTopic {
+		// The group coordinator's replies wait for the high watermark,
+		// so completing the offsets now reveals nothing uncommitted.
+		b.coord.txnCompleted(part, pid, commit)
+	}
 	ctx, cancel := b.env.Clock.WithTimeout(ctx, peerRequestTimeout)
 	defer cancel()
 	if err := p.waitHW(ctx, end, gen); err != nil {
