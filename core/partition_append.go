@@ -58,7 +58,7 @@ func (p *partition) appendOne(raw []byte, h wire.BatchHeader) (first, end int64,
 		// open a transaction needs the coordinator's word (verified, at
 		// its epoch); a plain batch cannot join an open one.
 		_, open := p.log.OpenTxnStart(h.ProducerID)
-		if h.Transactional() && !open {
+		if h.Transactional() && !p.txnOpenAtLocked(h.ProducerID, h.ProducerEpoch) {
 			if e, ok := p.verified[h.ProducerID]; !ok || e != h.ProducerEpoch {
 				return 0, 0, fmt.Errorf("%w: producer %d epoch %d has no verified transaction on %s-%d", errTxnState, h.ProducerID, h.ProducerEpoch, p.topic, p.index)
 			}
@@ -161,17 +161,32 @@ func (p *partition) markVerified(pid int64, epoch int16) {
 	p.verified[pid] = epoch
 }
 
-// needsVerify reports whether a transactional batch of producer pid would
-// open a transaction here (none is open), so the coordinator must be asked
+// needsVerify reports whether a transactional batch of producer pid at
+// epoch would open a transaction here, so the coordinator must be asked
 // first.
 func (p *partition) needsVerify(pid int64, epoch int16) bool {
-	if _, open := p.log.OpenTxnStart(pid); open {
-		return false
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.txnOpenAtLocked(pid, epoch) {
+		return false
+	}
 	e, ok := p.verified[pid]
 	return !ok || e != epoch
+}
+
+// txnOpenAtLocked reports whether producer pid has a transaction open here
+// at epoch: the log has its data without a marker, written at that epoch.
+// A transaction open at an older epoch is the previous one, whose marker
+// is still on its way (under transaction.version 2 every transaction has
+// a new epoch): a batch of the next one must not join it, or the previous
+// transaction's ABORT would take it along (the simulator found exactly
+// that: txn-cluster seed 2). p.mu is held.
+func (p *partition) txnOpenAtLocked(pid int64, epoch int16) bool {
+	if _, open := p.log.OpenTxnStart(pid); !open {
+		return false
+	}
+	e := p.producers.m[pid]
+	return e != nil && e.epoch == epoch
 }
 
 // appendMarker writes a transaction marker (a COMMIT or ABORT control
