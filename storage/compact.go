@@ -41,6 +41,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/jocko/jocko/wire"
@@ -78,6 +79,9 @@ type compactState struct {
 	// dirty is where the segments not yet cleaned begin. It is kept in
 	// memory only: after a restart everything counts as dirty once.
 	dirty int64
+	// aborted are the aborted transactions over the planned segments
+	// (compactPlan, for buildKeyMap).
+	aborted []AbortedTxn
 	// Buffers reused from segment to segment.
 	readBuf []byte
 	bw      *bufio.Writer
@@ -113,6 +117,12 @@ type segSnap struct {
 // now plus DeleteRetentionMs, the first time; its tombstones are dropped
 // by the first Compact at or past it. Records below the log start are
 // dropped. Control batches are kept as they are.
+//
+// Transactions, as Kafka's cleaner: only segments wholly below the first
+// offset of the earliest open transaction are cleanable (a pending
+// record must not shadow an older value of its key: its transaction may
+// yet abort), and the records of aborted transactions are dropped and
+// shadow nothing.
 //
 // The log end offset and the offsets of the records kept never change.
 // Appends, reads and syncs go on during a Compact: locks are held only to
@@ -176,6 +186,7 @@ func (l *Log) compactPlan(cfg CompactConfig) ([]segSnap, int64, int64, error) {
 		return nil, 0, 0, err
 	}
 	nowMs, start := l.clk.Now().UnixMilli(), l.start.Load()
+	unstable := l.txns.firstOpen(math.MaxInt64)
 	var snaps []segSnap
 	var total, dirty int64
 	for _, s := range l.segs[:len(l.segs)-1] {
@@ -183,7 +194,7 @@ func (l *Log) compactPlan(cfg CompactConfig) ([]segSnap, int64, int64, error) {
 		if ts < 0 {
 			ts = s.rollMs
 		}
-		if !s.sealed() || cfg.MinCompactionLagMs > 0 && nowMs-ts < cfg.MinCompactionLagMs {
+		if !s.sealed() || cfg.MinCompactionLagMs > 0 && nowMs-ts < cfg.MinCompactionLagMs || s.next > unstable {
 			break
 		}
 		if s.next <= start || s.size == 0 {
@@ -198,6 +209,7 @@ func (l *Log) compactPlan(cfg CompactConfig) ([]segSnap, int64, int64, error) {
 	if total == 0 || float64(dirty) < cfg.MinCleanableRatio*float64(total) {
 		return nil, 0, 0, nil
 	}
+	l.cmp.aborted = l.abortedLocked(start, snaps[len(snaps)-1].next)
 	return snaps, start, nowMs, nil
 }
 
@@ -208,6 +220,25 @@ type keyMap struct {
 	offs      []int64        // latest offset by slot
 	lastBatch map[int64]int64
 	bytes     int64
+	aborted   []AbortedTxn // the aborted transactions with data in the segments
+}
+
+// abortedBatch reports whether the batch at base with header h belongs to
+// an aborted transaction: transactional, of a producer with an aborted
+// transaction spanning base (a producer's transactions follow each other,
+// so the span from its first offset to its ABORT marker is that one
+// transaction's).
+func (km *keyMap) abortedBatch(raw []byte, h batchHeader) bool {
+	if h.attributes&attrTransactional == 0 || h.attributes&attrControl != 0 {
+		return false
+	}
+	pid := producerID(raw)
+	for _, a := range km.aborted {
+		if a.ProducerID == pid && a.FirstOffset <= h.baseOffset && h.baseOffset < a.LastOffset {
+			return true
+		}
+	}
+	return false
 }
 
 // latest returns the latest offset of key, or -1.
@@ -233,7 +264,7 @@ func (km *keyMap) set(key []byte, off int64) {
 // past keyMapBytesMax it stops at a segment boundary and returns the
 // segments it covered.
 func (l *Log) buildKeyMap(snaps []segSnap, start int64) (*keyMap, []segSnap, error) {
-	km := &keyMap{index: map[string]int{}, lastBatch: map[int64]int64{}}
+	km := &keyMap{index: map[string]int{}, lastBatch: map[int64]int64{}, aborted: l.cmp.aborted}
 	for i, sn := range snaps {
 		if i > 0 && km.bytes > keyMapBytesMax {
 			return km, snaps[:i], nil
@@ -244,6 +275,9 @@ func (l *Log) buildKeyMap(snaps []segSnap, start int64) (*keyMap, []segSnap, err
 			}
 			if pid := producerID(raw); pid >= 0 {
 				km.lastBatch[pid] = h.baseOffset
+			}
+			if km.abortedBatch(raw, h) {
+				return nil // its records are dropped and shadow nothing
 			}
 			wh, err := wireHeader(raw)
 			if err != nil {

@@ -112,8 +112,9 @@ func (k *keepRule) filter(raw []byte, h batchHeader, w *segWriter) (int64, error
 	}
 	horizon, hasHorizon := wh.DeleteHorizonMs()
 	views, tombstones := w.views[:0], false
+	aborted := k.keys.abortedBatch(raw, h)
 	err = eachRecord(raw, wh, func(r wire.RecordView) {
-		if k.keep(h.baseOffset, r, horizon, hasHorizon) {
+		if !aborted && k.keep(h.baseOffset, r, horizon, hasHorizon) {
 			views = append(views, r)
 			tombstones = tombstones || r.Value == nil
 		}

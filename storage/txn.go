@@ -208,6 +208,11 @@ func (l *Log) OpenTransactions() []OpenTxn {
 func (l *Log) AbortedTransactions(from, to int64) []AbortedTxn {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	return l.abortedLocked(from, to)
+}
+
+// abortedLocked is AbortedTransactions; l.mu is held.
+func (l *Log) abortedLocked(from, to int64) []AbortedTxn {
 	var out []AbortedTxn
 	for _, s := range l.segs {
 		if s.next <= from {
