@@ -33,6 +33,7 @@ package core
 import (
 	"context"
 	"errors"
+	"github.com/jocko/jocko/io/buggify"
 	"time"
 
 	"github.com/jocko/jocko/cluster"
@@ -233,7 +234,7 @@ func (b *Broker) fetchPartition(req *kmsg.FetchRequest, p *partition, rp kmsg.Fe
 			return 0 // KIP-392: the client fetches from a follower in its rack
 		}
 	}
-	committed := !fromReplica && req.IsolationLevel == 1
+	committed := !fromReplica && req.IsolationLevel == 1 && !buggify.Broken(buggify.IgnoreLSO)
 	if committed {
 		upTo = lso
 		pr.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}

@@ -114,11 +114,36 @@ var all = []runner.Scenario{
 		"what crashed incarnations leave behind (make sim-long)",
 		runner.Fault{Kind: runner.ProcessCrash, Weight: 2, Min: 20 * ms, Max: 300 * ms},
 		runner.Fault{Kind: runner.MachineCrash, Weight: 1, Min: 20 * ms, Max: 300 * ms}),
+	txn(with("txn-crash", "single broker, two franz-go transactional producers committing and aborting, "+
+		"a read_committed consumer, while the broker process and machine crash",
+		runner.Fault{Kind: runner.ProcessCrash, Weight: 2, Min: 50 * ms, Max: 2 * time.Second},
+		runner.Fault{Kind: runner.MachineCrash, Weight: 1, Min: 50 * ms, Max: 2 * time.Second},
+		runner.Fault{Kind: runner.PartitionDrop, Weight: 1, Min: 100 * ms, Max: 2 * time.Second})),
+	txn(clusterOf(runner.Scenario{Name: "txn-cluster", Brokers: 3,
+		Description: "three brokers, RF=3: transactional producers and a read_committed consumer while leaders " +
+			"(of data and of __transaction_state alike), the controller or a minority crash, or a leader is isolated",
+		Faults: []runner.Fault{
+			{Kind: runner.ProcessCrash, Weight: 3, Min: 50 * ms, Max: 3 * time.Second},
+			{Kind: runner.ProcessCrash, Target: runner.Leader, Weight: 2, Min: 50 * ms, Max: 3 * time.Second},
+			{Kind: runner.MachineCrash, Target: runner.Controller, Weight: 1, Min: 50 * ms, Max: 3 * time.Second},
+			{Kind: runner.Isolate, Target: runner.Leader, Weight: 1, Min: time.Second, Max: 4 * time.Second},
+		}})),
 	group("group-crash", "single broker, three franz-go group consumers (cooperative-sticky, autocommit) "+
 		"while the broker process and machine crash and restart",
 		runner.Fault{Kind: runner.ProcessCrash, Weight: 2, Min: 50 * ms, Max: 2 * time.Second},
 		runner.Fault{Kind: runner.MachineCrash, Weight: 1, Min: 50 * ms, Max: 2 * time.Second},
 		runner.Fault{Kind: runner.TornCrash, Weight: 1, Min: 50 * ms, Max: 2 * time.Second}),
+}
+
+// txn is a transactions scenario: two transactional producers and a
+// read_committed consumer on a topic of their own, beside the queue
+// workload (whose producers keep the idempotent path busy alongside).
+func txn(s runner.Scenario) runner.Scenario {
+	s.TxnProducers = 2
+	s.TxnConsumers = 1
+	s.Producers = 1
+	s.Linearize = false
+	return s
 }
 
 // group is a consumer-group scenario: the queue workload's producers, no
@@ -136,7 +161,7 @@ func group(name, desc string, faults ...runner.Fault) runner.Scenario {
 
 // Default lists the scenarios `go test ./sim` runs when none is named.
 var Default = []string{"single-crash", "single-machine-crash", "disk-full", "slow-disk", "group-crash",
-	"cluster-crash", "cluster-partition", "cluster-5", "cluster-wipe", "disk-percent"}
+	"cluster-crash", "cluster-partition", "cluster-5", "cluster-wipe", "disk-percent", "txn-cluster"}
 
 // Get returns the scenario called name.
 func Get(name string) (runner.Scenario, bool) {

@@ -273,6 +273,9 @@ func report(t *testing.T, scenario string, seed uint64, bugs string, swarm bool,
 	line := fmt.Sprintf("seed=%d scenario=%s hash=%s ok=%v virt=%.1fs wall=%.1fs events=%d acked=%d faults=%d mem=%dMiB heap=%dMiB goroutines=%d",
 		seed, scenario, r.Hash, !o.failed(), o.virt.Seconds(), o.wall.Seconds(), r.Events, r.Stats.Acked, r.Stats.Faults,
 		o.memory>>20, r.HeapBytes>>20, r.Goroutines)
+	if r.Stats.Txns > 0 {
+		line += fmt.Sprintf(" txns=%d/%d txn_read=%d", r.Stats.TxnOK, r.Stats.Txns, r.Stats.TxnRead)
+	}
 	if bugs != "" {
 		line += " bugs=" + bugs
 	}

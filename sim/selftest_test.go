@@ -29,6 +29,7 @@ var variants = []struct {
 	{"elect-outside-isr", "cluster-partition", "the controller elects a replica outside the ISR", true},
 	{"skip-truncation", "cluster-partition", "a follower does not truncate to its new leader's log", false},
 	{"stuck-isr", "cluster-partition", "a leader never proposes adding a caught-up follower back to the ISR", false},
+	{"ignore-lso", "txn-cluster", "read_committed fetches read past the last stable offset, with no aborted transactions", false},
 }
 
 // TestSelfTest proves the simulator can fail: each broken variant must be

@@ -59,10 +59,13 @@ const (
 	// follower that left the ISR never returns, so the cluster never
 	// converges (and no reassignment completes).
 	StuckISR = "stuck-isr"
+	// IgnoreLSO makes read_committed fetches read up to the high
+	// watermark with no aborted transactions, as read_uncommitted ones.
+	IgnoreLSO = "ignore-lso"
 )
 
 // Variants lists every broken variant.
-var Variants = []string{AckBeforeFsync, ForgetCommits, SkipTornTail, ReuseOffset, SkipTruncation, AckBeforeISR, ElectOutsideISR, StuckISR}
+var Variants = []string{AckBeforeFsync, ForgetCommits, SkipTornTail, ReuseOffset, SkipTruncation, AckBeforeISR, ElectOutsideISR, StuckISR, IgnoreLSO}
 
 // Hook decides. The simulator's implementation draws from the run's seed.
 type Hook interface {

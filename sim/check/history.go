@@ -49,6 +49,18 @@ const (
 	Info
 )
 
+func (r Result) String() string {
+	switch r {
+	case OK:
+		return "ok"
+	case Fail:
+		return "fail"
+	case Info:
+		return "info"
+	}
+	return fmt.Sprintf("result%d", r)
+}
+
 // Record is one record a read returned.
 type Record struct {
 	Offset int64

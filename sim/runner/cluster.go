@@ -236,6 +236,14 @@ func (c *cluster) brokerDefaults() map[string]string {
 		m["group.initial.rebalance.delay.ms"] = "100"
 		m["group.min.session.timeout.ms"] = "1000"
 	}
+	if c.sc.TxnProducers > 0 {
+		// Few __transaction_state partitions, small segments, and open
+		// transactions a crash left aborted within a second of their
+		// timeout.
+		m["transaction.state.log.num.partitions"] = "3"
+		m["transaction.state.log.segment.bytes"] = "8192"
+		m["transaction.abort.timed.out.transaction.cleanup.interval.ms"] = "1000"
+	}
 	return m
 }
 

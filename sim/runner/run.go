@@ -113,6 +113,12 @@ func (r *run) body() {
 		r.fail("setup", "create topic: "+err.Error())
 		return
 	}
+	if r.sc.TxnProducers > 0 {
+		if err := w.createTopicNamed(txnTopic, 30*time.Second); err != nil {
+			r.fail("setup", "create topic: "+err.Error())
+			return
+		}
+	}
 	r.tr.Record(trace.Phase, 2, 0, 0)
 	dctx, dstop := context.WithCancel(context.Background())
 	go r.watchDisk(dctx) // disk-budget runs only (disk_budget.go)
@@ -123,6 +129,9 @@ func (r *run) body() {
 		r.fail("no-progress", fmt.Sprintf("no send was acknowledged in the %v after healing", r.sc.Quiet))
 	}
 	w.finalRead(r)
+	if r.sc.TxnProducers > 0 {
+		w.txnFinalRead(r)
+	}
 	r.sampleAll()
 	r.checkConvergence() // first: the replica check then sees a settled cluster
 	r.checkReplicas()
@@ -132,6 +141,9 @@ func (r *run) body() {
 	h = r.dropDeleted(h)
 	vs := check.Queue(h)
 	vs = append(vs, check.Group(h, g)...)
+	if r.sc.TxnProducers > 0 {
+		vs = append(vs, check.Transactions(r.rec.txnHistory())...)
+	}
 	var lin []check.LinOp
 	if r.sc.Linearize {
 		var lvs []check.Violation
@@ -168,6 +180,14 @@ func (w *workload) faultPhase(r *run) int {
 	if w.sc.Linearize {
 		wg.Add(1)
 		go func() { defer wg.Done(); w.observer(wctx, 200, w.c.seed) }()
+	}
+	for i := 1; i <= w.sc.TxnProducers; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.txnProducer(wctx, 400+i, w.c.seed) }()
+	}
+	for i := 1; i <= w.sc.TxnConsumers; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.txnConsumer(wctx, 500+i, false, nil) }()
 	}
 	gctx, gstop := context.WithCancel(context.Background())
 	defer gstop()
@@ -209,6 +229,11 @@ func (w *workload) healAll() {
 
 // createTopic creates the workload topic, retrying until the broker takes it.
 func (w *workload) createTopic(limit time.Duration) error {
+	return w.createTopicNamed(topic, limit)
+}
+
+// createTopicNamed creates a topic shaped like the workload topic.
+func (w *workload) createTopicNamed(name string, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cl, err := w.client("s1")
@@ -220,7 +245,7 @@ func (w *workload) createTopic(limit time.Duration) error {
 	for ctx.Err() == nil {
 		req := kmsg.NewPtrCreateTopicsRequest()
 		rt := kmsg.NewCreateTopicsRequestTopic()
-		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, w.sc.Partitions, int16(min(3, len(w.c.brokers)))
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, w.sc.Partitions, int16(min(3, len(w.c.brokers)))
 		if rt.ReplicationFactor >= 3 {
 			c := kmsg.NewCreateTopicsRequestTopicConfig()
 			c.Name, c.Value = "min.insync.replicas", kmsg.StringPtr("2")

@@ -29,6 +29,8 @@ type recorder struct {
 
 	g      check.GroupHistory
 	gReach map[int32]int64 // per partition: the highest offset the group consumed
+
+	txn check.TxnHistory // the transactional workload (txn.go)
 }
 
 func newRecorder(tr *trace.Trace, singleReplica bool) *recorder {
