@@ -10,8 +10,8 @@ import (
 // aborted one unseen, an unknown one wholly visible or wholly not) passes.
 func TestTransactions(t *testing.T) {
 	txns := []Txn{
-		{Process: 1, Values: []int64{1, 2}, Commit: true, Result: OK},  // committed
-		{Process: 1, Values: []int64{3, 4}, Commit: false, Result: OK}, // aborted
+		{Process: 1, Values: []int64{1, 2}, Commit: true, Result: OK},   // committed
+		{Process: 1, Values: []int64{3, 4}, Commit: false, Result: OK},  // aborted
 		{Process: 2, Values: []int64{5, 6}, Commit: true, Result: Info}, // unknown
 		{Process: 2, Values: []int64{7}, Commit: true, Result: Info},    // unknown
 	}

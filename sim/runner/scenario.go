@@ -87,7 +87,7 @@ type Scenario struct {
 	GroupSession time.Duration
 	// GroupChurn, when set, closes a random member and starts a new one
 	// every GroupChurn[0]..GroupChurn[1] during the fault phase.
-	GroupChurn  [2]time.Duration
+	GroupChurn [2]time.Duration
 	// TxnProducers are franz-go transactional producers (a transactional
 	// id each) writing 1-4 records per transaction to the "txn" topic,
 	// committing or aborting; TxnConsumers read it read_committed. The
@@ -95,7 +95,7 @@ type Scenario struct {
 	// check.Transactions judges the history. 0: none.
 	TxnProducers, TxnConsumers int
 	SendEvery                  time.Duration
-	InFlightMax int // outstanding sends per producer
+	InFlightMax                int // outstanding sends per producer
 
 	Faults     []Fault
 	FaultGap   [2]time.Duration // quiet time between faults, drawn in [min, max]
@@ -158,9 +158,9 @@ type Stats struct {
 	Observed  int `json:"observed"`
 	Faults    int `json:"faults"`
 	FinalRead int `json:"final_read"`
-	Txns      int `json:"txns,omitempty"`      // transactions ended (any outcome)
-	TxnOK     int `json:"txns_ok,omitempty"`   // of them, EndTransaction succeeded
-	TxnRead   int `json:"txn_read,omitempty"`  // records read read_committed (final read included)
+	Txns      int `json:"txns,omitempty"`     // transactions ended (any outcome)
+	TxnOK     int `json:"txns_ok,omitempty"`  // of them, EndTransaction succeeded
+	TxnRead   int `json:"txn_read,omitempty"` // records read read_committed (final read included)
 }
 
 // Result is the machine-readable outcome of one run.
