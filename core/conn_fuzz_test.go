@@ -99,6 +99,50 @@ func FuzzConn(f *testing.F) {
 	dcqc.EntityType, dcqc.MatchType = "client-id", 2
 	dcq.Components = append(dcq.Components, dcqc)
 	seeds = append(seeds, format(acq, 1, 13), format(dcq, 1, 14), format(acq, 0, 15), format(dcq, 0, 16))
+	// Transactions: the coordinator's requests, a transactional produce
+	// and WriteTxnMarkers (which a client may send: Kafka's admin abort).
+	tid := "fz-txn"
+	ip := kmsg.NewPtrInitProducerIDRequest()
+	ip.TransactionalID, ip.TransactionTimeoutMillis, ip.ProducerID, ip.ProducerEpoch = &tid, 60000, -1, -1
+	ap := kmsg.NewPtrAddPartitionsToTxnRequest()
+	ap.TransactionalID, ap.ProducerID, ap.ProducerEpoch = tid, 0, 0
+	apt := kmsg.NewAddPartitionsToTxnRequestTopic()
+	apt.Topic, apt.Partitions = "fz", []int32{0, 7}
+	ap.Topics = append(ap.Topics, apt)
+	ao := kmsg.NewPtrAddOffsetsToTxnRequest()
+	ao.TransactionalID, ao.Group = tid, "g"
+	toc := kmsg.NewPtrTxnOffsetCommitRequest()
+	toc.TransactionalID, toc.Group, toc.Generation, toc.ProducerID = tid, "g", -1, 0
+	toct := kmsg.NewTxnOffsetCommitRequestTopic()
+	toct.Topic = "fz"
+	toct.Partitions = append(toct.Partitions, kmsg.TxnOffsetCommitRequestTopicPartition{Partition: 0, Offset: 1, LeaderEpoch: -1})
+	toc.Topics = append(toc.Topics, toct)
+	et := kmsg.NewPtrEndTxnRequest()
+	et.TransactionalID, et.Commit = tid, true
+	wtm := kmsg.NewPtrWriteTxnMarkersRequest()
+	wm := kmsg.NewWriteTxnMarkersRequestMarker()
+	wm.ProducerID, wm.Committed = 0, false
+	wm.Topics = append(wm.Topics, kmsg.WriteTxnMarkersRequestMarkerTopic{Topic: "fz", Partitions: []int32{0, 3}})
+	wtm.Markers = append(wtm.Markers, wm)
+	dtx := kmsg.NewPtrDescribeTransactionsRequest()
+	dtx.TransactionalIDs = []string{tid, ""}
+	ltx := kmsg.NewPtrListTransactionsRequest()
+	ltx.StateFilters, ltx.TransactionalIDPattern = []string{"Ongoing", "Nope"}, kmsg.StringPtr("fz.*")
+	dpr := kmsg.NewPtrDescribeProducersRequest()
+	dpr.Topics = append(dpr.Topics, kmsg.DescribeProducersRequestTopic{Topic: "fz", Partitions: []int32{0, 1}})
+	tbatch, err := wire.AppendBatch(nil, wire.Batch{Attributes: 0x10, FirstTimestamp: 1, MaxTimestamp: 1, ProducerID: 0,
+		ProducerEpoch: 0, BaseSequence: 0, Records: []wire.Record{{Value: []byte("t")}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	tprod := kmsg.NewPtrProduceRequest()
+	tprod.TransactionID, tprod.Acks, tprod.TimeoutMillis = &tid, -1, 1000
+	tpt := kmsg.NewProduceRequestTopic()
+	tpt.Topic = "fz"
+	tpt.Partitions = append(tpt.Partitions, kmsg.ProduceRequestTopicPartition{Partition: 0, Records: tbatch})
+	tprod.Topics = append(tprod.Topics, tpt)
+	seeds = append(seeds, format(ip, 4, 17), format(ap, 3, 18), format(ao, 3, 19), format(toc, 3, 20), format(et, 3, 21),
+		format(wtm, 1, 22), format(dtx, 0, 23), format(ltx, 2, 24), format(dpr, 0, 25), format(tprod, 11, 26), format(et, 5, 27))
 	for _, s := range seeds {
 		f.Add(s)
 		f.Add(s[:len(s)/2])
