@@ -210,6 +210,15 @@ func txnKgoRead(t *testing.T, b *proc, topic string, stops []string, committed b
 	return out
 }
 
+// txnCheckAllWritten checks with franz-go read_uncommitted that topic holds
+// all three transactions: the aborted records were written, so a
+// read_committed reader had something to leave out.
+func txnCheckAllWritten(t *testing.T, b *proc, topic string) {
+	t.Helper()
+	all := slices.Concat(txnValues("t1"), txnValues("t2"), txnValues("t3"))
+	txnCheck(t, "franz-go read_uncommitted of "+topic, txnKgoRead(t, b, topic, txnStops(all), false), all)
+}
+
 // txnFranzProduce runs transaction prefix with franz-go's producer cl,
 // txnPerTxn records to topic, then commits, aborts, or (open) leaves it
 // open.
@@ -349,6 +358,7 @@ func TestE2ETxnKafkaJS(t *testing.T) {
 	got := txnRun(t, b, 20*time.Second, "kafkajs consume", node, script, "consume", b.addr, "kjs-txn", "kjs-reader",
 		strings.Join(txnStops(want), ","))
 	txnCheck(t, "kafkajs read_committed", got, want)
+	txnCheckAllWritten(t, b, "kjs-txn")
 
 	txnInput(t, b, "kjs-in", "kjs-out")
 	txnRun(t, b, 20*time.Second, "kafkajs transform", node, script, "transform", b.addr, "kjs-in", "kjs-out",
@@ -379,6 +389,7 @@ func TestE2ETxnConfluentPython(t *testing.T) {
 	want := txnCommitted()
 	got := txnRun(t, b, 20*time.Second, "confluent consume", py, script, "consume", b.addr, "ck-txn", strings.Join(txnStops(want), ","))
 	txnCheck(t, "librdkafka read_committed", got, want)
+	txnCheckAllWritten(t, b, "ck-txn")
 
 	txnInput(t, b, "ck-in", "ck-out")
 	txnRun(t, b, 20*time.Second, "confluent transform", py, script, "transform", b.addr, "ck-in", "ck-out",

@@ -20,10 +20,13 @@ Usage:
     consumer's group metadata (generation and member id); it stops after N
     records.
 Errors go to stderr with exit status 1; every mode gives up after 15 s
-(exit status 2). Debian's python3-confluent-kafka (1.7.0 on bookworm).
+(exit status 2). JOCKO_TEST_RDKAFKA_DEBUG=eos,protocol (say) sets
+librdkafka's debug contexts; its log goes to stderr. Debian's
+python3-confluent-kafka (1.7.0 on bookworm).
 """
 
 import json
+import os
 import sys
 import time
 
@@ -39,11 +42,32 @@ def check_deadline(what):
         sys.exit(2)
 
 
+def conf(**kv):
+    """librdkafka's configuration from kv, keys with dots for underscores."""
+    c = {k.replace("_", "."): v for k, v in kv.items()}
+    if os.environ.get("JOCKO_TEST_RDKAFKA_DEBUG"):
+        c["debug"] = os.environ["JOCKO_TEST_RDKAFKA_DEBUG"]
+    return c
+
+
 def txn_producer(bootstrap, txn_id):
-    p = Producer({"bootstrap.servers": bootstrap, "transactional.id": txn_id,
-                  "linger.ms": 5})
+    p = Producer(conf(bootstrap_servers=bootstrap, transactional_id=txn_id, linger_ms=5))
     p.init_transactions(TIMEOUT)
     return p
+
+
+def abort(p):
+    """Aborts the transaction once its records are written: abort alone
+    would purge them unsent (so the log would hold nothing to abort), and
+    librdkafka 2.0 then sends EndTxn(ABORT) even when the AddPartitionsToTxn
+    it sent was refused (CONCURRENT_TRANSACTIONS: the previous transaction's
+    markers were still being written), and the coordinator, which has no
+    transaction open, answers INVALID_TXN_STATE, fatal to the producer;
+    Kafka does the same (librdkafka issue 4849)."""
+    remaining = p.flush(TIMEOUT)
+    if remaining:
+        raise RuntimeError("%d records still unsent before abort" % remaining)
+    p.abort_transaction(TIMEOUT)
 
 
 def produce(bootstrap, topic, txn_id):
@@ -55,14 +79,14 @@ def produce(bootstrap, topic, txn_id):
         if commit:
             p.commit_transaction(TIMEOUT)
         else:
-            p.abort_transaction(TIMEOUT)
+            abort(p)
 
 
 def consume(bootstrap, topic, stops):
     left = set(stops.split(","))
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "confluent-txn-reader",
-                  "isolation.level": "read_committed", "enable.auto.commit": False,
-                  "fetch.wait.max.ms": 100})
+    c = Consumer(conf(bootstrap_servers=bootstrap, group_id="confluent-txn-reader",
+                      isolation_level="read_committed", enable_auto_commit=False,
+                      fetch_wait_max_ms=100))
     md = c.list_topics(topic, timeout=TIMEOUT).topics[topic]
     if md.error is not None:
         raise KafkaException(md.error)
@@ -83,17 +107,17 @@ def consume(bootstrap, topic, stops):
 def transform(bootstrap, src, dst, group, abort_group, txn_id, n):
     p = txn_producer(bootstrap, txn_id)
 
-    other = Consumer({"bootstrap.servers": bootstrap, "group.id": abort_group})
+    other = Consumer(conf(bootstrap_servers=bootstrap, group_id=abort_group))
     p.begin_transaction()
     p.produce(dst, value=b"aborted-0", partition=0)
     p.send_offsets_to_transaction([TopicPartition(src, 0, 2)], other.consumer_group_metadata(), TIMEOUT)
-    p.abort_transaction(TIMEOUT)
+    abort(p)
     other.close()
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group,
-                  "isolation.level": "read_committed", "enable.auto.commit": False,
-                  "auto.offset.reset": "earliest", "fetch.wait.max.ms": 100,
-                  "session.timeout.ms": 6000, "heartbeat.interval.ms": 300})
+    c = Consumer(conf(bootstrap_servers=bootstrap, group_id=group,
+                      isolation_level="read_committed", enable_auto_commit=False,
+                      auto_offset_reset="earliest", fetch_wait_max_ms=100,
+                      session_timeout_ms=6000, heartbeat_interval_ms=300))
     c.subscribe([src])
     done = 0
     while done < n:
@@ -124,7 +148,7 @@ def main():
             transform(bootstrap, *args[:5], int(args[5]))
         else:
             raise ValueError("unknown mode " + mode)
-    except KafkaException as e:
+    except (KafkaException, RuntimeError) as e:
         print("%s: %s" % (mode, e), file=sys.stderr, flush=True)
         sys.exit(1)
 
