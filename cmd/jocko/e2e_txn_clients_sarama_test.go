@@ -14,7 +14,7 @@ import (
 
 // saramaVersion: Kafka 3.0, so sarama sends InitProducerId v4,
 // AddPartitionsToTxn v3, AddOffsetsToTxn v3, TxnOffsetCommit v3, EndTxn v3
-// and Fetch v11 (it knows no KIP-890).
+// and Fetch v12 (it knows no KIP-890).
 var saramaVersion = sarama.V3_0_0_0
 
 // saramaTxnProducer returns sarama's transactional producer with id tid
