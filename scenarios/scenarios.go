@@ -136,11 +136,13 @@ var all = []runner.Scenario{
 }
 
 // txn is a transactions scenario: two transactional producers and a
-// read_committed consumer on a topic of their own, beside the queue
-// workload (whose producers keep the idempotent path busy alongside).
+// read_committed consumer on a topic of their own, and a
+// consume-transform-produce pipeline copying the queue workload's topic
+// exactly once.
 func txn(s runner.Scenario) runner.Scenario {
 	s.TxnProducers = 2
 	s.TxnConsumers = 1
+	s.TxnPipeline = true
 	s.Producers = 1
 	s.Linearize = false
 	return s

@@ -227,7 +227,7 @@ func (c *cluster) brokerDefaults() map[string]string {
 	for k, v := range c.sc.BrokerSettings {
 		m[k] = v
 	}
-	if c.sc.GroupMembers > 0 {
+	if c.sc.GroupMembers > 0 || c.sc.TxnPipeline {
 		// Few __consumer_offsets partitions (each is a log to recover),
 		// small segments so that they roll and compact during the run, a
 		// short initial rebalance delay, and room for short sessions.

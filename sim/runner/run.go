@@ -119,6 +119,12 @@ func (r *run) body() {
 			return
 		}
 	}
+	if r.sc.TxnPipeline {
+		if err := w.createTopicNamed(eosTopic, 30*time.Second); err != nil {
+			r.fail("setup", "create topic: "+err.Error())
+			return
+		}
+	}
 	r.tr.Record(trace.Phase, 2, 0, 0)
 	dctx, dstop := context.WithCancel(context.Background())
 	go r.watchDisk(dctx) // disk-budget runs only (disk_budget.go)
@@ -132,6 +138,10 @@ func (r *run) body() {
 	if r.sc.TxnProducers > 0 {
 		w.txnFinalRead(r)
 	}
+	if r.sc.TxnPipeline {
+		h, _ := r.history()
+		w.eosFinal(r, h)
+	}
 	r.sampleAll()
 	r.checkConvergence() // first: the replica check then sees a settled cluster
 	r.checkReplicas()
@@ -143,6 +153,12 @@ func (r *run) body() {
 	vs = append(vs, check.Group(h, g)...)
 	if r.sc.TxnProducers > 0 {
 		vs = append(vs, check.Transactions(r.rec.txnHistory())...)
+	}
+	if r.sc.TxnPipeline {
+		r.rec.mu.Lock()
+		eos := r.rec.eos
+		r.rec.mu.Unlock()
+		vs = append(vs, check.ExactlyOnce(eos)...)
 	}
 	var lin []check.LinOp
 	if r.sc.Linearize {
@@ -189,6 +205,13 @@ func (w *workload) faultPhase(r *run) int {
 		wg.Add(1)
 		go func() { defer wg.Done(); w.txnConsumer(wctx, 500+i, false, nil) }()
 	}
+	ectx, estop := context.WithCancel(context.Background())
+	defer estop()
+	var ewg sync.WaitGroup
+	if w.sc.TxnPipeline {
+		ewg.Add(1)
+		go func() { defer ewg.Done(); w.eosPipeline(ectx, 450) }()
+	}
 	gctx, gstop := context.WithCancel(context.Background())
 	defer gstop()
 	var gwg sync.WaitGroup
@@ -204,6 +227,12 @@ func (w *workload) faultPhase(r *run) int {
 	time.Sleep(w.sc.Quiet)
 	stop()
 	wg.Wait()
+	if w.sc.TxnPipeline {
+		// The producers have stopped: the pipeline copies up to the ends.
+		w.eosDrain(r)
+		estop()
+		ewg.Wait()
+	}
 	if w.sc.GroupMembers > 0 {
 		// The producers have stopped: the group must consume up to the
 		// ends, then its members leave (committing on revoke).

@@ -94,6 +94,11 @@ type Scenario struct {
 	// final read reads it read_committed to its stable end, and
 	// check.Transactions judges the history. 0: none.
 	TxnProducers, TxnConsumers int
+	// TxnPipeline runs a consume-transform-produce pipeline (franz-go's
+	// GroupTransactSession) copying the workload topic to "eos-out";
+	// check.ExactlyOnce judges its output against the input's final read
+	// and the group's committed offsets.
+	TxnPipeline bool
 	SendEvery                  time.Duration
 	InFlightMax                int // outstanding sends per producer
 

@@ -150,12 +150,22 @@ func (w *workload) txnProducer(ctx context.Context, proc int, seed uint64) {
 // txnConsumer reads every partition of the txn topic read_committed from
 // the start until ctx ends (final: until every partition reaches until).
 func (w *workload) txnConsumer(ctx context.Context, proc int, final bool, until map[int32]int64) bool {
+	return w.readCommitted(ctx, proc, txnTopic, until, func(rd check.TxnRead) {
+		rd.Final = final
+		w.rec.addTxnRead(rd)
+	})
+}
+
+// readCommitted reads every partition of name read_committed from the
+// start, handing each poll's records of a partition to got, until ctx ends
+// or, with until set, every partition reaches it (it reports whether).
+func (w *workload) readCommitted(ctx context.Context, proc int, name string, until map[int32]int64, got func(check.TxnRead)) bool {
 	parts := map[int32]kgo.Offset{}
 	for p := int32(0); p < w.sc.Partitions; p++ {
 		parts[p] = kgo.NewOffset().At(0)
 	}
 	cl, err := w.client("r"+strconv.Itoa(proc),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{txnTopic: parts}),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{name: parts}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(w.sc.fetchWait()),
@@ -167,7 +177,7 @@ func (w *workload) txnConsumer(ctx context.Context, proc int, final bool, until 
 	defer cl.Close()
 	next := map[int32]int64{}
 	for ctx.Err() == nil {
-		if final && reached(next, until) {
+		if until != nil && reached(next, until) {
 			return true
 		}
 		fs := cl.PollFetches(ctx)
@@ -175,7 +185,7 @@ func (w *workload) txnConsumer(ctx context.Context, proc int, final bool, until 
 			if len(fp.Records) == 0 {
 				return
 			}
-			rd := check.TxnRead{Process: proc, Partition: fp.Partition, Final: final}
+			rd := check.TxnRead{Process: proc, Partition: fp.Partition}
 			for _, r := range fp.Records {
 				// Markers are kept (KeepControlRecords) only to tell how
 				// far the read got: a partition may end with one.
@@ -185,20 +195,20 @@ func (w *workload) txnConsumer(ctx context.Context, proc int, final bool, until 
 				}
 			}
 			if len(rd.Records) > 0 {
-				w.rec.addTxnRead(rd)
+				got(rd)
 			}
 		})
 	}
-	return final && reached(next, until)
+	return until != nil && reached(next, until)
 }
 
-// txnEnds lists each partition of the txn topic's end at isolation level
+// topicEnds lists each partition of topic name's end at isolation level
 // iso (0: the high watermark, 1: the last stable offset).
-func (w *workload) txnEnds(ctx context.Context, cl *kgo.Client, iso int8) (map[int32]int64, bool) {
+func (w *workload) topicEnds(ctx context.Context, cl *kgo.Client, name string, iso int8) (map[int32]int64, bool) {
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.ReplicaID, req.IsolationLevel = -1, iso
 	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = txnTopic
+	rt.Topic = name
 	for p := int32(0); p < w.sc.Partitions; p++ {
 		rp := kmsg.NewListOffsetsRequestTopicPartition()
 		rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = p, -1, -1
@@ -237,8 +247,8 @@ func (w *workload) txnFinalRead(r *run) {
 	}
 	var stable, hw map[int32]int64
 	for ctx.Err() == nil {
-		s, ok1 := w.txnEnds(ctx, cl, 1)
-		h, ok2 := w.txnEnds(ctx, cl, 0)
+		s, ok1 := w.topicEnds(ctx, cl, txnTopic, 1)
+		h, ok2 := w.topicEnds(ctx, cl, txnTopic, 0)
 		if ok1 && ok2 {
 			stable, hw = s, h
 			settled := true

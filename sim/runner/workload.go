@@ -31,6 +31,7 @@ type recorder struct {
 	gReach map[int32]int64 // per partition: the highest offset the group consumed
 
 	txn check.TxnHistory // the transactional workload (txn.go)
+	eos check.EOSHistory // the consume-transform-produce pipeline (eos.go)
 }
 
 func newRecorder(tr *trace.Trace, singleReplica bool) *recorder {
@@ -98,6 +99,12 @@ func (r *recorder) acked() int {
 
 // client returns a franz-go client dialling from host over the simnet.
 func (w *workload) client(host string, extra ...kgo.Opt) (*kgo.Client, error) {
+	return kgo.NewClient(w.clientOpts(host, extra...)...)
+}
+
+// clientOpts are a client's options: dialling from host over the simnet,
+// with the workload's timeouts, then extra.
+func (w *workload) clientOpts(host string, extra ...kgo.Opt) []kgo.Opt {
 	nd := w.c.net.Node(host)
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(w.c.seeds()...),
@@ -109,7 +116,7 @@ func (w *workload) client(host string, extra ...kgo.Opt) (*kgo.Client, error) {
 		kgo.MetadataMaxAge(2 * time.Second),
 		kgo.ConnIdleTimeout(20 * time.Second),
 	}
-	return kgo.NewClient(append(opts, extra...)...)
+	return append(opts, extra...)
 }
 
 // workload is the clients of one run.
