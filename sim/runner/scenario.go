@@ -99,8 +99,8 @@ type Scenario struct {
 	// check.ExactlyOnce judges its output against the input's final read
 	// and the group's committed offsets.
 	TxnPipeline bool
-	SendEvery                  time.Duration
-	InFlightMax                int // outstanding sends per producer
+	SendEvery   time.Duration
+	InFlightMax int // outstanding sends per producer
 
 	Faults     []Fault
 	FaultGap   [2]time.Duration // quiet time between faults, drawn in [min, max]
