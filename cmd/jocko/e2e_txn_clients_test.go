@@ -18,7 +18,6 @@ package main
 // aborted record that leaked through would be among them.
 
 import (
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -136,9 +135,11 @@ func TestE2ETxnKcatReadCommitted(t *testing.T) {
 // read_uncommitted: every data record; kafka-python 2.0.2 (Debian's) also
 // hands the markers' control records over as ordinary records, which must
 // then be at offsets 3, 7 and 11 of each partition with control keys
-// COMMIT, ABORT, COMMIT (version 0, type 1 or 0). read_committed needs
-// kafka-python's isolation_level (2.1 on): exactly t1 and t3.
-func TestE2ETxnKafkaPythonReadCommitted(t *testing.T) {
+// COMMIT, ABORT, COMMIT (version 0, type 1 or 0). Its read_committed
+// needs isolation_level, which came in kafka-python 2.1: the Debian
+// package CI installs has none, so that half is not tested (the script
+// has it, for a newer kafka-python).
+func TestE2ETxnKafkaPythonReadsTransactions(t *testing.T) {
 	t.Parallel()
 	py := needKafkaPython(t)
 	script, err := filepath.Abs("testdata/clients/kafka_python_txn.py")
@@ -148,7 +149,7 @@ func TestE2ETxnKafkaPythonReadCommitted(t *testing.T) {
 	b := startBroker(t, "")
 	txnFranzProducer(t, b, "kpy-txn")
 
-	t.Run("read_uncommitted", func(t *testing.T) {
+	{
 		all := slices.Concat(txnValues("t1"), txnValues("t2"), txnValues("t3"))
 		got := txnRun(t, b, 20*time.Second, "kafka-python read_uncommitted", py, script, b.addr, "kpy-txn",
 			"read_uncommitted", strings.Join(txnStops(all), ","))
@@ -168,18 +169,5 @@ func TestE2ETxnKafkaPythonReadCommitted(t *testing.T) {
 		}
 		t.Logf("kafka-python returned %d control records as records", markers)
 		txnCheck(t, "kafka-python read_uncommitted", data, all)
-	})
-	t.Run("read_committed", func(t *testing.T) {
-		out, err := exec.Command(py, "-c", "import kafka; print('isolation_level' in kafka.KafkaConsumer.DEFAULT_CONFIG, kafka.__version__)").Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if has, version, _ := strings.Cut(strings.TrimSpace(string(out)), " "); has != "True" {
-			t.Skipf("kafka-python %s has no isolation_level (it came in 2.1; Debian bookworm ships 2.0.2): read_uncommitted only", version)
-		}
-		want := txnCommitted()
-		got := txnRun(t, b, 20*time.Second, "kafka-python read_committed", py, script, b.addr, "kpy-txn",
-			"read_committed", strings.Join(txnStops(want), ","))
-		txnCheck(t, "kafka-python read_committed", got, want)
-	})
+	}
 }
