@@ -121,8 +121,8 @@ func NewBroker(cfg Config, env jio.Env) (*Broker, error) {
 	}
 	b.pids.b = b
 	b.ctrl.b = b
-	b.coord = coordinator{b: b, shards: map[int32]*shard{}}
-	b.txns = txnCoordinator{b: b, shards: map[int32]*txnShard{}}
+	b.coord = newCoordinator(b)
+	b.txns = newTxnCoordinator(b)
 	return b, nil
 }
 
@@ -201,9 +201,7 @@ func (b *Broker) Run(ctx context.Context) error {
 // start waits for the metadata log, registers this broker and opens the
 // partitions it hosts.
 func (b *Broker) start(ctx context.Context) error {
-	b.coord.mu.Lock()
-	b.coord.ctx = ctx
-	b.coord.mu.Unlock()
+	b.coord.begin(ctx)
 	b.txns.begin(ctx)
 	select {
 	case <-b.node.Ready():

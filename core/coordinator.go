@@ -4,122 +4,30 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync"
 
-	"github.com/jocko/jocko/cluster"
 	"github.com/jocko/jocko/core/group"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // coordinator is the group coordinator: one shard per __consumer_offsets
-// partition whose leader is this broker. When partitions gain replicas and
-// leaders move, shards follow the leadership that reconcile sees: nothing in
-// a shard depends on the cluster's shape.
-//
-// A shard that is replaced is stopped in the background (reconcile does not
-// wait for a request in progress), and its successor for the same partition
-// answers COORDINATOR_LOAD_IN_PROGRESS until that stop has finished: two
-// shards never append to one partition, and the new one loads a log that
-// the old one no longer writes.
+// partition whose leader is this broker (shardSet says how they follow
+// the leadership).
 type coordinator struct {
-	b *Broker
-	// mu guards shards, gone and ctx.
-	mu     sync.Mutex
-	shards map[int32]*shard
-	// gone holds, per partition, the stopped channel of the last shard
-	// retired for it (closed once that shard has fully stopped); the
-	// next shard of the partition waits for it before loading.
-	gone map[int32]<-chan struct{}
-	ctx  context.Context // the broker's run context; shards live under it
-	// stopping counts the background stops of retired shards; stopAll
-	// waits for them.
-	stopping sync.WaitGroup
+	shardSet[*shard]
 }
 
-// syncShards starts shards for the offsets partitions this broker now leads
-// and stops the others. Called by reconcile with its lock held.
-func (c *coordinator) syncShards(st *cluster.State) {
-	want := map[int32]*partition{}
-	if t, ok := st.Topic(offsetsTopic); ok {
-		for _, ps := range t.Partitions {
-			if ps.Leader == c.b.cfg.NodeID {
-				if p := c.b.partition(offsetsTopic, ps.Index); p != nil {
-					want[ps.Index] = p
-				}
-			}
-		}
-	}
-	c.setShards(want)
-}
-
-// setShards makes want (offsets partition -> this broker's replica, which
-// it leads) the partitions with a shard: shards of other partitions, or of
-// another replica object of the partition, are retired; the missing ones
-// start, each after the retired shard of its partition has stopped.
-func (c *coordinator) setShards(want map[int32]*partition) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ctx == nil {
-		return
-	}
-	if c.gone == nil {
-		c.gone = map[int32]<-chan struct{}{}
-	}
-	for i, s := range c.shards {
-		if want[i] != s.p {
-			delete(c.shards, i)
-			c.gone[i] = s.stopped
-			c.stopping.Add(1)
-			go func() {
-				defer c.stopping.Done()
-				s.stop()
-			}()
-		}
-	}
-	for i, p := range want {
-		if c.shards[i] == nil {
-			s := newShard(c.b, i, p, c.gone[i])
-			c.shards[i] = s
-			s.start(c.ctx)
-		}
-	}
-}
-
-// stopAll stops every shard (broker shutdown).
-func (c *coordinator) stopAll() {
-	c.mu.Lock()
-	shards := c.shards
-	c.shards = map[int32]*shard{}
-	c.ctx = nil
-	c.mu.Unlock()
-	for _, s := range shards {
-		s.stop()
-	}
-	c.stopping.Wait()
+func newCoordinator(b *Broker) coordinator {
+	return coordinator{newShardSet(b, offsetsTopic, func(part int32, p *partition, after <-chan struct{}) *shard {
+		return newShard(b, part, p, after)
+	})}
 }
 
 // shardFor returns the shard coordinating groupID, or an error to answer:
 // NOT_COORDINATOR when another broker coordinates it (or the offsets topic
-// does not exist yet).
+// does not exist yet), COORDINATOR_LOAD_IN_PROGRESS while its shard loads.
 func (c *coordinator) shardFor(groupID string) (*shard, error) {
-	st := c.b.node.State()
-	t, ok := st.Topic(offsetsTopic)
-	if !ok {
-		return nil, errNotCoordinator
-	}
-	part := group.Partition(groupID, int32(len(t.Partitions)))
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s := c.shards[part]; s != nil {
-		return s, nil
-	}
-	if t.Partitions[part].Leader == c.b.cfg.NodeID {
-		// This broker leads the partition but has not opened it yet (the
-		// topic was just created): the shard is about to load.
-		return nil, errCoordinatorLoading
-	}
-	return nil, errNotCoordinator
+	return c.shardOf(groupID, group.Partition)
 }
 
 // txnCompleted tells the shard of __consumer_offsets partition part, if
@@ -129,23 +37,9 @@ func (c *coordinator) shardFor(groupID string) (*shard, error) {
 // right after the append, before the marker is committed. Without a shard
 // here the partition's next coordinator loads the marker from the log.
 func (c *coordinator) txnCompleted(part int32, producerID int64, commit bool) {
-	c.mu.Lock()
-	s := c.shards[part]
-	c.mu.Unlock()
-	if s != nil {
+	if s, ok := c.shard(part); ok {
 		s.txnCompleted(producerID, commit)
 	}
-}
-
-// allShards lists the running shards.
-func (c *coordinator) allShards() []*shard {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]*shard, 0, len(c.shards))
-	for _, s := range c.shards {
-		out = append(out, s)
-	}
-	return out
 }
 
 // ensureOffsetsTopic creates __consumer_offsets on first use, with

@@ -225,7 +225,8 @@ func TestReplacedShardStopsBeforeSuccessorServes(t *testing.T) {
 	// A coordinator of its own over t-0, so that the broker's reconcile
 	// does not touch it.
 	p := b.partition("t", 0)
-	c := &coordinator{b: b, shards: map[int32]*shard{}, ctx: context.Background()}
+	c := newCoordinator(b)
+	c.begin(context.Background())
 	defer c.stopAll()
 	loaded := func(s *shard) bool {
 		s.mu.Lock()

@@ -88,6 +88,9 @@ func newShard(b *Broker, part int32, p *partition, after <-chan struct{}) *shard
 	}
 }
 
+func (s *shard) stoppedCh() <-chan struct{} { return s.stopped }
+func (s *shard) replica() *partition        { return s.p }
+
 // start runs the deliverer and the run loop (load, then serve and run the
 // timers, load again after an append error) until stop.
 func (s *shard) start(ctx context.Context) {

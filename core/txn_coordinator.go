@@ -6,118 +6,29 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/jocko/jocko/cluster"
 	"github.com/jocko/jocko/core/txn"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // txnCoordinator is the transaction coordinator: one txnShard per
-// __transaction_state partition whose leader is this broker, following the
-// leadership reconcile sees, as the group coordinator's shards follow
-// __consumer_offsets. A replaced shard stops in the background and its
-// successor loads only after that stop has finished.
+// __transaction_state partition whose leader is this broker (shardSet
+// says how they follow the leadership), as the group coordinator's
+// shards follow __consumer_offsets.
 type txnCoordinator struct {
-	b *Broker
-	// mu guards shards, gone and ctx.
-	mu     sync.Mutex
-	shards map[int32]*txnShard
-	gone   map[int32]<-chan struct{} // per partition: the stopped channel of the last retired shard
-	ctx    context.Context           // the broker's run context; nil before Run and after stopAll
-	// stopping counts the background stops of retired shards.
-	stopping sync.WaitGroup
+	shardSet[*txnShard]
 }
 
-// syncShards starts shards for the __transaction_state partitions this
-// broker now leads and stops the others. Called by reconcile.
-func (c *txnCoordinator) syncShards(st *cluster.State) {
-	want := map[int32]*partition{}
-	if t, ok := st.Topic(transactionStateTopic); ok {
-		for _, ps := range t.Partitions {
-			if ps.Leader == c.b.cfg.NodeID {
-				if p := c.b.partition(transactionStateTopic, ps.Index); p != nil {
-					want[ps.Index] = p
-				}
-			}
-		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ctx == nil {
-		return
-	}
-	if c.gone == nil {
-		c.gone = map[int32]<-chan struct{}{}
-	}
-	for i, s := range c.shards {
-		if want[i] != s.p {
-			delete(c.shards, i)
-			c.gone[i] = s.stopped
-			c.stopping.Add(1)
-			go func() {
-				defer c.stopping.Done()
-				s.stop()
-			}()
-		}
-	}
-	for i, p := range want {
-		if c.shards[i] == nil {
-			s := newTxnShard(c.b, i, p, c.gone[i])
-			c.shards[i] = s
-			s.start(c.ctx)
-		}
-	}
-}
-
-// begin lets shards start under ctx (the broker's Run).
-func (c *txnCoordinator) begin(ctx context.Context) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ctx = ctx
-}
-
-// stopAll stops every shard (broker shutdown).
-func (c *txnCoordinator) stopAll() {
-	c.mu.Lock()
-	shards := c.shards
-	c.shards = map[int32]*txnShard{}
-	c.ctx = nil
-	c.mu.Unlock()
-	for _, s := range shards {
-		s.stop()
-	}
-	c.stopping.Wait()
+func newTxnCoordinator(b *Broker) txnCoordinator {
+	return txnCoordinator{newShardSet(b, transactionStateTopic, func(part int32, p *partition, after <-chan struct{}) *txnShard {
+		return newTxnShard(b, part, p, after)
+	})}
 }
 
 // shardFor returns the shard coordinating transactionalID, or
 // NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS.
 func (c *txnCoordinator) shardFor(transactionalID string) (*txnShard, error) {
-	st := c.b.node.State()
-	t, ok := st.Topic(transactionStateTopic)
-	if !ok || len(t.Partitions) == 0 {
-		return nil, errNotCoordinator
-	}
-	part := txn.Partition(transactionalID, int32(len(t.Partitions)))
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s := c.shards[part]; s != nil {
-		return s, nil
-	}
-	if t.Partitions[part].Leader == c.b.cfg.NodeID {
-		return nil, errCoordinatorLoading
-	}
-	return nil, errNotCoordinator
-}
-
-// allShards lists the running shards.
-func (c *txnCoordinator) allShards() []*txnShard {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]*txnShard, 0, len(c.shards))
-	for _, s := range c.shards {
-		out = append(out, s)
-	}
-	return out
+	return c.shardOf(transactionalID, txn.Partition)
 }
 
 // txnConfig is the coordinator's configuration from the broker settings.
