@@ -124,36 +124,7 @@ func (s *shard) stop() {
 // and serves them, and loads them again each time an append fails, until
 // ctx ends. A failed load is retried with a backoff.
 func (s *shard) run(ctx context.Context) {
-	if s.after != nil {
-		// Not abandoned when ctx ends: stop waits for this shard's run,
-		// so a stopped shard also means its predecessors have stopped.
-		<-s.after
-	}
-	backoff := shardLoadBackoffMin
-	for ctx.Err() == nil {
-		if err := s.p.err(); err != nil {
-			s.goOffline(err)
-			<-ctx.Done()
-			return
-		}
-		if err := s.load(ctx); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			s.b.log.Error("load consumer groups", "partition", s.part, "err", err, "retry_in", backoff)
-			t := s.b.env.Clock.Timer(backoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
-			backoff = min(2*backoff, shardLoadBackoffMax)
-			continue
-		}
-		backoff = shardLoadBackoffMin
-		s.timerLoop(ctx) // returns when ctx ends or the groups were dropped
-	}
+	runShard(ctx, s.b, s.p, s.after, "consumer groups", s.part, s.goOffline, s.load, s.timerLoop)
 }
 
 // goOffline makes the shard answer NOT_COORDINATOR for good: its partition
@@ -209,26 +180,12 @@ func (s *shard) load(ctx context.Context) error {
 	return nil
 }
 
-var errStopLoad = errors.New("stop loading")
-
 // loadRange feeds the batches of [from, end) to ld: plain batches to
 // Apply, transactional ones to ApplyTxn, transaction markers to
 // ApplyMarker.
 func (s *shard) loadRange(ctx context.Context, ld *group.Loader, from, end int64) error {
-	err := s.p.log.Batches(from, func(base int64, raw []byte) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if base >= end {
-			return errStopLoad
-		}
-		if base < from {
-			return nil // read before
-		}
-		h, err := wire.ParseBatchHeader(raw)
-		if err != nil {
-			return fmt.Errorf("offset %d: %w", base, err)
-		}
+	return loadBatches(ctx, s.p, from, end, func(h wire.BatchHeader, raw []byte) error {
+		base := h.BaseOffset
 		if h.Control() {
 			c, err := wire.ParseControlRecord(raw)
 			if err != nil {
@@ -259,10 +216,6 @@ func (s *shard) loadRange(ctx context.Context, ld *group.Loader, from, end int64
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errStopLoad) {
-		return err
-	}
-	return nil
 }
 
 // unavailableLocked says why there are no groups to answer from.
@@ -385,19 +338,7 @@ func (s *shard) appendBatch(recs []group.Record, txn *group.Txn) (int64, error) 
 		}
 		batch.Attributes, batch.ProducerID, batch.ProducerEpoch, batch.BaseSequence = batchTransactional, txn.ProducerID, txn.ProducerEpoch, seq
 	}
-	for i, r := range recs {
-		batch.Records = append(batch.Records, wire.Record{OffsetDelta: int32(i), Key: r.Key, Value: r.Value})
-	}
-	raw, err := wire.AppendBatch(nil, batch)
-	if err != nil {
-		return 0, err
-	}
-	h, err := wire.ParseBatchHeader(raw)
-	if err != nil {
-		return 0, err
-	}
-	res, err := s.p.append(raw, []wire.BatchHeader{h})
-	return res.end, err
+	return appendCoordinatorBatch(s.p, batch, len(recs), func(i int) ([]byte, []byte) { return recs[i].Key, recs[i].Value })
 }
 
 // txnCompleted feeds a transaction marker of producerID, just appended to

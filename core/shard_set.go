@@ -2,9 +2,12 @@ package core
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/jocko/jocko/cluster"
+	"github.com/jocko/jocko/wire"
 )
 
 // coordShard is what a shardSet needs of a coordinator's shard.
@@ -161,4 +164,86 @@ func (c *shardSet[S]) allShards() []S {
 		out = append(out, s)
 	}
 	return out
+}
+
+// runShard is a coordinator shard's life after the shard it replaces has
+// stopped (after): until ctx ends, load the partition (retried with a
+// backoff), then serve until the loaded state is dropped, and load again.
+// A failed partition (a storage error, which only a reopen clears) takes
+// the shard offline for good: reconcile replaces it with the partition.
+func runShard(ctx context.Context, b *Broker, p *partition, after <-chan struct{}, what string, part int32,
+	offline func(error), load func(context.Context) error, serve func(context.Context)) {
+	if after != nil {
+		// Not abandoned when ctx ends: stop waits for this shard's run,
+		// so a stopped shard also means its predecessors have stopped.
+		<-after
+	}
+	backoff := shardLoadBackoffMin
+	for ctx.Err() == nil {
+		if err := p.err(); err != nil {
+			offline(err)
+			<-ctx.Done()
+			return
+		}
+		if err := load(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			b.log.Error("load "+what, "partition", part, "err", err, "retry_in", backoff)
+			if b.sleep(ctx, backoff) != nil {
+				return
+			}
+			backoff = min(2*backoff, shardLoadBackoffMax)
+			continue
+		}
+		backoff = shardLoadBackoffMin
+		serve(ctx) // returns when ctx ends or the loaded state was dropped
+	}
+}
+
+// loadBatches calls fn for every batch of p's log in [from, end), with its
+// header, in order, until ctx ends.
+func loadBatches(ctx context.Context, p *partition, from, end int64, fn func(h wire.BatchHeader, raw []byte) error) error {
+	err := p.log.Batches(from, func(base int64, raw []byte) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if base >= end {
+			return errStopLoad
+		}
+		if base < from {
+			return nil // read before
+		}
+		h, err := wire.ParseBatchHeader(raw)
+		if err != nil {
+			return fmt.Errorf("offset %d: %w", base, err)
+		}
+		return fn(h, raw)
+	})
+	if err != nil && !errors.Is(err, errStopLoad) {
+		return err
+	}
+	return nil
+}
+
+var errStopLoad = errors.New("stop loading")
+
+// appendCoordinatorBatch writes a coordinator's records as one batch
+// (batch's header fields set, its records numbered here) and returns the
+// end offset to wait for.
+func appendCoordinatorBatch(p *partition, batch wire.Batch, recs int, kv func(i int) (key, value []byte)) (int64, error) {
+	for i := range recs {
+		k, v := kv(i)
+		batch.Records = append(batch.Records, wire.Record{OffsetDelta: int32(i), Key: k, Value: v})
+	}
+	raw, err := wire.AppendBatch(nil, batch)
+	if err != nil {
+		return 0, err
+	}
+	h, err := wire.ParseBatchHeader(raw)
+	if err != nil {
+		return 0, err
+	}
+	res, err := p.append(raw, []wire.BatchHeader{h})
+	return res.end, err
 }

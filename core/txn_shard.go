@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -86,36 +85,16 @@ func (s *txnShard) now() int64 { return s.b.env.Clock.Now().UnixMilli() }
 // run loads the partition, then serves and runs the timers until the
 // Coordinator is dropped (then loads again) or ctx ends.
 func (s *txnShard) run(ctx context.Context) {
-	if s.after != nil {
-		<-s.after
-	}
-	backoff := shardLoadBackoffMin
-	for ctx.Err() == nil {
-		if err := s.p.err(); err != nil {
-			s.mu.Lock()
-			if !s.offline && !s.halted {
-				s.b.log.Error("transaction coordinator offline: its partition failed", "partition", s.part, "err", err)
-			}
-			s.offline = true
-			s.dropLocked()
-			s.mu.Unlock()
-			<-ctx.Done()
-			return
+	offline := func(err error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.offline && !s.halted {
+			s.b.log.Error("transaction coordinator offline: its partition failed", "partition", s.part, "err", err)
 		}
-		if err := s.load(ctx); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			s.b.log.Error("load transactions", "partition", s.part, "err", err, "retry_in", backoff)
-			if s.b.sleep(ctx, backoff) != nil {
-				return
-			}
-			backoff = min(2*backoff, shardLoadBackoffMax)
-			continue
-		}
-		backoff = shardLoadBackoffMin
-		s.timerLoop(ctx)
+		s.offline = true
+		s.dropLocked()
 	}
+	runShard(ctx, s.b, s.p, s.after, "transactions", s.part, offline, s.load, s.timerLoop)
 }
 
 // load replays the partition up to its log end into a Loader. Nothing
@@ -127,25 +106,19 @@ func (s *txnShard) load(ctx context.Context) error {
 	// The coordinator epoch: the leader epoch the records are appended
 	// under, read before the log (a newer leadership replaces this shard).
 	epoch := s.p.leaderEpoch.Load()
-	err := s.p.log.Batches(s.p.log.StartOffset(), func(base int64, raw []byte) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if base >= end {
-			return errStopLoad
-		}
+	err := loadBatches(ctx, s.p, s.p.log.StartOffset(), end, func(h wire.BatchHeader, raw []byte) error {
 		recs, err := wire.Records(raw)
 		if err != nil {
-			return fmt.Errorf("offset %d: %w", base, err)
+			return fmt.Errorf("offset %d: %w", h.BaseOffset, err)
 		}
 		for _, r := range recs {
 			if err := ld.Apply(r.Key, r.Value); err != nil {
-				s.b.log.Warn("skipping undecodable __transaction_state record", "partition", s.part, "offset", base+int64(r.OffsetDelta), "err", err)
+				s.b.log.Warn("skipping undecodable __transaction_state record", "partition", s.part, "offset", h.BaseOffset+int64(r.OffsetDelta), "err", err)
 			}
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errStopLoad) {
+	if err != nil {
 		return err
 	}
 	// Records up to end may not be committed yet; a reply that depends
@@ -320,26 +293,15 @@ func (s *txnShard) dropLocked() {
 	}
 }
 
-// appendRecords writes records as one uncompressed batch.
+// appendRecords writes records as one uncompressed batch, once the ISR is
+// big enough (transaction.state.log.min.isr).
 func (s *txnShard) appendRecords(recs []txn.Record) (int64, error) {
-	now := s.now()
-	batch := wire.Batch{FirstTimestamp: now, MaxTimestamp: now, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
-	for i, r := range recs {
-		batch.Records = append(batch.Records, wire.Record{OffsetDelta: int32(i), Key: r.Key, Value: r.Value})
-	}
-	raw, err := wire.AppendBatch(nil, batch)
-	if err != nil {
-		return 0, err
-	}
-	h, err := wire.ParseBatchHeader(raw)
-	if err != nil {
-		return 0, err
-	}
 	if err := s.p.canAppend(true); err != nil {
 		return 0, err
 	}
-	res, err := s.p.append(raw, []wire.BatchHeader{h})
-	return res.end, err
+	now := s.now()
+	batch := wire.Batch{FirstTimestamp: now, MaxTimestamp: now, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
+	return appendCoordinatorBatch(s.p, batch, len(recs), func(i int) ([]byte, []byte) { return recs[i].Key, recs[i].Value })
 }
 
 // Backoff between rounds of marker writes that left partitions undone.
