@@ -131,15 +131,7 @@ func (w *workload) eosDrain(r *run) {
 		return
 	}
 	defer cl.Close()
-	ends := map[int32]int64{}
-	for p := int32(0); p < w.sc.Partitions && ctx.Err() == nil; {
-		if end, ok := w.listEnd(ctx, cl, 303, p); ok {
-			ends[p] = end
-			p++
-			continue
-		}
-		sleepCtx(ctx, 100*time.Millisecond)
-	}
+	ends := w.listEnds(ctx, cl, 303)
 	var last map[int32]int64
 	for ctx.Err() == nil {
 		if c, ok := w.eosCommitted(ctx, cl); ok {

@@ -216,15 +216,7 @@ func (w *workload) groupDrain(r *run) {
 		return
 	}
 	defer cl.Close()
-	ends := map[int32]int64{}
-	for p := int32(0); p < w.sc.Partitions && ctx.Err() == nil; {
-		if end, ok := w.listEnd(ctx, cl, 302, p); ok {
-			ends[p] = end
-			p++
-			continue
-		}
-		sleepCtx(ctx, 100*time.Millisecond)
-	}
+	ends := w.listEnds(ctx, cl, 302)
 	for ctx.Err() == nil {
 		w.rec.mu.Lock()
 		done := true

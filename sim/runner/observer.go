@@ -45,6 +45,21 @@ func (w *workload) observer(ctx context.Context, proc int, seed uint64) {
 	}
 }
 
+// listEnds lists every partition's end (its high watermark), retrying
+// each until ctx ends; a partition not listed by then is missing.
+func (w *workload) listEnds(ctx context.Context, cl *kgo.Client, proc int) map[int32]int64 {
+	ends := map[int32]int64{}
+	for p := int32(0); p < w.sc.Partitions && ctx.Err() == nil; {
+		if end, ok := w.listEnd(ctx, cl, proc, p); ok {
+			ends[p] = end
+			p++
+			continue
+		}
+		sleepCtx(ctx, 100*time.Millisecond)
+	}
+	return ends
+}
+
 func (w *workload) listEnd(ctx context.Context, cl *kgo.Client, proc int, p int32) (int64, bool) {
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.ReplicaID = -1

@@ -307,15 +307,7 @@ func (w *workload) finalRead(r *run) {
 		r.fail("client", err.Error())
 		return
 	}
-	ends := map[int32]int64{}
-	for p := int32(0); p < w.sc.Partitions && ctx.Err() == nil; {
-		if end, ok := w.listEnd(ctx, cl, 300, p); ok {
-			ends[p] = end
-			p++
-			continue
-		}
-		sleepCtx(ctx, 100*time.Millisecond)
-	}
+	ends := w.listEnds(ctx, cl, 300)
 	cl.Close()
 	if ctx.Err() != nil {
 		r.fail("final-read-incomplete", "could not list partition ends after healing")
