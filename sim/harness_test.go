@@ -33,6 +33,7 @@ var (
 	flagParallel = flag.Int("parallel-runs", runtime.NumCPU(), "runs at once")
 	flagMem      = flag.Int("mem-budget", 3072, "fail a run whose wasm memory grows past this many MiB (wasm32 stops at 4096)")
 	flagSchedule = flag.String("schedule", "", "replay the fault schedule in this file (as a failing run writes it) instead of drawing faults from the seed")
+	flagTrim     = flag.String("trim", "", "run the scenario trimmed, as the shrinker prints it: producers=N,consumers=N,txn-producers=N,group-members=N,duration=D")
 	flagSwarm    = flag.Bool("swarm", true, "each seed runs its swarm variant of the scenario (a subset of the fault menu and drawn settings); false: every seed runs the scenario as written")
 )
 
@@ -106,7 +107,7 @@ type memoEntry struct {
 // runMemo is runOne shared between tests: TestSim and TestSelfTest ask for
 // the same correct-broker runs, which then cost one execution.
 func runMemo(t *testing.T, scenario string, seed uint64, bugs string, swarm bool) outcome {
-	key := fmt.Sprintf("%s/%d/%s/%v/%s", scenario, seed, bugs, swarm, scheduleArg(t))
+	key := fmt.Sprintf("%s/%d/%s/%v/%s/%s", scenario, seed, bugs, swarm, scheduleArg(t), *flagTrim)
 	memoMu.Lock()
 	e := memo[key]
 	if e == nil {
@@ -149,7 +150,17 @@ func scheduleArg(t *testing.T) string {
 // runArgs are the program's arguments for (scenario, seed, bugs, swarm,
 // schedule): the only input besides the binary and the seed.
 func runArgs(scenario string, seed uint64, bugs string, swarm bool, schedule string) []string {
+	return runArgsTrim(scenario, seed, bugs, swarm, schedule, "")
+}
+
+// runArgsTrim is runArgs with a -trim argument (the shrinker's; "":
+// none, and no argument, so that untrimmed runs stay the executions
+// their seeds name).
+func runArgsTrim(scenario string, seed uint64, bugs string, swarm bool, schedule, trim string) []string {
 	args := []string{"-scenario", scenario, "-seed", fmt.Sprint(seed)}
+	if trim != "" {
+		args = append(args, "-trim", trim)
+	}
 	if bugs != "" {
 		args = append(args, "-bug", bugs)
 	}
@@ -167,18 +178,24 @@ func runArgs(scenario string, seed uint64, bugs string, swarm bool, schedule str
 // runOne executes one (scenario, seed, bugs, swarm) run, with the
 // -schedule file's faults if one is given.
 func runOne(t *testing.T, scenario string, seed uint64, bugs string, swarm bool, w watch) outcome {
-	return runSched(t, scenario, seed, bugs, swarm, scheduleArg(t), w)
+	return runTrimmed(t, scenario, seed, bugs, swarm, scheduleArg(t), *flagTrim, w)
 }
 
 // runSched is runOne replaying schedule (runner.ScheduleArg's form; "":
 // faults drawn from the seed).
 func runSched(t *testing.T, scenario string, seed uint64, bugs string, swarm bool, schedule string, w watch) outcome {
+	return runTrimmed(t, scenario, seed, bugs, swarm, schedule, "", w)
+}
+
+// runTrimmed is runSched with the scenario trimmed (runner.ParseTrim's
+// form; "": as written).
+func runTrimmed(t *testing.T, scenario string, seed uint64, bugs string, swarm bool, schedule, trim string, w watch) outcome {
 	h := getHost(t)
 	runSlots <- struct{}{}
 	defer func() { <-runSlots }()
 	var stdout bytes.Buffer
 	stderr := &tailBuffer{max: 64 << 10}
-	spec := RunSpec{Seed: seed, Args: runArgs(scenario, seed, bugs, swarm, schedule), Stdout: &stdout, Stderr: stderr, Events: w.events}
+	spec := RunSpec{Seed: seed, Args: runArgsTrim(scenario, seed, bugs, swarm, schedule, trim), Stdout: &stdout, Stderr: stderr, Events: w.events}
 	if w.trace {
 		f, err := os.Create(tracePath(scenario, seed, bugs))
 		if err != nil {
@@ -263,6 +280,9 @@ func replayCmd(scenario string, seed uint64, bugs string, swarm bool) string {
 	}
 	if *flagSchedule != "" {
 		cmd += " -schedule=" + *flagSchedule
+	}
+	if *flagTrim != "" {
+		cmd += " -trim=" + *flagTrim
 	}
 	return cmd
 }

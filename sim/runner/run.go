@@ -50,6 +50,9 @@ func Run(sc Scenario, opt Options) Result {
 		tr.Record(trace.Note, trace.Str("swarm"), trace.Str(strings.Join(drawn, " ")), 0)
 		tr.Logf("swarm: %s", strings.Join(drawn, " "))
 	}
+	if opt.Trim != (Trim{}) {
+		sc = opt.Trim.apply(sc)
+	}
 	r := &run{sc: sc, opt: opt, tr: tr, rec: newRecorder(tr, sc.Brokers == 1)}
 	start := time.Now()
 	done := make(chan struct{})

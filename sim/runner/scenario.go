@@ -6,6 +6,9 @@
 package runner
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jocko/jocko/sim/check"
@@ -145,9 +148,77 @@ type Options struct {
 	// Schedule, when Schedule.Replay, is run instead of faults drawn from
 	// the seed (see Step); everything else still comes from the seed.
 	Schedule Schedule
+	// Trim shrinks the scenario (the shrinker's smaller runs), after the
+	// swarm draw.
+	Trim Trim
 	// Trace receives the text trace in a native run (nil: none). Under the
 	// simulator the host receives every event and log line and decides.
 	Trace interface{ Write([]byte) (int, error) }
+}
+
+// Trim overrides parts of a scenario: the shrinker's knobs. A negative
+// count or a zero duration leaves the scenario's own.
+type Trim struct {
+	Producers, Consumers, TxnProducers, GroupMembers int
+	Duration                                        time.Duration
+}
+
+// NoTrim changes nothing.
+var NoTrim = Trim{Producers: -1, Consumers: -1, TxnProducers: -1, GroupMembers: -1}
+
+// ParseTrim reads the -trim argument: "producers=N,consumers=N,
+// txn-producers=N,group-members=N,duration=D", any subset ("": none).
+func ParseTrim(s string) (Trim, error) {
+	t := NoTrim
+	if s == "" {
+		return t, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return t, fmt.Errorf("trim: %q is not key=value", kv)
+		}
+		var err error
+		switch k {
+		case "producers":
+			t.Producers, err = strconv.Atoi(v)
+		case "consumers":
+			t.Consumers, err = strconv.Atoi(v)
+		case "txn-producers":
+			t.TxnProducers, err = strconv.Atoi(v)
+		case "group-members":
+			t.GroupMembers, err = strconv.Atoi(v)
+		case "duration":
+			t.Duration, err = time.ParseDuration(v)
+		default:
+			return t, fmt.Errorf("trim: unknown knob %q (producers, consumers, txn-producers, group-members, duration)", k)
+		}
+		if err != nil {
+			return t, fmt.Errorf("trim %s: %w", k, err)
+		}
+	}
+	return t, nil
+}
+
+// apply returns sc trimmed.
+func (t Trim) apply(sc Scenario) Scenario {
+	if t.Producers >= 0 {
+		sc.Producers = t.Producers
+	}
+	if t.Consumers >= 0 {
+		sc.Consumers = t.Consumers
+	}
+	if t.TxnProducers >= 0 {
+		sc.TxnProducers = t.TxnProducers
+		sc.TxnConsumers = min(sc.TxnConsumers, t.TxnProducers)
+	}
+	if t.GroupMembers >= 0 {
+		sc.GroupMembers = t.GroupMembers
+	}
+	if t.Duration > 0 {
+		sc.Duration = t.Duration
+	}
+	return sc
 }
 
 // Stats counts what the workload did.

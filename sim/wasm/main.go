@@ -34,6 +34,7 @@ func main() {
 	tr := flag.Bool("trace", false, "native runs: write a text trace to stderr")
 	swarm := flag.Bool("swarm", true, "run the seed's swarm variant (a subset of the fault menu, drawn settings); false: the scenario as written")
 	schedule := flag.String("schedule", "", "a fault schedule to replay instead of drawing faults from the seed, in runner.ScheduleArg's form (\"draw\": draw them)")
+	trim := flag.String("trim", "", "shrink the scenario (runner.ParseTrim): producers=N,consumers=N,txn-producers=N,group-members=N,duration=D")
 	flag.Parse()
 	sc, ok := scenarios.Get(*name)
 	if !ok {
@@ -48,6 +49,10 @@ func main() {
 		os.Exit(2)
 	}
 	opt.Schedule = sched
+	if opt.Trim, err = runner.ParseTrim(*trim); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	if *bugs != "" {
 		opt.Bugs = strings.Split(*bugs, ",")
 	}
