@@ -28,6 +28,7 @@ type broker struct {
 	cancel context.CancelFunc
 	gen    int
 	up     bool
+	clock  *skewClock // the machine's wall clock, across incarnations
 }
 
 // cluster is the simulated brokers and the network between them and clients.
@@ -67,7 +68,8 @@ func newCluster(sc Scenario, opt Options, tr *trace.Trace, fail func(kind, detai
 		if sc.DiskBytes > 0 {
 			d.SetCapacity(sc.DiskBytes)
 		}
-		c.brokers = append(c.brokers, &broker{id: int32(i), name: name, disk: d})
+		c.brokers = append(c.brokers, &broker{id: int32(i), name: name, disk: d,
+			clock: newSkewClock(opt.Seed, int32(i), sc.ClockSkew, sc.ClockDriftPPM)})
 	}
 	return c, nil
 }
@@ -156,7 +158,7 @@ func (c *cluster) launch(b *broker) (*core.Broker, int) {
 	b.gen++
 	gen := b.gen
 	fs := b.disk.Mount()
-	env := jio.Env{Net: nd, FS: fs, Rand: jio.NewRand(incarnationSeed(c.seed, b.id, gen)),
+	env := jio.Env{Net: nd, FS: fs, Rand: jio.NewRand(incarnationSeed(c.seed, b.id, gen)), Clock: b.clock,
 		Log: c.log.With("inc", gen)}
 	cfg := core.Config{NodeID: b.id, DataDir: dataDir, ListenAddr: c.addr(b), RaftAddr: c.raftAddr(b),
 		Voters: c.voters(), ControllerVoters: c.voterGoal(), Defaults: c.brokerDefaults(), RaftTimeout: c.sc.RaftTimeout}
@@ -258,6 +260,20 @@ func (c *cluster) crash(b *broker, kind simfs.CrashKind) {
 	}
 	c.net.Crash(b.name)
 	b.disk.Crash(kind)
+	b.cancel()
+	b.up = false
+}
+
+// crashSilent kills b's process without a word to its peers
+// (simnet.CrashSilent); the disk as a process crash leaves it.
+func (c *cluster) crashSilent(b *broker) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !b.up {
+		return
+	}
+	c.net.CrashSilent(b.name)
+	b.disk.Crash(simfs.ProcessCrash)
 	b.cancel()
 	b.up = false
 }

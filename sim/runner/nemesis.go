@@ -252,8 +252,69 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *chooser) func() {
 	case Reassign:
 		w.reassign(rng)
 		return func() {}
+	case SilentCrash:
+		c.crashSilent(b)
+		return func() { c.start(b, 30*time.Second) }
+	case SwizzleClog:
+		return w.swizzle(b, rng)
+	case DelaySpike:
+		extra := time.Duration(20+rng.IntN(281)) * time.Millisecond
+		for _, h := range w.clientHosts() {
+			if h != b.name {
+				c.net.SetLoss(b.name, h, 0, extra)
+				c.net.SetLoss(h, b.name, 0, extra)
+			}
+		}
+		return c.net.HealAll
+	case ClockJump:
+		step := time.Duration(rng.IntN(20001)-10000) * time.Millisecond
+		b.clock.jump.Add(int64(step))
+		return func() { b.clock.jump.Add(-int64(step)) }
 	}
 	return func() {}
+}
+
+// swizzle clogs b's links one by one (both ways, data held), a few
+// milliseconds apart in a drawn order, and returns what restores them one
+// by one in another drawn order. Every draw is made here, before the
+// fault's choices are recorded.
+func (w *workload) swizzle(b *broker, rng *chooser) func() {
+	c := w.c
+	var others []string
+	for _, h := range w.clientHosts() {
+		if h != b.name {
+			others = append(others, h)
+		}
+	}
+	type move struct {
+		host string
+		gap  time.Duration
+	}
+	order := func() []move {
+		o := slices.Clone(others)
+		for i := len(o) - 1; i > 0; i-- {
+			j := rng.IntN(i + 1)
+			o[i], o[j] = o[j], o[i]
+		}
+		ms := make([]move, len(o))
+		for i, h := range o {
+			ms[i] = move{h, time.Duration(rng.IntN(50)) * time.Millisecond}
+		}
+		return ms
+	}
+	clog, unclog := order(), order()
+	for _, m := range clog {
+		c.net.Block(b.name, m.host, simnet.Hold)
+		c.net.Block(m.host, b.name, simnet.Hold)
+		time.Sleep(m.gap)
+	}
+	return func() {
+		for _, m := range unclog {
+			c.net.Heal(b.name, m.host)
+			c.net.Heal(m.host, b.name)
+			time.Sleep(m.gap)
+		}
+	}
 }
 
 // reassign replaces one replica of a random workload partition by a broker

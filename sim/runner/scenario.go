@@ -51,6 +51,20 @@ const (
 	// completes on its own once the new replica is in sync; a draw while one
 	// is in progress replaces it. Needs more brokers than replicas.
 	Reassign FaultKind = "reassign"
+	// SilentCrash kills the broker's process as a power cut does: no
+	// reset reaches its peers, who find out by their timeouts; dials to
+	// it time out. Its page cache survives (the disk as ProcessCrash).
+	SilentCrash FaultKind = "silent-crash"
+	// SwizzleClog stops the broker's links (to brokers and clients, both
+	// ways) one by one, then restores them one by one in another order
+	// (FoundationDB's swizzle-clogging).
+	SwizzleClog FaultKind = "swizzle-clog"
+	// DelaySpike adds a delay of 20-300 ms to every one of the broker's
+	// links, both ways.
+	DelaySpike FaultKind = "delay-spike"
+	// ClockJump steps the broker's wall clock by -10 s to +10 s (NTP
+	// stepping it), and back when healed.
+	ClockJump FaultKind = "clock-jump"
 )
 
 // Target says which broker a fault hits.
@@ -123,6 +137,11 @@ type Scenario struct {
 	// RaftTimeout is the metadata Raft's heartbeat and election timeout
 	// (0: the broker's default).
 	RaftTimeout time.Duration
+	// ClockSkew and ClockDriftPPM bound each broker's wall clock: off by
+	// a constant within ±ClockSkew and running fast or slow by up to
+	// ClockDriftPPM parts per million (runner/clock.go). Zero: exact.
+	ClockSkew     time.Duration
+	ClockDriftPPM int64
 	// ClientLinger is the producers' linger; FetchWait the consumers'
 	// fetch max wait (0: 500 ms).
 	ClientLinger, FetchWait time.Duration
@@ -160,7 +179,7 @@ type Options struct {
 // count or a zero duration leaves the scenario's own.
 type Trim struct {
 	Producers, Consumers, TxnProducers, GroupMembers int
-	Duration                                        time.Duration
+	Duration                                         time.Duration
 }
 
 // NoTrim changes nothing.

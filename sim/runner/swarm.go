@@ -94,6 +94,13 @@ func Swarm(sc Scenario, seed uint64) (Scenario, []string) {
 	note("client.linger", sc.ClientLinger)
 	sc.FetchWait = time.Duration(pick(100, 500, 1000)) * time.Millisecond
 	note("client.fetch.wait", sc.FetchWait)
+	if sc.Brokers > 1 && sc.ClockSkew == 0 && sc.ClockDriftPPM == 0 {
+		// The brokers' wall clocks disagree (each drawn within the bounds).
+		sc.ClockSkew = time.Duration(pick(0, 0, 500, 3000)) * time.Millisecond
+		sc.ClockDriftPPM = int64(pick(0, 100, 1000))
+		note("clock.skew", sc.ClockSkew)
+		note("clock.drift.ppm", int(sc.ClockDriftPPM))
+	}
 	return sc, drawn
 }
 

@@ -121,6 +121,16 @@ func (nd *Node) DialContext(ctx context.Context, network, addr string) (net.Conn
 		n.mu.Unlock()
 		freeze()
 	}
+	if dst.inc.silent {
+		// Nobody answers: the dial times out.
+		n.mu.Unlock()
+		err := sleepCtx(ctx, n.cfg.ConnectTimeout)
+		n.mu.Lock()
+		if err == nil {
+			err = syscall.ETIMEDOUT
+		}
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: Addr{h, port}, Err: err}
+	}
 	l := dst.inc.listeners[port]
 	if dst.inc.dead || l == nil || l.closed || len(l.queue) >= n.cfg.Backlog {
 		n.tr.Record(trace.NetRefused, src.host.id, dst.id, uint64(port))

@@ -103,6 +103,7 @@ type incarnation struct {
 	host      *host
 	gen       int
 	dead      bool
+	silent    bool // died without a word (CrashSilent): peers learn it by timeout
 	listeners map[int]*listener
 	ends      map[uint64]*endpoint
 }
@@ -203,6 +204,30 @@ func (n *Net) Crash(name string) {
 	n.broadcastLocked()
 }
 
+// CrashSilent kills the current incarnation of host as a power cut or a
+// cable pulled does: no reset reaches its peers. Its listeners vanish, but
+// dials to it hang until the connect timeout (nothing answers); its open
+// connections stay open for their peers, who get nothing more from it and
+// whose writes pile up unanswered until their own timeouts. When the host
+// comes back (Restart) those connections are reset, as a rebooted host
+// answers a segment of a connection it does not know. A no-op if already
+// dead.
+func (n *Net) CrashSilent(name string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	h := n.hostLocked(name)
+	inc := h.inc
+	if inc.dead {
+		return
+	}
+	inc.dead, inc.silent = true, true
+	n.tr.Record(trace.NodeCrash, h.id, uint64(inc.gen), 1)
+	for _, port := range sortedPorts(inc.listeners) {
+		inc.listeners[port].closeLocked()
+	}
+	n.broadcastLocked()
+}
+
 // Restart gives host a new live incarnation (crashing the old one first if
 // it is still alive) and returns its network.
 func (n *Net) Restart(name string) *Node {
@@ -210,6 +235,12 @@ func (n *Net) Restart(name string) *Node {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	h := n.hostLocked(name)
+	if old := h.inc; old.silent {
+		for _, id := range sortedIDs(old.ends) {
+			old.ends[id].resetLocked(resetCrash)
+		}
+		old.silent = false
+	}
 	h.gen++
 	h.inc = newIncarnation(h, h.gen)
 	n.tr.Record(trace.NodeStart, h.id, uint64(h.gen), 0)

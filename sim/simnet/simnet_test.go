@@ -164,3 +164,26 @@ func TestLatencyIsDrawnFromSeed(t *testing.T) {
 		t.Fatal("latency does not depend on the seed")
 	}
 }
+
+// TestCrashSilent: a host that dies without a word leaves its peers'
+// connections open (a read times out instead of failing with a reset),
+// dials to it time out instead of being refused, and once it is back the
+// old connections are reset, as a rebooted host answers them.
+func TestCrashSilent(t *testing.T) {
+	n := New(Config{Seed: 1, LatencyMin: 20 * time.Microsecond, LatencyMax: 100 * time.Microsecond,
+		WindowBytes: 1024, SegmentBytes: 256, ConnectTimeout: 50 * time.Millisecond})
+	c, _ := pair(t, n)
+	n.CrashSilent("s")
+	c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read from a silently dead peer: %v, want a timeout", err)
+	}
+	if _, err := n.Node("c").DialContext(context.Background(), "tcp", "s:9092"); !errors.Is(err, syscall.ETIMEDOUT) {
+		t.Fatalf("dial to a silently dead host: %v, want ETIMEDOUT", err)
+	}
+	n.Restart("s")
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("read after the host came back: %v, want a reset", err)
+	}
+}
