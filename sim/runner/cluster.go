@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jcluster "github.com/jocko/jocko/cluster"
@@ -42,6 +43,11 @@ type cluster struct {
 	lying   bool
 	brokers []*broker
 	fail    func(kind, detail string) // reports a violation
+	// faults counts the nemesis's active faults (Scenario.Overlap): a
+	// broker started while another fault is active may rightly not
+	// become ready (a majority of voters down), so await only reports it
+	// when none is.
+	faults atomic.Int32
 	ready   func(b *broker)           // called once a started broker serves
 }
 
@@ -196,7 +202,19 @@ func (c *cluster) await(b *broker, br *core.Broker, gen int, wait time.Duration)
 		select {
 		case <-ch:
 		case <-t.C:
-			c.fail("broker-not-ready", fmt.Sprintf("%s incarnation %d not ready after %v", b.name, gen, wait))
+			msg := fmt.Sprintf("%s incarnation %d not ready after %v", b.name, gen, wait)
+			c.mu.Lock()
+			gone := b.gen != gen || !b.up
+			c.mu.Unlock()
+			if gone {
+				c.tr.Logf("%s: another fault crashed it meanwhile", msg)
+				return
+			}
+			if n := c.faults.Load(); n > 0 {
+				c.tr.Logf("%s, with %d other faults active", msg, n)
+				return
+			}
+			c.fail("broker-not-ready", msg)
 			return
 		}
 	}

@@ -46,6 +46,11 @@ func (w *workload) nemesis(ctx context.Context, seed uint64) {
 		<-ctx.Done()
 		return
 	}
+	// Up to Overlap faults are active at once (each keeps its own
+	// duration); with one, each fault is healed before the next.
+	slots := make(chan struct{}, max(1, w.sc.Overlap))
+	var active sync.WaitGroup
+	defer active.Wait()
 	start := time.Now()
 	for i := 0; ctx.Err() == nil; i++ {
 		var step Step
@@ -97,15 +102,27 @@ func (w *workload) nemesis(ctx context.Context, seed uint64) {
 		n := len(w.rec.sched) - 1
 		w.rec.mu.Unlock()
 		w.sample()
+		slots <- struct{}{}
+		w.c.faults.Add(1)
 		heal := w.inject(f.Kind, b, ch)
 		w.rec.mu.Lock()
 		w.rec.sched[n].Choices = ch.made
 		w.rec.mu.Unlock()
-		time.Sleep(dur) // the fault lasts its full duration even past ctx
-		heal()
-		w.sample()
-		w.rec.tr.Record(trace.Nemesis, trace.Str(string(f.Kind)), uint64(b.id), 0)
-		w.rec.tr.Logf("nemesis healed %s on %s", f.Kind, b.name)
+		life := func() {
+			defer func() { <-slots }()
+			time.Sleep(dur) // the fault lasts its full duration even past ctx
+			w.c.faults.Add(-1)
+			heal()
+			w.sample()
+			w.rec.tr.Record(trace.Nemesis, trace.Str(string(f.Kind)), uint64(b.id), 0)
+			w.rec.tr.Logf("nemesis healed %s on %s", f.Kind, b.name)
+		}
+		if cap(slots) == 1 {
+			life()
+			continue
+		}
+		active.Add(1)
+		go func() { defer active.Done(); life() }()
 	}
 }
 

@@ -119,7 +119,11 @@ type Scenario struct {
 	SendEvery   time.Duration
 	InFlightMax int // outstanding sends per producer
 
-	Faults     []Fault
+	Faults []Fault
+	// Overlap is how many faults may be active at once, on the same
+	// broker or on several (0 or 1: one at a time; a fault due while
+	// Overlap are active waits for one to heal).
+	Overlap    int
 	FaultGap   [2]time.Duration // quiet time between faults, drawn in [min, max]
 	Duration   time.Duration    // workload + faults
 	Quiet      time.Duration    // after healing: workload continues, no faults

@@ -94,6 +94,11 @@ func Swarm(sc Scenario, seed uint64) (Scenario, []string) {
 	note("client.linger", sc.ClientLinger)
 	sc.FetchWait = time.Duration(pick(100, 500, 1000)) * time.Millisecond
 	note("client.fetch.wait", sc.FetchWait)
+	if sc.Brokers > 1 && sc.Overlap == 0 && len(sc.Faults) > 1 {
+		// Several faults at once, on one broker or several (attrition).
+		sc.Overlap = pick(1, 1, 2, 3)
+		note("overlap", sc.Overlap)
+	}
 	if sc.Brokers > 1 && sc.ClockSkew == 0 && sc.ClockDriftPPM == 0 {
 		// The brokers' wall clocks disagree (each drawn within the bounds).
 		sc.ClockSkew = time.Duration(pick(0, 0, 500, 3000)) * time.Millisecond
