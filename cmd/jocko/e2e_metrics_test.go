@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -172,6 +173,17 @@ func TestE2EMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	produced := len(recs)
+	// franz-go calls OnProduceBatchWritten after it has handled the
+	// response, which may be after ProduceSync returned (CI saw 0 bytes):
+	// wait for both partitions' batches (one each: 30 and 20 small
+	// records sent at once).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if parts, _ := written.byPartition(); len(parts) == len(perPart) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	partBytes, bytesIn := written.byPartition()
 
 	var fetches requestCounter
