@@ -429,6 +429,11 @@ func (l *Log) close(seal bool) error {
 	}
 	if seal && l.failed() == nil {
 		err = errors.Join(err, l.finishAllSeals())
+		if a := l.active(); err == nil && !a.sealed() {
+			// A clean close: the next Open need not write the active
+			// segment again (makeDurable).
+			err = l.writeDurableFile(a)
+		}
 	}
 	err = errors.Join(err, l.closeFiles()) // drops what is left of the seal jobs
 	l.smu.Lock()

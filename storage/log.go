@@ -24,6 +24,12 @@ import (
 // startFileName holds the log start offset set by DeleteBefore.
 const startFileName = "logstart"
 
+// durableFileName is written by a clean Close: the active segment's base
+// offset and size, fsynced. Open skips rewriting that segment
+// (makeDurable) when its size still matches, and removes the file before
+// anything is appended.
+const durableFileName = "durable"
+
 // Log is one partition's commit log. All methods are safe for concurrent
 // use; appends are serialized internally.
 type Log struct {
@@ -89,6 +95,9 @@ type Log struct {
 	syncHook func(d time.Duration, records int64)
 
 	cmp compactState // Compact's own state (compact.go)
+	// trustedActive is the active segment (base, size) a clean Close
+	// synced (durableFileName), read by open only.
+	trustedActive [2]int64
 
 	// txns are the open transactions at the log end (txn.go). Guarded by
 	// mu, as the segments.
@@ -133,6 +142,11 @@ func (l *Log) open() error {
 			return err
 		}
 	}
+	trusted, err := l.takeDurableFile()
+	if err != nil {
+		return err
+	}
+	l.trustedActive = trusted
 	if err := l.loadSegments(bases); err != nil {
 		return err
 	}
@@ -250,6 +264,11 @@ func (l *Log) loadSegments(bases []int64) error {
 		if err != nil {
 			return err
 		}
+		if !last || l.trustedActive != [2]int64{s.base, s.size} {
+			if err := s.makeDurable(); err != nil {
+				return err
+			}
+		}
 		start := txns
 		if txns, err = s.rescanTxns(start); err != nil || last {
 			return err
@@ -291,6 +310,41 @@ func (l *Log) closeFiles() error {
 		err = errors.Join(err, s.close())
 	}
 	return err
+}
+
+// takeDurableFile reads and removes the file a clean Close leaves: the
+// active segment's base and size as they were synced (zeros if there is
+// none, or it does not parse). The removal is made durable before the
+// log changes, so a crash later cannot bring back a stale claim.
+func (l *Log) takeDurableFile() ([2]int64, error) {
+	path := filepath.Join(l.dir, durableFileName)
+	b, err := afero.ReadFile(l.fs, path)
+	if errors.Is(err, os.ErrNotExist) {
+		return [2]int64{}, nil
+	}
+	if err != nil {
+		return [2]int64{}, err
+	}
+	var v [2]int64
+	if len(b) == 16 {
+		v = [2]int64{int64(binary.BigEndian.Uint64(b)), int64(binary.BigEndian.Uint64(b[8:]))}
+	}
+	if err := l.fs.Remove(path); err != nil {
+		return [2]int64{}, err
+	}
+	return v, jio.SyncDir(l.fs, l.dir)
+}
+
+// writeDurableFile records, at a clean Close, that the active segment is
+// synced up to its size.
+func (l *Log) writeDurableFile(s *segment) error {
+	if err := s.w.Sync(); err != nil {
+		return err
+	}
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:], uint64(s.base))
+	binary.BigEndian.PutUint64(b[8:], uint64(s.size))
+	return jio.WriteFileAtomic(l.fs, filepath.Join(l.dir, durableFileName), b[:])
 }
 
 func readStartFile(fs afero.Fs, dir string) (int64, error) {

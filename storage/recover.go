@@ -170,3 +170,27 @@ func (s *segment) resetWriters(logEnd int64) error {
 	}
 	return s.flushIndex()
 }
+
+// makeDurable writes the segment's bytes [0, size) again and fsyncs them.
+// After a restart the page cache may hold bytes that never reached the
+// disk and never will: Linux marks the pages a failed fsync was asked to
+// write clean, so a later fsync skips them (PostgreSQL's "fsyncgate"),
+// and a broker that trusted them would acknowledge records after a hole
+// that the next power cut opens. Written again, the pages are dirty, and
+// the fsync makes them durable before anything new is appended. Open does
+// this for every segment without a seal, unless the log was closed
+// cleanly with that segment synced (durableFileName).
+func (s *segment) makeDurable() error {
+	buf := make([]byte, min(s.size, 1<<20))
+	for pos := int64(0); pos < s.size; {
+		n := min(int64(len(buf)), s.size-pos)
+		if err := s.readAt(buf[:n], pos); err != nil {
+			return err
+		}
+		if _, err := s.w.WriteAt(buf[:n], pos); err != nil {
+			return err
+		}
+		pos += n
+	}
+	return s.w.Sync()
+}

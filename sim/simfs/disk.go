@@ -81,6 +81,48 @@ type inode struct {
 	durable   []byte // contents as of the last successful Sync
 	dirtyFrom int    // lowest offset changed since the last Sync; <= len(durable)
 	mtime     time.Time
+	// lost are the byte ranges a failed fsync was asked to write: Linux
+	// marks such pages clean, so they stay readable in the page cache
+	// but never reach the disk, not even with a later successful fsync
+	// (PostgreSQL's "fsyncgate"). A sync or crash keeps the old durable
+	// bytes there (zeros past the old end).
+	lost [][2]int
+}
+
+// relose takes [lo, hi), written again (its pages dirty again), out of
+// the lost ranges.
+func (ino *inode) relose(lo, hi int) {
+	if len(ino.lost) == 0 {
+		return
+	}
+	var out [][2]int
+	for _, r := range ino.lost {
+		if r[1] <= lo || r[0] >= hi {
+			out = append(out, r)
+			continue
+		}
+		if r[0] < lo {
+			out = append(out, [2]int{r[0], lo})
+		}
+		if r[1] > hi {
+			out = append(out, [2]int{hi, r[1]})
+		}
+	}
+	ino.lost = out
+}
+
+// unlose puts the durable bytes of old back over the lost ranges of b.
+func (ino *inode) unlose(b, old []byte) []byte {
+	for _, r := range ino.lost {
+		for i := r[0]; i < r[1] && i < len(b); i++ {
+			if i < len(old) {
+				b[i] = old[i]
+			} else {
+				b[i] = 0
+			}
+		}
+	}
+	return b
 }
 
 // NewDisk returns an empty disk whose root ("/") and the given directories
@@ -152,7 +194,9 @@ func (d *Disk) crashInode(ino *inode, kind CrashKind) {
 			z := d.rng.IntN(len(region)-k) + 1
 			kept = writeAt(kept, make([]byte, z), ino.dirtyFrom+k)
 		}
+		kept = ino.unlose(kept, ino.durable)
 	}
+	ino.lost = nil
 	ino.data = kept
 	ino.durable = append([]byte(nil), kept...)
 	ino.dirtyFrom = len(kept)
@@ -161,7 +205,13 @@ func (d *Disk) crashInode(ino *inode, kind CrashKind) {
 // sync makes an inode's current bytes durable.
 func (ino *inode) sync() {
 	from := min(ino.dirtyFrom, len(ino.durable))
-	ino.durable = append(ino.durable[:from], ino.data[from:]...)
+	if len(ino.lost) > 0 {
+		old := ino.durable
+		ino.durable = ino.unlose(append(append([]byte(nil), old[:from]...), ino.data[from:]...), old)
+		ino.lost = nil
+	} else {
+		ino.durable = append(ino.durable[:from], ino.data[from:]...)
+	}
 	ino.dirtyFrom = len(ino.durable)
 }
 

@@ -147,6 +147,7 @@ func (f *File) writeAtLocked(p []byte, off int64) (int, error) {
 	}
 	f.ino.data = writeAt(f.ino.data, p, int(off))
 	f.ino.dirtyFrom = min(f.ino.dirtyFrom, int(off))
+	f.ino.relose(int(off), int(off)+len(p))
 	f.ino.mtime = time.Now()
 	return len(p), nil
 }
@@ -184,6 +185,11 @@ func (f *File) Sync() error {
 	}
 	if d.failLocked(d.syncFail) {
 		d.tr.Record(trace.FSFault, d.hid, faultSyncFail, trace.Str(f.path))
+		if !f.ino.dir && len(f.ino.data) > f.ino.dirtyFrom {
+			// As Linux: the pages it was asked to write are marked clean
+			// and never written (inode.lost).
+			f.ino.lost = append(f.ino.lost, [2]int{f.ino.dirtyFrom, len(f.ino.data)})
+		}
 		return pathErr("sync", f.name, syscall.EIO)
 	}
 	if d.lying {

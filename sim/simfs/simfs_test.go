@@ -221,3 +221,57 @@ func TestCrashDuringSyncLosesWhatThatSyncCovered(t *testing.T) {
 		t.Fatalf("data of the interrupted sync survived: %q", got)
 	}
 }
+
+// TestFailedFsyncLosesItsPages: as Linux does, the bytes a failed fsync
+// was asked to write stay readable (the page cache) but never reach the
+// disk, even after a later fsync succeeds: a machine crash leaves zeros
+// where they were, and keeps what was written after.
+func TestFailedFsyncLosesItsPages(t *testing.T) {
+	d := NewDisk("n1", 1, nil, "/data")
+	fs := d.Mount()
+	write(t, fs, "/data/a", "synced", true)
+	if err := jio.SyncDir(fs, "/data"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fs.OpenFile("/data/a", os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("+lost"))
+	d.SetSyncFail(1)
+	if err := f.Sync(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("sync: %v, want EIO", err)
+	}
+	d.Heal()
+	if got := read(t, fs, "/data/a"); got != "synced+lost" {
+		t.Fatalf("after the failed fsync the page cache holds %q", got)
+	}
+	f.Write([]byte("+kept"))
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	d.Crash(MachineCrash)
+	if got := read(t, d.Mount(), "/data/a"); got != "synced\x00\x00\x00\x00\x00+kept" {
+		t.Fatalf("after a machine crash: %q, want the failed fsync's bytes gone", got)
+	}
+	// Written again, the pages are dirty again: a sync makes them durable.
+	fs = d.Mount()
+	f, err = fs.OpenFile("/data/a", os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("synced+lost"))
+	d.SetSyncFail(1)
+	f.Sync()
+	d.Heal()
+	f.WriteAt([]byte("+LOST"), 6)
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	d.Crash(MachineCrash)
+	if got := read(t, d.Mount(), "/data/a"); got != "synced+LOST+kept" {
+		t.Fatalf("after rewriting the lost bytes and a crash: %q", got)
+	}
+}
