@@ -48,7 +48,7 @@ type cluster struct {
 	// become ready (a majority of voters down), so await only reports it
 	// when none is.
 	faults atomic.Int32
-	ready   func(b *broker)           // called once a started broker serves
+	ready  func(b *broker) // called once a started broker serves
 }
 
 func newCluster(sc Scenario, opt Options, tr *trace.Trace, fail func(kind, detail string)) (*cluster, error) {
