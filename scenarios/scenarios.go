@@ -109,9 +109,10 @@ var all = []runner.Scenario{
 	with("slow-disk", "single broker, slow fsyncs and writes, with process crashes",
 		runner.Fault{Kind: runner.SlowDisk, Weight: 3, Min: time.Second, Max: 5 * time.Second},
 		runner.Fault{Kind: runner.ProcessCrash, Weight: 1, Min: 50 * ms, Max: time.Second}),
-	with("disk-errors", "single broker, fsync and write failures (EIO), healed by a restart",
+	with("disk-errors", "single broker, fsync, write and read failures (EIO), healed by a restart",
 		runner.Fault{Kind: runner.SyncFail, Weight: 1, Min: 200 * ms, Max: 2 * time.Second},
 		runner.Fault{Kind: runner.WriteFail, Weight: 1, Min: 200 * ms, Max: 2 * time.Second},
+		runner.Fault{Kind: runner.ReadFail, Weight: 1, Min: 200 * ms, Max: 2 * time.Second},
 		runner.Fault{Kind: runner.TornCrash, Weight: 1, Min: 50 * ms, Max: time.Second}),
 	diskPercent("disk-percent", "single broker on a small disk that the producers overfill many times: "+
 		"log.retention.disk.percent=50 must keep it under half, produce must never stall, and every record left must read back",

@@ -185,6 +185,9 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *chooser) func() {
 	case WriteFail:
 		b.disk.SetWriteFail(0.3)
 		return func() { b.disk.Heal(); restart() }
+	case ReadFail:
+		b.disk.SetReadFail(0.2)
+		return func() { b.disk.Heal(); restart() }
 	case DiskFull:
 		b.disk.SetCapacity(b.disk.Used() + int64(rng.IntN(64<<10)))
 		// Like Kafka, the broker takes a partition offline on a write error

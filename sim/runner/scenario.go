@@ -62,6 +62,9 @@ const (
 	// DelaySpike adds a delay of 20-300 ms to every one of the broker's
 	// links, both ways.
 	DelaySpike FaultKind = "delay-spike"
+	// ReadFail makes the broker's disk reads fail (EIO) with probability
+	// 0.2 until healed by a restart.
+	ReadFail FaultKind = "read-fail"
 	// ClockJump steps the broker's wall clock by -10 s to +10 s (NTP
 	// stepping it), and back when healed.
 	ClockJump FaultKind = "clock-jump"

@@ -47,6 +47,7 @@ const (
 	faultLie
 	faultSetting
 	faultWipe
+	faultReadFail
 )
 
 // Disk is one node's durable storage; it outlives incarnations.
@@ -62,12 +63,12 @@ type Disk struct {
 	gen  int
 	used int64
 
-	syncFail, writeFail float64
-	capacity            int64 // 0: unlimited
-	slow                time.Duration
-	lying               bool
-	syncMin, syncMax    time.Duration // latency of every Sync
-	crashHook           func()        // runs inside the next Sync, before durability
+	syncFail, writeFail, readFail float64
+	capacity                      int64 // 0: unlimited
+	slow                          time.Duration
+	lying                         bool
+	syncMin, syncMax              time.Duration // latency of every Sync
+	crashHook                     func()        // runs inside the next Sync, before durability
 }
 
 type incarnation struct {

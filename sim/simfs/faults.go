@@ -14,6 +14,9 @@ func (d *Disk) SetSyncFail(p float64) { d.set(func() { d.syncFail = p }, 1, p) }
 // SetWriteFail makes each write fail (EIO, nothing written) with probability p.
 func (d *Disk) SetWriteFail(p float64) { d.set(func() { d.writeFail = p }, 2, p) }
 
+// SetReadFail makes each read fail (EIO, nothing read) with probability p.
+func (d *Disk) SetReadFail(p float64) { d.set(func() { d.readFail = p }, 7, p) }
+
 // SetCapacity limits the bytes all files may hold; writes beyond it fail with
 // ENOSPC. Zero removes the limit.
 func (d *Disk) SetCapacity(bytes int64) { d.set(func() { d.capacity = bytes }, 3, float64(bytes)) }
@@ -33,7 +36,7 @@ func (d *Disk) SetLyingFsync(on bool) {
 
 // Heal removes every fault setting (capacity limits included).
 func (d *Disk) Heal() {
-	d.set(func() { d.syncFail, d.writeFail, d.capacity, d.slow = 0, 0, 0, 0 }, 6, 0)
+	d.set(func() { d.syncFail, d.writeFail, d.readFail, d.capacity, d.slow = 0, 0, 0, 0, 0 }, 6, 0)
 }
 
 // Used returns the bytes currently held by files.

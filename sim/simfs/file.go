@@ -75,6 +75,10 @@ func (f *File) readAtLocked(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, pathErr("read", f.name, os.ErrInvalid)
 	}
+	if d := f.fs.d; !f.ino.dir && d.failLocked(d.readFail) {
+		d.tr.Record(trace.FSFault, d.hid, faultReadFail, trace.Str(f.path))
+		return 0, pathErr("read", f.name, syscall.EIO)
+	}
 	if off >= int64(len(f.ino.data)) {
 		return 0, io.EOF
 	}

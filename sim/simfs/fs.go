@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/afero"
+
+	"github.com/jocko/jocko/sim/trace"
 )
 
 // FS is one incarnation's view of a Disk; it implements afero.Fs. After the
@@ -61,6 +63,10 @@ func (fs *FS) OpenFile(name string, flag int, perm os.FileMode) (afero.File, err
 		}
 		if par := d.cur[parent(p)]; par == nil || !par.dir {
 			return nil, pathErr("open", name, os.ErrNotExist)
+		}
+		if d.full() {
+			d.tr.Record(trace.FSFault, d.hid, faultNoSpace, trace.Str(p))
+			return nil, pathErr("open", name, syscall.ENOSPC)
 		}
 		ino = &inode{mtime: time.Now()}
 		d.cur[p] = ino
@@ -153,6 +159,11 @@ func (fs *FS) Rename(oldname, newname string) error {
 	if par := d.cur[parent(np)]; par == nil || !par.dir {
 		return pathErr("rename", newname, os.ErrNotExist)
 	}
+	if d.full() {
+		// A new directory entry needs a block, as on a full ext4.
+		d.tr.Record(trace.FSFault, d.hid, faultNoSpace, trace.Str(np))
+		return pathErr("rename", newname, syscall.ENOSPC)
+	}
 	if old := d.cur[np]; old != nil && old != ino {
 		d.used -= int64(len(old.data))
 	}
@@ -229,3 +240,7 @@ func (d *Disk) truncateLocked(ino *inode, size int) {
 	ino.dirtyFrom = min(ino.dirtyFrom, size)
 	ino.mtime = time.Now()
 }
+
+// full reports whether the disk has no byte left (a capacity is set and
+// used): creating a file or renaming one then fails with ENOSPC.
+func (d *Disk) full() bool { return d.capacity > 0 && d.used >= d.capacity }

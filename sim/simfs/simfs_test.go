@@ -275,3 +275,31 @@ func TestFailedFsyncLosesItsPages(t *testing.T) {
 		t.Fatalf("after rewriting the lost bytes and a crash: %q", got)
 	}
 }
+
+// TestReadFailAndFullDiskCreate: SetReadFail makes reads fail with EIO;
+// on a full disk a new file and a rename fail with ENOSPC (a directory
+// entry needs a block); Heal ends both.
+func TestReadFailAndFullDiskCreate(t *testing.T) {
+	d := NewDisk("n1", 1, nil, "/data")
+	fs := d.Mount()
+	write(t, fs, "/data/a", "0123456789", true)
+	d.SetReadFail(1)
+	if _, err := afero.ReadFile(fs, "/data/a"); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("read with read-fail: %v, want EIO", err)
+	}
+	d.Heal()
+	d.SetCapacity(d.Used())
+	if _, err := fs.Create("/data/b"); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("create on a full disk: %v, want ENOSPC", err)
+	}
+	if err := fs.Rename("/data/a", "/data/c"); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("rename on a full disk: %v, want ENOSPC", err)
+	}
+	d.Heal()
+	if got := read(t, fs, "/data/a"); got != "0123456789" {
+		t.Fatalf("after healing: %q", got)
+	}
+	if _, err := fs.Create("/data/b"); err != nil {
+		t.Fatal(err)
+	}
+}
