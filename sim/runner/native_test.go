@@ -15,7 +15,7 @@ func TestNative(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-time run")
 	}
-	for _, name := range []string{"single-crash", "single-machine-crash", "group-crash"} {
+	for _, name := range []string{"single-crash", "single-machine-crash", "group-crash", "txn-crash"} {
 		t.Run(name, func(t *testing.T) {
 			sc, ok := scenarios.Get(name)
 			if !ok {
