@@ -262,6 +262,23 @@ func (l *LogStore) openSegment(base uint64, isLast bool) (*segment, error) {
 			return nil, fmt.Errorf("raftstore: truncate torn tail of %s at %d: %w", path, off, err)
 		}
 	}
+	if isLast {
+		// Write the segment being appended to again and fsync it: after a
+		// failed fsync Linux keeps its pages readable but never writes
+		// them (a later fsync skips them), so entries read back here
+		// might not be durable. Written again, they are. (Only the last
+		// segment can hold such pages: a failed write or sync makes the
+		// store refuse every later one, so it never rolled past them;
+		// rewritten at each open, it is durable before the next roll.)
+		if _, err := seg.f.WriteAt(data[:off], 0); err != nil {
+			seg.f.Close()
+			return nil, fmt.Errorf("raftstore: rewrite %s: %w", path, err)
+		}
+		if err := seg.f.Sync(); err != nil {
+			seg.f.Close()
+			return nil, fmt.Errorf("raftstore: sync %s: %w", path, err)
+		}
+	}
 	return seg, nil
 }
 
