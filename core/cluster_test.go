@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,8 +35,24 @@ func freePort(t testing.TB) int {
 }
 
 // startTestCluster starts n brokers, all initial voters; each opt may
-// change every broker's config.
+// change every broker's config. Ports are picked free and released before
+// the brokers bind them, so another test may take one meanwhile: a
+// cluster whose broker fails to bind is started again on other ports.
 func startTestCluster(t testing.TB, n int, opts ...func(*Config)) *testCluster {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		tc, err := tryStartTestCluster(t, n, opts...)
+		if err == nil {
+			return tc
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("starting the cluster again on other ports: %v", err)
+	}
+}
+
+func tryStartTestCluster(t testing.TB, n int, opts ...func(*Config)) (*testCluster, error) {
 	t.Helper()
 	voters := map[int32]string{}
 	kafka := map[int32]string{}
@@ -44,6 +61,13 @@ func startTestCluster(t testing.TB, n int, opts ...func(*Config)) *testCluster {
 		voters[i] = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	}
 	tc := &testCluster{}
+	early := make(chan error, n) // a broker's Run that failed (its done channel keeps the error too)
+	stopAll := func() {
+		for i := range tc.brokers {
+			tc.stop[i]()
+			<-tc.done[i]
+		}
+	}
 	for i := int32(1); i <= int32(n); i++ {
 		cfg := Config{NodeID: i, DataDir: t.TempDir(), ListenAddr: kafka[i], RaftAddr: voters[i], Voters: voters}
 		for _, o := range opts {
@@ -52,12 +76,31 @@ func startTestCluster(t testing.TB, n int, opts ...func(*Config)) *testCluster {
 		env := jio.Env{Log: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 		b, err := NewBroker(cfg, env)
 		if err != nil {
-			t.Fatal(err)
+			stopAll()
+			return nil, err
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- b.Run(ctx) }()
+		id := i
+		go func() {
+			err := b.Run(ctx)
+			if err != nil && ctx.Err() == nil {
+				early <- fmt.Errorf("broker %d: %w", id, err)
+			}
+			done <- err
+		}()
 		tc.brokers, tc.stop, tc.done = append(tc.brokers, b), append(tc.stop, cancel), append(tc.done, done)
+	}
+	for i, b := range tc.brokers {
+		select {
+		case <-b.Ready():
+		case err := <-early:
+			stopAll()
+			return nil, err
+		case <-time.After(20 * time.Second):
+			stopAll()
+			return nil, fmt.Errorf("broker %d not ready", i+1)
+		}
 	}
 	t.Cleanup(func() {
 		for i := range tc.brokers {
@@ -67,14 +110,7 @@ func startTestCluster(t testing.TB, n int, opts ...func(*Config)) *testCluster {
 			}
 		}
 	})
-	for i, b := range tc.brokers {
-		select {
-		case <-b.Ready():
-		case <-time.After(20 * time.Second):
-			t.Fatalf("broker %d not ready", i+1)
-		}
-	}
-	return tc
+	return tc, nil
 }
 
 type testWriter struct{ t testing.TB }
