@@ -14,7 +14,7 @@ package core
 // is verified with the transaction coordinator first (KIP-890; under
 // transaction.version 2, Produce v12+ adds the partition instead), and
 // refused with INVALID_TXN_STATE if the partition is not in the
-// transaction. Transactional batches without a transactional id are
+// transaction. A transactional batch without a transactional id is
 // TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as Kafka answers; control batches
 // INVALID_RECORD. acks=0 gets no response.
 // With flush.messages=1 (the default) acks=1 is answered once the leader
@@ -63,10 +63,6 @@ type produceWait struct {
 func (b *Broker) handleProduce(ctx context.Context, r *request) reply {
 	req := r.msg.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
-	if req.TransactionID == nil && hasTransactionalBatch(req) {
-		// Kafka's KafkaApis: transactional records need a transactional id.
-		return reply{resp: produceErrorAll(req, resp, kerr.TransactionalIDAuthorizationFailed.Code)}
-	}
 	st := b.node.State()
 	txc := produceTxn{id: req.TransactionID, add: req.Version >= 12 && finalizedLevel(st, transactionVersionFeature) >= 2}
 	var waits []produceWait
@@ -138,19 +134,6 @@ type produceTxn struct {
 	add bool
 }
 
-// hasTransactionalBatch reports whether any partition's first batch is
-// transactional (a partition carries one batch; more are refused later).
-func hasTransactionalBatch(req *kmsg.ProduceRequest) bool {
-	for _, rt := range req.Topics {
-		for _, rp := range rt.Partitions {
-			if h, err := wire.ParseBatchHeader(rp.Records); err == nil && h.Transactional() {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // producePartition validates and appends one partition's records, filling
 // out. ok=true means the answer waits for the high watermark (acks=all).
 func (b *Broker) producePartition(ctx context.Context, topic string, rp kmsg.ProduceRequestTopicPartition, acks int16, txc produceTxn, out *kmsg.ProduceResponseTopicPartition) (produceWait, bool) {
@@ -206,6 +189,13 @@ func (b *Broker) producePartition(ctx context.Context, topic string, rp kmsg.Pro
 		}
 		if h.Control() {
 			out.ErrorCode, out.ErrorMessage = kerr.InvalidRecord.Code, strPtr("control batches are written by the transaction coordinator, not produced")
+			return produceWait{}, false
+		}
+		if h.Transactional() && txc.id == nil {
+			// Kafka's KafkaApis: transactional records need a
+			// transactional id (checked here, with the header already
+			// parsed, rather than in a pass over every partition first).
+			out.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 			return produceWait{}, false
 		}
 		if h.Transactional() != (txc.id != nil) || (h.Transactional() && (h.ProducerID < 0 || h.BaseSequence < 0)) {
@@ -344,20 +334,6 @@ func unknownTopicCode(byID bool) int16 {
 		return kerr.UnknownTopicID.Code
 	}
 	return kerr.UnknownTopicOrPartition.Code
-}
-
-func produceErrorAll(req *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, code int16) *kmsg.ProduceResponse {
-	for _, rt := range req.Topics {
-		t := kmsg.NewProduceResponseTopic()
-		t.Topic, t.TopicID = rt.Topic, rt.TopicID
-		for _, rp := range rt.Partitions {
-			pr := kmsg.NewProduceResponseTopicPartition()
-			pr.Partition, pr.ErrorCode = rp.Partition, code
-			t.Partitions = append(t.Partitions, pr)
-		}
-		resp.Topics = append(resp.Topics, t)
-	}
-	return resp
 }
 
 func strPtr(s string) *string { return &s }
