@@ -192,8 +192,19 @@ func (x *txnOffsetsTest) endTxn(p producer, commit bool) {
 	req := kmsg.NewPtrEndTxnRequest()
 	req.SetVersion(3)
 	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = p.id, p.pid, p.epoch, commit
-	if code := x.do(req).(*kmsg.EndTxnResponse).ErrorCode; code != 0 {
-		x.t.Fatalf("EndTxn: %v", kerr.ErrorForCode(code))
+	// After a restart the transaction coordinator may still be loading
+	// (the group coordinator's answers do not say it is done): retried.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code := x.do(req).(*kmsg.EndTxnResponse).ErrorCode
+		if code == kerr.CoordinatorLoadInProgress.Code && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		if code != 0 {
+			x.t.Fatalf("EndTxn: %v", kerr.ErrorForCode(code))
+		}
+		break
 	}
 	offsets := x.b.partition(offsetsTopic, 0)
 	waitFor(x.t, 20*time.Second, "the marker in __consumer_offsets", func() bool {
