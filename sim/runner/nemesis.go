@@ -462,7 +462,21 @@ func (w *workload) crashDuringSync(b *broker, k simfs.CrashKind) {
 	done := make(chan struct{})
 	var once sync.Once
 	fire := func() { once.Do(func() { w.c.crash(b, k); close(done) }) }
-	b.disk.CrashDuringNextSync(fire)
+	// Armed under the cluster's lock and only while b is up: the hook is
+	// then aimed at a running incarnation, never at one a concurrent
+	// fault's heal is still booting (its launch holds the lock that fire
+	// needs, inside the very Sync that would fire it: a deadlock an
+	// overlapping fault on a down broker once caused).
+	w.c.mu.Lock()
+	up := b.up
+	if up {
+		b.disk.CrashDuringNextSync(fire)
+	}
+	w.c.mu.Unlock()
+	if !up {
+		w.rec.tr.Logf("nemesis: %s is already down", b.name)
+		return
+	}
 	t := time.NewTimer(time.Second)
 	defer t.Stop()
 	select {

@@ -68,7 +68,8 @@ type Disk struct {
 	slow                          time.Duration
 	lying                         bool
 	syncMin, syncMax              time.Duration // latency of every Sync
-	crashHook                     func()        // runs inside the next Sync, before durability
+	crashHook                     func()        // runs inside crashInc's next Sync, before durability
+	crashInc                      *incarnation  // the incarnation crashHook was armed for
 }
 
 type incarnation struct {

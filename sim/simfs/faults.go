@@ -109,13 +109,16 @@ func (d *Disk) SetSyncLatency(min, max time.Duration) {
 	d.syncMin, d.syncMax = min, max
 }
 
-// CrashDuringNextSync arms fn to run inside the next Sync on this disk, after
-// its latency and before anything becomes durable; fn is expected to crash
-// the node (the Sync then never returns). nil disarms.
+// CrashDuringNextSync arms fn to run inside the next Sync of the current
+// incarnation, after its latency and before anything becomes durable; fn is
+// expected to crash the node (the Sync then never returns). nil disarms.
+// The hook is aimed at the incarnation running now: once it is dead, no
+// later incarnation's Sync fires it (it could fire while the next one is
+// still being booted, with its launcher holding the locks fn needs).
 func (d *Disk) CrashDuringNextSync(fn func()) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.crashHook = fn
+	d.crashHook, d.crashInc = fn, d.inc
 }
 
 func (d *Disk) syncLatencyLocked() time.Duration {

@@ -181,8 +181,8 @@ func (f *File) Sync() error {
 		time.Sleep(lat)
 		f.fs.lock()
 	}
-	if hook := d.crashHook; hook != nil {
-		d.crashHook = nil
+	if hook := d.crashHook; hook != nil && d.crashInc == f.fs.inc {
+		d.crashHook, d.crashInc = nil, nil
 		f.fs.unlock()
 		hook()
 		f.fs.lock() // never returns if hook crashed this incarnation

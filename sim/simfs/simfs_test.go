@@ -303,3 +303,25 @@ func TestReadFailAndFullDiskCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCrashHookStaysWithItsIncarnation: a hook armed while an incarnation
+// runs (or after it died) never fires inside a later incarnation's Sync,
+// which may run while that incarnation is still being booted.
+func TestCrashHookStaysWithItsIncarnation(t *testing.T) {
+	d := NewDisk("n1", 1, nil, "/data")
+	fs := d.Mount()
+	write(t, fs, "/data/a", "x", true)
+	fired := false
+	d.CrashDuringNextSync(func() { fired = true })
+	d.Crash(ProcessCrash)
+	fs2 := d.Mount()
+	write(t, fs2, "/data/a", "y", true)
+	if fired {
+		t.Fatal("a hook armed for incarnation 1 fired inside incarnation 2's Sync")
+	}
+	d.CrashDuringNextSync(func() { fired = true }) // armed for incarnation 2
+	write(t, fs2, "/data/a", "z", true)
+	if !fired {
+		t.Fatal("a hook armed for the running incarnation did not fire in its Sync")
+	}
+}
