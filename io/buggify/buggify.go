@@ -62,10 +62,13 @@ const (
 	// IgnoreLSO makes read_committed fetches read up to the high
 	// watermark with no aborted transactions, as read_uncommitted ones.
 	IgnoreLSO = "ignore-lso"
+	// SkipReadCRC makes log reads and the scrub skip the batch CRC check:
+	// a bit flipped on disk reaches consumers and followers unnoticed.
+	SkipReadCRC = "skip-read-crc"
 )
 
 // Variants lists every broken variant.
-var Variants = []string{AckBeforeFsync, ForgetCommits, SkipTornTail, ReuseOffset, SkipTruncation, AckBeforeISR, ElectOutsideISR, StuckISR, IgnoreLSO}
+var Variants = []string{AckBeforeFsync, ForgetCommits, SkipTornTail, ReuseOffset, SkipTruncation, AckBeforeISR, ElectOutsideISR, StuckISR, IgnoreLSO, SkipReadCRC}
 
 // Hook decides. The simulator's implementation draws from the run's seed.
 type Hook interface {
