@@ -64,7 +64,11 @@ func (c *controllerShell) alterOne(ctx context.Context, req *kmsg.AlterPartition
 		ar.NewISR = append(ar.NewISR, controller.ISRMember{ID: m.BrokerID, Epoch: m.BrokerEpoch})
 	}
 	st := c.b.node.State()
-	cmd, changed, err := controller.AlterPartition(st, c.brokerInfos(st), ar)
+	alter := controller.AlterPartition
+	if controller.Leaving(ar) {
+		alter = controller.LeaveISR // a replica with a corrupt copy (corrupt.go)
+	}
+	cmd, changed, err := alter(st, c.brokerInfos(st), ar)
 	if err == nil && changed {
 		err = c.b.node.Propose(ctx, cmd)
 	}

@@ -119,6 +119,12 @@ func (v segView) read(offset int64, maxBytes int, upTo int64, buf []byte, pooled
 	if err != nil || h.baseOffset >= upTo {
 		return nil, false, err
 	}
+	if pos+h.size() > v.size {
+		// Its length field is wrong (outside the CRC): no read would
+		// ever return it, nor anything after it.
+		return nil, false, &CorruptError{Offset: h.baseOffset, Segment: s.base, Pos: pos,
+			Err: fmt.Errorf("%w: batch of %d bytes runs past the segment's end %d", ErrCorrupt, h.size(), v.size)}
+	}
 	n := min(max(int64(maxBytes), h.size()), v.size-pos, max(readBytesMax, h.size()))
 	if buggify.On(buggify.StorageShortRead) {
 		n = h.size() // a read is a prefix: one batch is a valid answer
@@ -146,7 +152,9 @@ func (v segView) locate(offset int64) (int64, batchHeader, error) {
 	rel := uint32(offset - v.s.base)
 	e, err := search(v.src, func(e indexEntry) bool { return e.rel <= rel })
 	if err == nil && int64(e.pos) >= max(v.size, 1) {
-		err = fmt.Errorf("%w: index entry position %d past segment size %d", ErrCorrupt, e.pos, v.size)
+		// The index cannot be trusted: nothing in the segment can.
+		err = &CorruptError{Offset: v.s.base, Segment: v.s.base, Pos: -1,
+			Err: fmt.Errorf("%w: index entry position %d past segment size %d", ErrCorrupt, e.pos, v.size)}
 	}
 	if err != nil {
 		return 0, batchHeader{}, err
@@ -161,24 +169,48 @@ func (s *segment) checkRead(buf []byte, pos, next, upTo int64) (int64, error) {
 		return 0, err
 	}
 	n, p := int64(len(buf)), int64(0)
+	skipCRC := buggify.Broken(buggify.SkipReadCRC)
 	for p+batchHeaderLen <= n {
 		bh, err := parseBatchHeader(buf[p:])
 		if err != nil {
-			return 0, fmt.Errorf("segment %d position %d: %w", s.base, pos+p, err)
+			return 0, &CorruptError{Offset: next, Segment: s.base, Pos: pos + p, Err: err}
 		}
 		if bh.baseOffset != next {
-			return 0, fmt.Errorf("%w: segment %d position %d: batch at offset %d, expected %d", ErrCorrupt, s.base, pos+p, bh.baseOffset, next)
+			return 0, &CorruptError{Offset: next, Segment: s.base, Pos: pos + p,
+				Err: fmt.Errorf("%w: batch at offset %d, expected %d", ErrCorrupt, bh.baseOffset, next)}
 		}
 		if bh.baseOffset >= upTo || p+bh.size() > n {
 			break
 		}
-		if err := checkBatchCRC(buf[p : p+bh.size()]); err != nil {
-			return 0, fmt.Errorf("segment %d position %d: %w", s.base, pos+p, err)
+		if !skipCRC {
+			if err := checkBatchCRC(buf[p : p+bh.size()]); err != nil {
+				return 0, &CorruptError{Offset: next, Segment: s.base, Pos: pos + p, Err: err}
+			}
 		}
 		p, next = p+bh.size(), bh.nextOffset()
 	}
 	return p, nil
 }
+
+// CorruptError is a batch that failed its checks where a read found it: a
+// CRC that does not match, a header that does not parse, or a base offset
+// out of sequence (a bit flipped on disk, or a torn write). Offset is the
+// first offset the log cannot vouch for: the bad batch's base offset as the
+// batches before it say it must be (the segment's base when its index is
+// bad). Everything below Offset read back intact; truncating the log to
+// Offset removes the bad batch and keeps the rest. It wraps ErrCorrupt.
+type CorruptError struct {
+	Offset  int64
+	Segment int64 // the segment's base offset
+	Pos     int64 // the bad batch's byte position in the segment; -1 if unknown
+	Err     error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("segment %d position %d (offset %d): %v", e.Segment, e.Pos, e.Offset, e.Err)
+}
+
+func (e *CorruptError) Unwrap() error { return e.Err }
 
 // segmentFor returns the segment that holds offset (the last one whose
 // base is <= offset). Caller holds mu.
@@ -203,18 +235,26 @@ func (s *segment) scanTo(e indexEntry, size, offset int64) (int64, batchHeader, 
 	pos, want := int64(e.pos), s.base+int64(e.rel)
 	for pos < size {
 		h, err := s.headerIn(pos, size)
+		if err == nil && h.baseOffset != want {
+			err = fmt.Errorf("%w: batch at offset %d, expected %d", ErrCorrupt, h.baseOffset, want)
+		}
+		if errors.Is(err, ErrCorrupt) {
+			at := want
+			if pos == int64(e.pos) {
+				at = s.base // the index entry or the batch it points at: either may be the bad one
+			}
+			return 0, h, &CorruptError{Offset: at, Segment: s.base, Pos: pos, Err: err}
+		}
 		if err != nil {
 			return 0, h, err
-		}
-		if h.baseOffset != want {
-			return 0, h, fmt.Errorf("%w: segment %d position %d: batch at offset %d, expected %d", ErrCorrupt, s.base, pos, h.baseOffset, want)
 		}
 		if h.nextOffset() > offset {
 			return pos, h, nil
 		}
 		pos, want = pos+h.size(), h.nextOffset()
 	}
-	return 0, batchHeader{}, fmt.Errorf("%w: offset %d not found in segment %d", ErrCorrupt, offset, s.base)
+	return 0, batchHeader{}, &CorruptError{Offset: want, Segment: s.base, Pos: pos,
+		Err: fmt.Errorf("%w: offset %d not found in segment %d", ErrCorrupt, offset, s.base)}
 }
 
 // Batches calls fn for every batch from the one containing from (or the
@@ -346,4 +386,43 @@ func (l *Log) MaxTimestamp() (offset, timestamp int64, ok bool, err error) {
 		err = nil
 	}
 	return offset, timestamp, ok, err
+}
+
+// Scrub checks about maxBytes of batches from offset from (the log start,
+// if from is below it) as a read does (headers, sequence and CRCs; at
+// least one whole batch, within one segment), and returns the offset to
+// go on from: the log end once the walk reaches it. A bad batch is a
+// *CorruptError. buf is reused when big enough, and returned for the next
+// call.
+func (l *Log) Scrub(from int64, maxBytes int, buf []byte) (next int64, _ []byte, err error) {
+	for range readAttemptsMax {
+		from = max(from, l.start.Load())
+		end := l.end.Load()
+		if from >= end {
+			return end, buf, nil
+		}
+		data, err := l.read(from, maxBytes, math.MaxInt64, buf, false)
+		if errors.Is(err, ErrOffsetOutOfRange) {
+			continue // retention or a truncation moved the bounds meanwhile
+		}
+		if err != nil {
+			return from, buf, err
+		}
+		if cap(data) > cap(buf) {
+			buf = data[:0]
+		}
+		next := from
+		for p := 0; p < len(data); {
+			h, err := parseBatchHeader(data[p:])
+			if err != nil {
+				return from, buf, err // read checked it
+			}
+			p, next = p+int(h.size()), h.nextOffset()
+		}
+		if next == from {
+			return end, buf, nil // nothing readable here (a batch past the end): do not spin
+		}
+		return next, buf, nil
+	}
+	return from, buf, errReadRaced
 }

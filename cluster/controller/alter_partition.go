@@ -120,3 +120,71 @@ func isrIDs(ms []ISRMember) []int32 {
 	}
 	return ids
 }
+
+// LeaveISR is Jocko's extension of AlterPartition: a replica that found its
+// own copy of the partition corrupt (a batch failing its CRC check where it
+// read or scrubbed its log) asks to leave the ISR before it truncates the
+// bad part away and fetches it again, so that it is never elected with a
+// log shorter than the high watermark. Its request names an ISR without
+// itself (Kafka refuses that with INVALID_REQUEST, so no Kafka broker sends
+// it); the shell routes such requests here. The checks, in order:
+//
+//   - the requester is not registered, or its broker epoch differs:
+//     STALE_BROKER_EPOCH;
+//   - the partition does not exist: UNKNOWN_TOPIC_OR_PARTITION;
+//   - the request's leader or partition epoch is ahead of the metadata:
+//     NOT_CONTROLLER; behind: FENCED_LEADER_EPOCH or INVALID_UPDATE_VERSION;
+//   - the requester is already out of the ISR: nothing changes (changed
+//     false, no error);
+//   - the new ISR is not the current one without the requester:
+//     INVALID_REQUEST;
+//   - the requester is the only member, or it leads and no other member is
+//     eligible to take over: NOT_ENOUGH_REPLICAS (its copy is the only one
+//     in sync; nothing can repair it).
+//
+// A leader that leaves hands leadership to the first eligible remaining
+// member in replica order, with a new leader epoch.
+func LeaveISR(st *cluster.State, brokers []BrokerInfo, req AlterPartitionRequest) (cmd cluster.UpdatePartition, changed bool, err error) {
+	idx := indexBrokers(brokers)
+	tp := req.Topic
+	if b, ok := idx[req.Broker]; !ok || staleEpoch(req.BrokerEpoch, b.Epoch) {
+		return cmd, false, errorf(kerr.StaleBrokerEpoch, "broker %d with epoch %d is not registered with that epoch", req.Broker, req.BrokerEpoch)
+	}
+	_, p, err := partition(st, tp, req.Partition)
+	if err != nil {
+		return cmd, false, err
+	}
+	switch {
+	case req.LeaderEpoch > p.LeaderEpoch || req.PartitionEpoch > p.PartitionEpoch:
+		return cmd, false, errorf(kerr.NotController, "%s-%d is at leader epoch %d and partition epoch %d here, behind the request's %d and %d",
+			tp, p.Index, p.LeaderEpoch, p.PartitionEpoch, req.LeaderEpoch, req.PartitionEpoch)
+	case req.LeaderEpoch < p.LeaderEpoch:
+		return cmd, false, errorf(kerr.FencedLeaderEpoch, "%s-%d is at leader epoch %d, not %d", tp, p.Index, p.LeaderEpoch, req.LeaderEpoch)
+	case req.PartitionEpoch < p.PartitionEpoch:
+		return cmd, false, errorf(kerr.InvalidUpdateVersion, "%s-%d is at partition epoch %d, not %d", tp, p.Index, p.PartitionEpoch, req.PartitionEpoch)
+	case !slices.Contains(p.ISR, req.Broker):
+		return cmd, false, nil
+	}
+	rest := keep(p.ISR, func(id int32) bool { return id != req.Broker })
+	if asked := slices.Sorted(slices.Values(isrIDs(req.NewISR))); !slices.Equal(asked, slices.Sorted(slices.Values(rest))) {
+		return cmd, false, errorf(kerr.InvalidRequest, "replica %d leaving the ISR %v of %s-%d must ask for %v, not %v",
+			req.Broker, p.ISR, tp, p.Index, rest, isrIDs(req.NewISR))
+	}
+	if len(rest) == 0 {
+		return cmd, false, errorf(kerr.NotEnoughReplicas, "replica %d is the only in-sync replica of %s-%d", req.Broker, tp, p.Index)
+	}
+	leader := p.Leader
+	if leader == req.Broker {
+		if leader = firstEligible(p.Replicas, rest, idx); leader < 0 {
+			return cmd, false, errorf(kerr.NotEnoughReplicas, "no other in-sync replica of %s-%d (ISR %v) is eligible to lead", tp, p.Index, p.ISR)
+		}
+	}
+	cmd, changed = update(tp, p, leader, rest)
+	return cmd, changed, nil
+}
+
+// Leaving reports whether an AlterPartition request asks for its requester
+// to leave the ISR (LeaveISR) rather than for a leader's ISR change.
+func Leaving(req AlterPartitionRequest) bool {
+	return !slices.Contains(isrIDs(req.NewISR), req.Broker)
+}

@@ -185,3 +185,57 @@ func alterModel(idx brokerIndex, p cluster.Partition, r AlterPartitionRequest) *
 	}
 	return nil
 }
+
+// LeaveISR: replicas [1 2 3], led by 1 in leader epoch 1 and partition
+// epoch 2, ISR [1 2].
+func TestLeaveISR(t *testing.T) {
+	healthy := []BrokerInfo{{ID: 1, Epoch: 10}, {ID: 2, Epoch: 20}, {ID: 3, Epoch: 30}}
+	req := func(broker int32, isr ...int32) AlterPartitionRequest {
+		return AlterPartitionRequest{Broker: broker, BrokerEpoch: -1, Topic: "t", LeaderEpoch: 1, PartitionEpoch: 2, NewISR: members(isr...)}
+	}
+	with := func(r AlterPartitionRequest, f func(r *AlterPartitionRequest)) AlterPartitionRequest { f(&r); return r }
+	tests := []struct {
+		name    string
+		req     AlterPartitionRequest
+		brokers []BrokerInfo
+		code    *kerr.Error
+		after   string // leader, leader epoch and ISR after; "" when nothing changes
+	}{
+		{"a follower leaves", req(2, 1), healthy, nil, "leader 1 epoch 1 isr [1]"},
+		{"the leader leaves: the other member leads in a new epoch", req(1, 2), healthy, nil, "leader 2 epoch 2 isr [2]"},
+		{"already out: nothing to do", req(3, 1, 2), healthy, nil, ""},
+		{"the new ISR must be the old one without the requester", req(2, 1, 3), healthy, kerr.InvalidRequest, ""},
+		{"the only other member is fenced", req(1, 2), []BrokerInfo{{ID: 1}, {ID: 2, Fenced: true}, {ID: 3}}, kerr.NotEnoughReplicas, ""},
+		{"stale requester", with(req(2, 1), func(r *AlterPartitionRequest) { r.BrokerEpoch = 19 }), healthy, kerr.StaleBrokerEpoch, ""},
+		{"leader epoch behind", with(req(2, 1), func(r *AlterPartitionRequest) { r.LeaderEpoch = 0 }), healthy, kerr.FencedLeaderEpoch, ""},
+		{"partition epoch behind", with(req(2, 1), func(r *AlterPartitionRequest) { r.PartitionEpoch = 1 }), healthy, kerr.InvalidUpdateVersion, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newState(t, 3, map[string][]part{"t": {{[]int32{1, 2, 3}, []int32{1, 2}, 1}}})
+			st = mustApply(t, st, cluster.UpdatePartition{Topic: "t", Leader: 1, LeaderEpoch: 1, ISR: []int32{1, 2}, ExpectedPartitionEpoch: 1})
+			if !Leaving(tc.req) {
+				t.Fatalf("%+v is not a leave request", tc.req)
+			}
+			cmd, changed, err := LeaveISR(st, tc.brokers, tc.req)
+			if code := codeOf(t, err); code != tc.code {
+				t.Fatalf("got %+v, %v; want %v", cmd, err, tc.code)
+			}
+			if changed != (tc.after != "") {
+				t.Fatalf("changed %v, want %q", changed, tc.after)
+			}
+			if !changed {
+				return
+			}
+			p := partitionOf(applyAll(t, st, []cluster.UpdatePartition{cmd}), "t", 0)
+			if got := fmt.Sprintf("leader %d epoch %d isr %v", p.Leader, p.LeaderEpoch, p.ISR); got != tc.after {
+				t.Fatalf("after: %s, want %s", got, tc.after)
+			}
+		})
+	}
+	st := newState(t, 3, map[string][]part{"t": {{[]int32{1, 2, 3}, []int32{1}, 1}}})
+	if _, _, err := LeaveISR(st, healthy, AlterPartitionRequest{Broker: 1, BrokerEpoch: -1, Topic: "t", LeaderEpoch: partitionOf(st, "t", 0).LeaderEpoch,
+		PartitionEpoch: partitionOf(st, "t", 0).PartitionEpoch}); codeOf(t, err) != kerr.NotEnoughReplicas {
+		t.Fatalf("the only ISR member left: %v", err)
+	}
+}
