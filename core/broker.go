@@ -79,9 +79,14 @@ type Broker struct {
 	metrics    Metrics
 	measured   bool
 	topicStats topicStatsSet
-	isrShrinks atomic.Uint64 // ISR changes the controller committed
-	isrExpands atomic.Uint64
-	rebalances atomic.Uint64 // group rebalances begun by this broker's coordinator
+	// repairKick wakes the repairer (corrupt.go); capacity 1.
+	repairKick   chan struct{}
+	corruptFound atomic.Uint64 // corrupt batches found by reads and the scrub
+	repairs      atomic.Uint64 // corrupt replicas truncated to fetch again
+	scrubbed     atomic.Uint64 // bytes the scrub checked
+	isrShrinks   atomic.Uint64 // ISR changes the controller committed
+	isrExpands   atomic.Uint64
+	rebalances   atomic.Uint64 // group rebalances begun by this broker's coordinator
 }
 
 // tp names a topic partition.
@@ -106,15 +111,16 @@ func NewBroker(cfg Config, env jio.Env) (*Broker, error) {
 		return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
 	}
 	b := &Broker{
-		lostLogs:  lostLogs,
-		cfg:       cfg,
-		env:       env,
-		log:       log,
-		ready:     make(chan struct{}),
-		parts:     map[tp]*partition{},
-		conns:     map[net.Conn]uint64{},
-		connsByIP: map[string]int{},
-		metrics:   nopMetrics{},
+		lostLogs:   lostLogs,
+		cfg:        cfg,
+		env:        env,
+		log:        log,
+		ready:      make(chan struct{}),
+		repairKick: make(chan struct{}, 1),
+		parts:      map[tp]*partition{},
+		conns:      map[net.Conn]uint64{},
+		connsByIP:  map[string]int{},
+		metrics:    nopMetrics{},
 	}
 	if cfg.Metrics != nil {
 		b.metrics, b.measured = cfg.Metrics, true
@@ -173,6 +179,8 @@ func (b *Broker) Run(ctx context.Context) error {
 		g.Go(func() error { return b.watchMetadata(gctx) })
 		g.Go(func() error { return b.heartbeatLoop(gctx, b.epoch) })
 		g.Go(func() error { return b.isrLoop(gctx) })
+		g.Go(func() error { return b.repairLoop(gctx) })
+		g.Go(func() error { return b.scrubLoop(gctx) })
 		g.Go(func() error { return b.retentionLoop(gctx) })
 		g.Go(func() error { return b.diskRetentionLoop(gctx) })
 		return b.accept(gctx, ln)

@@ -92,6 +92,7 @@ var configDefs = []configDef{
 	{"", "request.wait.max.ms", kmsg.ConfigTypeLong, "300000", true, longAtLeast(0), "longest a client may make a Fetch long poll (max_wait_ms) or an acks=all Produce (timeout_ms) wait; longer asks are cut to this"},
 	{"", "log.disk.free.min.bytes", kmsg.ConfigTypeLong, "134217728", true, longAtLeast(0), "produce is refused (KAFKA_STORAGE_ERROR, retried by clients) while the data directory's file system has less free space than this, so fetch, replication and the metadata keep room (the default is at most 5% of a smaller file system); 0: off"},
 	{"", "log.disk.free.min.percent", kmsg.ConfigTypeDouble, "0", true, percentIn(0), "as log.disk.free.min.bytes, in percent of the file system's capacity (both apply); 0: off"},
+	{"", "log.scrub.bytes.per.second", kmsg.ConfigTypeLong, "1048576", true, longAtLeast(0), "how fast a background scrub re-reads every log to check its batches' CRCs; a replica found corrupt leaves the ISR, truncates to before the bad batch and fetches it again from the leader; 0: off"},
 	{"", "producer.id.expiration.ms", kmsg.ConfigTypeInt, "86400000", true, intAtLeast(1), "an idempotent producer with no batch for this long (by its batches' timestamps) is forgotten; its next batch is accepted at any sequence"},
 	{"", "group.min.session.timeout.ms", kmsg.ConfigTypeInt, "6000", false, intAtLeast(0), "smallest session timeout a member may ask for"},
 	{"", "group.max.session.timeout.ms", kmsg.ConfigTypeInt, "1800000", false, intAtLeast(0), "largest session timeout a member may ask for"},

@@ -259,6 +259,9 @@ func (b *Broker) fetchPartition(req *kmsg.FetchRequest, p *partition, rp kmsg.Fe
 	case errors.Is(err, storage.ErrOffsetOutOfRange):
 		pr.ErrorCode = kerr.OffsetOutOfRange.Code
 		return 0
+	case p.noteCorrupt(err):
+		pr.ErrorCode = kerr.CorruptMessage.Code // retried; the repair moves the leadership (corrupt.go)
+		return 0
 	case err != nil:
 		pr.ErrorCode = kerr.KafkaStorageError.Code
 		if code, ok := partitionClosedCode(err); ok {

@@ -213,8 +213,8 @@ func (f *fetcher) run(ctx context.Context) {
 		}
 		var trunc, fetch []followState
 		for _, s := range parts {
-			if s.p.err() != nil {
-				continue
+			if _, corrupt := s.p.corruptFrom(); corrupt || s.p.err() != nil {
+				continue // a corrupt copy fetches again once repaired (corrupt.go)
 			}
 			if s.truncate {
 				trunc = append(trunc, s)
@@ -346,4 +346,18 @@ func (p *partition) appendReplica(batches []byte) error {
 		pos += h.Size()
 	}
 	return nil
+}
+
+// retruncate has the fetcher following p truncate against its leader
+// before its next fetch (the repairer cut p's log), and wakes it.
+func (fs *fetchers) retruncate(p *partition) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for _, f := range fs.byLeader {
+		f.retruncate(p)
+		select {
+		case f.wake <- struct{}{}:
+		default:
+		}
+	}
 }

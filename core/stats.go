@@ -31,6 +31,10 @@ type Stats struct {
 	// ISRShrinks and ISRExpands count the ISR changes of partitions this
 	// broker led that the controller committed, since the broker started.
 	ISRShrinks, ISRExpands uint64
+	// CorruptBatches counts the corrupt batches reads and the scrub found,
+	// Repairs the corrupt replicas truncated to fetch again, and
+	// ScrubbedBytes the bytes the scrub checked, since the broker started.
+	CorruptBatches, Repairs, ScrubbedBytes uint64
 	// Raft is the metadata Raft's state on this broker.
 	Raft cluster.RaftStats
 	// Groups counts the groups this broker coordinates by state (every
@@ -112,6 +116,7 @@ func (b *Broker) Stats(lagMax int) Stats {
 	})
 	s.Topics = b.topicStats.snapshot(st, parts)
 	s.ISRShrinks, s.ISRExpands = b.isrShrinks.Load(), b.isrExpands.Load()
+	s.CorruptBatches, s.Repairs, s.ScrubbedBytes = b.corruptFound.Load(), b.repairs.Load(), b.scrubbed.Load()
 	s.Rebalances = b.rebalances.Load()
 	s.Groups, s.Lags, s.LagsDropped = b.coord.stats(parts, lagMax)
 	b.connsMu.Lock()

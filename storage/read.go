@@ -388,41 +388,38 @@ func (l *Log) MaxTimestamp() (offset, timestamp int64, ok bool, err error) {
 	return offset, timestamp, ok, err
 }
 
-// Scrub checks about maxBytes of batches from offset from (the log start,
-// if from is below it) as a read does (headers, sequence and CRCs; at
-// least one whole batch, within one segment), and returns the offset to
-// go on from: the log end once the walk reaches it. A bad batch is a
-// *CorruptError. buf is reused when big enough, and returned for the next
-// call.
-func (l *Log) Scrub(from int64, maxBytes int, buf []byte) (next int64, _ []byte, err error) {
+// Scrub checks about len(buf) bytes of batches from offset from (the log
+// start, if from is below it) as a read does (headers, sequence and CRCs;
+// at least one whole batch, within one segment). It returns the offset to
+// go on from (the log end once the walk reaches it) and how many bytes it
+// checked. A bad batch is a *CorruptError. buf is the caller's scratch
+// space: a batch bigger than it is read into a buffer of its own.
+func (l *Log) Scrub(from int64, buf []byte) (next int64, checked int, err error) {
 	for range readAttemptsMax {
 		from = max(from, l.start.Load())
 		end := l.end.Load()
 		if from >= end {
-			return end, buf, nil
+			return end, 0, nil
 		}
-		data, err := l.read(from, maxBytes, math.MaxInt64, buf, false)
+		data, err := l.read(from, len(buf), math.MaxInt64, buf[:0:len(buf)], false)
 		if errors.Is(err, ErrOffsetOutOfRange) {
 			continue // retention or a truncation moved the bounds meanwhile
 		}
 		if err != nil {
-			return from, buf, err
-		}
-		if cap(data) > cap(buf) {
-			buf = data[:0]
+			return from, 0, err
 		}
 		next := from
 		for p := 0; p < len(data); {
 			h, err := parseBatchHeader(data[p:])
 			if err != nil {
-				return from, buf, err // read checked it
+				return from, p, err // read checked it
 			}
 			p, next = p+int(h.size()), h.nextOffset()
 		}
 		if next == from {
-			return end, buf, nil // nothing readable here (a batch past the end): do not spin
+			return end, 0, nil // nothing readable here: do not spin
 		}
-		return next, buf, nil
+		return next, len(data), nil
 	}
-	return from, buf, errReadRaced
+	return from, 0, errReadRaced
 }

@@ -40,6 +40,9 @@ var (
 	descFailed          = desc("jocko_failed_partitions", "Partition replicas on this broker whose log failed (offline until restart).")
 	descISRShrinks      = desc("jocko_isr_shrinks_total", "ISR shrinks of partitions this broker led, committed by the controller.")
 	descISRExpands      = desc("jocko_isr_expands_total", "ISR expansions of partitions this broker led, committed by the controller.")
+	descCorrupt         = desc("jocko_log_corrupt_batches_total", "Corrupt batches (a failed CRC, header or sequence check) that reads and the scrub found in this broker's logs.")
+	descRepairs         = desc("jocko_log_repairs_total", "Corrupt replicas on this broker truncated to before the bad batch to fetch it again from the leader.")
+	descScrubbed        = desc("jocko_log_scrubbed_bytes_total", "Bytes the background scrub checked (log.scrub.bytes.per.second).")
 	descRaftState       = desc("jocko_raft_state", "1 for this broker's metadata Raft state (Leader, Follower, Candidate, Shutdown), 0 for the others.", "state")
 	descRaftTerm        = desc("jocko_raft_term", "The metadata Raft's current term.")
 	descRaftCommit      = desc("jocko_raft_commit_index", "The metadata Raft's commit index.")
@@ -58,7 +61,7 @@ var raftStates = []string{"Leader", "Follower", "Candidate", "Shutdown"}
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTopicBytesIn, descTopicRecordsIn, descTopicBytesOut, descTopicRecordsOut,
 		descLogSize, descLogSegments, descPartitions, descLeaders, descUnderReplicated, descOffline, descFailed,
-		descISRShrinks, descISRExpands, descRaftState, descRaftTerm, descRaftCommit, descRaftApplied, descRaftLast,
+		descISRShrinks, descISRExpands, descCorrupt, descRepairs, descScrubbed, descRaftState, descRaftTerm, descRaftCommit, descRaftApplied, descRaftLast,
 		descRaftLeaderChg, descGroups, descRebalances, descGroupLag, descLagDropped, descConnections} {
 		ch <- d
 	}
@@ -90,6 +93,9 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descFailed, float64(s.Failed))
 	counter(descISRShrinks, float64(s.ISRShrinks))
 	counter(descISRExpands, float64(s.ISRExpands))
+	counter(descCorrupt, float64(s.CorruptBatches))
+	counter(descRepairs, float64(s.Repairs))
+	counter(descScrubbed, float64(s.ScrubbedBytes))
 	for _, st := range raftStates {
 		v := 0.0
 		if s.Raft.State == st {
