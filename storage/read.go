@@ -170,21 +170,28 @@ func (s *segment) checkRead(buf []byte, pos, next, upTo int64) (int64, error) {
 	}
 	n, p := int64(len(buf)), int64(0)
 	skipCRC := buggify.Broken(buggify.SkipReadCRC)
+	// corrupt answers the intact batches before a bad one; the bad one
+	// itself when it comes first (a read from it).
+	corrupt := func(err error) (int64, error) {
+		if p > 0 {
+			return p, nil
+		}
+		return 0, &CorruptError{Offset: next, Segment: s.base, Pos: pos + p, Err: err}
+	}
 	for p+batchHeaderLen <= n {
 		bh, err := parseBatchHeader(buf[p:])
 		if err != nil {
-			return 0, &CorruptError{Offset: next, Segment: s.base, Pos: pos + p, Err: err}
+			return corrupt(err)
 		}
 		if bh.baseOffset != next {
-			return 0, &CorruptError{Offset: next, Segment: s.base, Pos: pos + p,
-				Err: fmt.Errorf("%w: batch at offset %d, expected %d", ErrCorrupt, bh.baseOffset, next)}
+			return corrupt(fmt.Errorf("%w: batch at offset %d, expected %d", ErrCorrupt, bh.baseOffset, next))
 		}
 		if bh.baseOffset >= upTo || p+bh.size() > n {
 			break
 		}
 		if !skipCRC {
 			if err := checkBatchCRC(buf[p : p+bh.size()]); err != nil {
-				return 0, &CorruptError{Offset: next, Segment: s.base, Pos: pos + p, Err: err}
+				return corrupt(err)
 			}
 		}
 		p, next = p+bh.size(), bh.nextOffset()

@@ -74,6 +74,13 @@ func TestScrubFindsAFlippedBit(t *testing.T) {
 			if _, err := l.Read(want, 1<<20, l.EndOffset()); !errors.As(err, &ce) || ce.Offset != want || !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("Read at %d: %v, want a CorruptError at %d", want, err, want)
 			}
+			if tc.which == 1 {
+				// A read from before the bad batch answers the intact ones.
+				data, err := l.Read(base, 1<<20, l.EndOffset())
+				if err != nil || len(data) != len(batch) {
+					t.Fatalf("Read at %d: %d bytes, %v; want the one intact batch before the bad one", base, len(data), err)
+				}
+			}
 			from, corrupt := int64(0), int64(-1)
 			buf := make([]byte, 512)
 			for steps := 0; from < l.EndOffset() && steps < 1000; steps++ {
