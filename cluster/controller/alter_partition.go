@@ -53,23 +53,9 @@ type AlterPartitionRequest struct {
 func AlterPartition(st *cluster.State, brokers []BrokerInfo, req AlterPartitionRequest) (cmd cluster.UpdatePartition, changed bool, err error) {
 	idx := indexBrokers(brokers)
 	tp := req.Topic
-	if b, ok := idx[req.Broker]; !ok || staleEpoch(req.BrokerEpoch, b.Epoch) {
-		return cmd, false, errorf(kerr.StaleBrokerEpoch, "broker %d with epoch %d is not registered with that epoch", req.Broker, req.BrokerEpoch)
-	}
-	_, p, err := partition(st, tp, req.Partition)
+	p, err := checkRequest(st, idx, req, true)
 	if err != nil {
 		return cmd, false, err
-	}
-	switch {
-	case req.LeaderEpoch > p.LeaderEpoch || req.PartitionEpoch > p.PartitionEpoch:
-		return cmd, false, errorf(kerr.NotController, "%s-%d is at leader epoch %d and partition epoch %d here, behind the request's %d and %d",
-			tp, p.Index, p.LeaderEpoch, p.PartitionEpoch, req.LeaderEpoch, req.PartitionEpoch)
-	case req.LeaderEpoch < p.LeaderEpoch:
-		return cmd, false, errorf(kerr.FencedLeaderEpoch, "%s-%d is at leader epoch %d, not %d", tp, p.Index, p.LeaderEpoch, req.LeaderEpoch)
-	case req.Broker != p.Leader:
-		return cmd, false, errorf(kerr.InvalidRequest, "%s-%d is led by %d, not %d", tp, p.Index, p.Leader, req.Broker)
-	case req.PartitionEpoch < p.PartitionEpoch:
-		return cmd, false, errorf(kerr.InvalidUpdateVersion, "%s-%d is at partition epoch %d, not %d", tp, p.Index, p.PartitionEpoch, req.PartitionEpoch)
 	}
 	isr := make([]int32, len(req.NewISR))
 	for i, m := range req.NewISR {
@@ -88,6 +74,33 @@ func AlterPartition(st *cluster.State, brokers []BrokerInfo, req AlterPartitionR
 	}
 	cmd, changed = update(tp, p, p.Leader, isr)
 	return cmd, changed, nil
+}
+
+// checkRequest makes the checks AlterPartition and LeaveISR share, in
+// KRaft's order, and returns the partition: the requester's registration,
+// the partition, the request's epochs against the metadata's and, when
+// leaderOnly, that the requester leads.
+func checkRequest(st *cluster.State, idx brokerIndex, req AlterPartitionRequest, leaderOnly bool) (cluster.Partition, error) {
+	tp := req.Topic
+	if b, ok := idx[req.Broker]; !ok || staleEpoch(req.BrokerEpoch, b.Epoch) {
+		return cluster.Partition{}, errorf(kerr.StaleBrokerEpoch, "broker %d with epoch %d is not registered with that epoch", req.Broker, req.BrokerEpoch)
+	}
+	_, p, err := partition(st, tp, req.Partition)
+	if err != nil {
+		return p, err
+	}
+	switch {
+	case req.LeaderEpoch > p.LeaderEpoch || req.PartitionEpoch > p.PartitionEpoch:
+		return p, errorf(kerr.NotController, "%s-%d is at leader epoch %d and partition epoch %d here, behind the request's %d and %d",
+			tp, p.Index, p.LeaderEpoch, p.PartitionEpoch, req.LeaderEpoch, req.PartitionEpoch)
+	case req.LeaderEpoch < p.LeaderEpoch:
+		return p, errorf(kerr.FencedLeaderEpoch, "%s-%d is at leader epoch %d, not %d", tp, p.Index, p.LeaderEpoch, req.LeaderEpoch)
+	case leaderOnly && req.Broker != p.Leader:
+		return p, errorf(kerr.InvalidRequest, "%s-%d is led by %d, not %d", tp, p.Index, p.Leader, req.Broker)
+	case req.PartitionEpoch < p.PartitionEpoch:
+		return p, errorf(kerr.InvalidUpdateVersion, "%s-%d is at partition epoch %d, not %d", tp, p.Index, p.PartitionEpoch, req.PartitionEpoch)
+	}
+	return p, nil
 }
 
 // ineligible says why m may not be in an ISR, or "".
@@ -147,23 +160,9 @@ func isrIDs(ms []ISRMember) []int32 {
 func LeaveISR(st *cluster.State, brokers []BrokerInfo, req AlterPartitionRequest) (cmd cluster.UpdatePartition, changed bool, err error) {
 	idx := indexBrokers(brokers)
 	tp := req.Topic
-	if b, ok := idx[req.Broker]; !ok || staleEpoch(req.BrokerEpoch, b.Epoch) {
-		return cmd, false, errorf(kerr.StaleBrokerEpoch, "broker %d with epoch %d is not registered with that epoch", req.Broker, req.BrokerEpoch)
-	}
-	_, p, err := partition(st, tp, req.Partition)
-	if err != nil {
+	p, err := checkRequest(st, idx, req, false)
+	if err != nil || !slices.Contains(p.ISR, req.Broker) {
 		return cmd, false, err
-	}
-	switch {
-	case req.LeaderEpoch > p.LeaderEpoch || req.PartitionEpoch > p.PartitionEpoch:
-		return cmd, false, errorf(kerr.NotController, "%s-%d is at leader epoch %d and partition epoch %d here, behind the request's %d and %d",
-			tp, p.Index, p.LeaderEpoch, p.PartitionEpoch, req.LeaderEpoch, req.PartitionEpoch)
-	case req.LeaderEpoch < p.LeaderEpoch:
-		return cmd, false, errorf(kerr.FencedLeaderEpoch, "%s-%d is at leader epoch %d, not %d", tp, p.Index, p.LeaderEpoch, req.LeaderEpoch)
-	case req.PartitionEpoch < p.PartitionEpoch:
-		return cmd, false, errorf(kerr.InvalidUpdateVersion, "%s-%d is at partition epoch %d, not %d", tp, p.Index, p.PartitionEpoch, req.PartitionEpoch)
-	case !slices.Contains(p.ISR, req.Broker):
-		return cmd, false, nil
 	}
 	rest := keep(p.ISR, func(id int32) bool { return id != req.Broker })
 	if asked := slices.Sorted(slices.Values(isrIDs(req.NewISR))); !slices.Equal(asked, slices.Sorted(slices.Values(rest))) {
