@@ -82,6 +82,18 @@ var all = []runner.Scenario{
 			{Kind: runner.WipeDisk, Weight: 1, Min: 500 * ms, Max: 3 * time.Second},
 			{Kind: runner.ProcessCrash, Target: runner.Leader, Weight: 1, Min: 50 * ms, Max: 2 * time.Second},
 		}}),
+	bitflip(clusterOf(runner.Scenario{Name: "cluster-bitflip", Brokers: 3,
+		Description: "three brokers, RF=3: bits flip in the synced segment bytes of one broker at a time " +
+			"(leaders included), with process crashes; reads and the background scrub must find every flip, " +
+			"the replica repair itself from the leader, and no corrupt record reach a client (the clients " +
+			"do not check CRCs themselves)",
+		Faults: []runner.Fault{
+			{Kind: runner.BitFlip, Target: runner.Leader, Weight: 3, Min: 200 * ms, Max: 1500 * ms},
+			{Kind: runner.BitFlip, Weight: 3, Min: 200 * ms, Max: 1500 * ms},
+			{Kind: runner.BitFlip, Target: runner.Controller, Weight: 2, Min: 200 * ms, Max: 1500 * ms},
+			{Kind: runner.ProcessCrash, Target: runner.Leader, Weight: 1, Min: 50 * ms, Max: 2 * time.Second},
+			{Kind: runner.ProcessCrash, Weight: 1, Min: 50 * ms, Max: 2 * time.Second},
+		}})),
 	clusterOf(runner.Scenario{Name: "cluster-100", Brokers: 100, Partitions: 100, Duration: 15 * time.Second,
 		Description: "a hundred brokers (five voters, the rest observers pulling the metadata), 100 partitions at RF=3: " +
 			"brokers crash and restart; the cluster must converge (make sim-long)",
@@ -224,6 +236,23 @@ func crashLoop(name, desc string, faults ...runner.Fault) runner.Scenario {
 	s.Duration = 300 * time.Second
 	s.TimeLimit = 900 * time.Second
 	s.Linearize = false
+	return s
+}
+
+// bitflip is a silent-corruption scenario: small segments, pinned against
+// the swarm's draw, so that most data sits in sealed segments that only the
+// scrub reads again; a scrub that passes over every log within a few
+// virtual seconds; and readers that skip franz-go's CRC check, so that a
+// corrupt record a broker serves reaches check.CorruptReads. The fault
+// menu lists bit-flip three times (three targets) so that the swarm keeps
+// at least one on most seeds.
+func bitflip(s runner.Scenario) runner.Scenario {
+	s.SegmentMax = 4 << 10
+	s.BrokerSettings = map[string]string{
+		"log.segment.bytes":          "4096",
+		"log.scrub.bytes.per.second": "1048576",
+	}
+	s.SkipClientCRC = true
 	return s
 }
 

@@ -104,6 +104,6 @@ func (v Violation) String() string {
 
 // All runs every checker.
 func All(h History) []Violation {
-	out := Queue(h)
+	out := append(CorruptReads(h), Queue(h)...)
 	return append(out, Linearizable(h, false)...)
 }

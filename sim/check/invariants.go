@@ -34,6 +34,8 @@ type PartitionSample struct {
 //     a new incarnation's high watermark or log end below the highest high
 //     watermark (on a single replica: durable end) an earlier incarnation
 //     reported is committed data lost (reported as hw-regressed too).
+//     A replica whose copy a bit flip corrupted may drop once per flip
+//     within an incarnation: its repair truncates below it (Corrupted).
 //   - partition-vanished: a partition a broker had, with committed data,
 //     is absent from a later sample of a ready incarnation, although the
 //     broker is still one of its replicas (no scenario deletes topics; a
@@ -70,6 +72,7 @@ type Monitor struct {
 	SingleReplica bool
 
 	parts    map[monKey]*monPart
+	repairs  map[monKey]int           // bit flips not yet excused: each allows one high watermark drop (Corrupted)
 	epochs   map[monKey]*monEpochs    // broker 0: per partition, across brokers
 	values   map[int32]map[int64]seen // workload partition -> offset -> first value seen there
 	reported map[string]bool
@@ -109,7 +112,7 @@ type monPart struct {
 // NewMonitor returns an empty monitor.
 func NewMonitor(singleReplica bool) *Monitor {
 	return &Monitor{SingleReplica: singleReplica, parts: map[monKey]*monPart{}, epochs: map[monKey]*monEpochs{},
-		values: map[int32]map[int64]seen{}, reported: map[string]bool{}}
+		values: map[int32]map[int64]seen{}, reported: map[string]bool{}, repairs: map[monKey]int{}}
 }
 
 func (m *Monitor) once(kind string, k monKey, out *[]Violation, detail string) {
@@ -131,6 +134,18 @@ func (m *Monitor) Forget(broker int32, replica func(topic string, part int32) bo
 			delete(m.parts, k)
 		}
 	}
+}
+
+// Corrupted tells the monitor that a bit flipped in broker's copy of a
+// partition. The broker repairs a corrupt replica by leaving the ISR and
+// truncating its log to the bad batch, below its high watermark (a
+// follower's high watermark never exceeds its log end), and fetching the
+// rest again: so each flip excuses one drop of that replica's high
+// watermark within an incarnation. Committed data must still survive on
+// the cluster: committed-lost, the queue checks and the replica check
+// judge that.
+func (m *Monitor) Corrupted(broker int32, topic string, part int32) {
+	m.repairs[monKey{broker, topic, part}]++
 }
 
 // Sample checks one ready broker incarnation's partitions (all of them).
@@ -186,7 +201,10 @@ func (m *Monitor) Sample(broker int32, inc int, views []PartitionSample) []Viola
 		if v.Leader == broker {
 			m.leaderSample(k, inc, v, &out)
 		}
-		if v.HW < st.hw {
+		if v.HW < st.hw && m.repairs[k] > 0 {
+			m.repairs[k]-- // a repair truncated the corrupt copy (Corrupted)
+			st.hw = v.HW
+		} else if v.HW < st.hw {
 			m.once("hw-regressed", k, &out, fmt.Sprintf("incarnation %d: high watermark %d after %d", inc, v.HW, st.hw))
 		}
 		if v.HW < st.floor || v.LogEnd < st.floor {

@@ -153,7 +153,7 @@ func (w *workload) member(ctx context.Context, proc int) {
 		mu.Unlock()
 		w.rec.addGroup(check.GroupEvent{Member: proc, Kind: kind, Generation: gen, Partitions: parts, At: now()})
 	}
-	cl, err := w.client("g"+strconv.Itoa(proc),
+	cl, err := w.client("g"+strconv.Itoa(proc), append(w.sc.readOpts(),
 		kgo.ConsumerGroup(groupName),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -174,7 +174,7 @@ func (w *workload) member(ctx context.Context, proc int) {
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, cl *kgo.Client, m map[string][]int32) {
 			event(cl, check.Lost, m)
-		}),
+		}))...,
 	)
 	if err != nil {
 		w.c.fail("client", err.Error())

@@ -3,7 +3,10 @@ package runner
 import (
 	"context"
 	"math/rand/v2"
+	"path"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -290,8 +293,34 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *chooser) func() {
 		step := time.Duration(rng.IntN(20001)-10000) * time.Millisecond
 		b.clock.jump.Add(int64(step))
 		return func() { b.clock.jump.Add(-int64(step)) }
+	case BitFlip:
+		// The disk's own lock is held while the choices are drawn; the
+		// broker may be up or down (media rots either way).
+		if f, ok := b.disk.FlipSyncedBit(dataDir, rng.IntN); ok {
+			w.rec.tr.Logf("nemesis bit-flip on %s: flipped %s (a synced byte, on disk and in the page cache)", b.name, f)
+			if t, p, ok := partitionOf(f.Path); ok {
+				w.rec.mu.Lock()
+				w.rec.mon.Corrupted(b.id, t, p) // its repair may lower its high watermark
+				w.rec.mu.Unlock()
+			}
+		} else {
+			w.rec.tr.Logf("nemesis bit-flip on %s: no partition segment has a synced byte yet; nothing flipped", b.name)
+		}
+		return func() {} // the corruption stays: the broker must find and repair it
 	}
 	return func() {}
+}
+
+// partitionOf names the partition of a segment file,
+// /data/<topic>-<partition>/<name>.log.
+func partitionOf(file string) (string, int32, bool) {
+	dir := path.Base(path.Dir(file))
+	i := strings.LastIndexByte(dir, '-')
+	if i <= 0 {
+		return "", 0, false
+	}
+	p, err := strconv.ParseInt(dir[i+1:], 10, 32)
+	return dir[:i], int32(p), err == nil
 }
 
 // swizzle clogs b's links one by one (both ways, data held), a few

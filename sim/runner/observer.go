@@ -110,7 +110,8 @@ func (w *workload) fetchOnce(ctx context.Context, cl *kgo.Client, proc int, p in
 	if raw.ErrorCode != 0 {
 		return
 	}
-	fp, _ := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Offset: from, Topic: topic, Partition: p},
+	fp, _ := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Offset: from, Topic: topic, Partition: p,
+		DisableCRCValidation: w.sc.SkipClientCRC},
 		raw, kgo.DefaultDecompressor(), nil)
 	if fp.Err != nil && fp.Err != kerr.ErrorForCode(0) {
 		return

@@ -151,8 +151,9 @@ func (r *run) body() {
 	mstop()
 	r.tr.Record(trace.Phase, 4, 0, 0)
 	h, g := r.history()
+	vs := check.CorruptReads(h) // on every send: retention deletes produced records
 	h = r.dropDeleted(h)
-	vs := check.Queue(h)
+	vs = append(vs, check.Queue(h)...)
 	vs = append(vs, check.Group(h, g)...)
 	if r.sc.TxnProducers > 0 {
 		vs = append(vs, check.Transactions(r.rec.txnHistory())...)

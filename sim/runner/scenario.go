@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jocko/jocko/sim/check"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // FaultKind names one entry of the fault menu.
@@ -68,6 +69,11 @@ const (
 	// ClockJump steps the broker's wall clock by -10 s to +10 s (NTP
 	// stepping it), and back when healed.
 	ClockJump FaultKind = "clock-jump"
+	// BitFlip flips one bit of one synced byte of one of the broker's
+	// partition segment files (simfs Disk.FlipSyncedBit), as silent media
+	// corruption does: reads return it and it survives crashes. Healing
+	// does nothing; the broker has to find and repair it.
+	BitFlip FaultKind = "bit-flip"
 )
 
 // Target says which broker a fault hits.
@@ -152,6 +158,20 @@ type Scenario struct {
 	// ClientLinger is the producers' linger; FetchWait the consumers'
 	// fetch max wait (0: 500 ms).
 	ClientLinger, FetchWait time.Duration
+	// SkipClientCRC makes the readers of the workload topic (consumers,
+	// the final read, the observer, group members) skip franz-go's batch
+	// CRC check (kgo.DisableFetchCRCValidation): a corrupt batch a broker
+	// serves then reaches the checkers (check.CorruptReads) instead of
+	// being refused by the client, which would hide the broker's bug.
+	SkipClientCRC bool
+}
+
+// readOpts are the options of every client reading the workload topic.
+func (sc Scenario) readOpts() []kgo.Opt {
+	if sc.SkipClientCRC {
+		return []kgo.Opt{kgo.DisableFetchCRCValidation()}
+	}
+	return nil
 }
 
 // fetchWait is the consumers' fetch max wait.

@@ -38,8 +38,9 @@ type Step struct {
 	// inside the next fsync, 1: at once]; disk-full [bytes left free];
 	// slow-disk [delay in ms - 1]; crash-all [per broker 0: machine, 1:
 	// torn]; reassign [partition, replica slot, index of the new broker
-	// among those outside]. A replayed value is taken modulo its bound; a
-	// missing one is 0.
+	// among those outside]; bit-flip [segment file among the candidates
+	// sorted by path, byte, bit] (none if no file had a synced byte). A
+	// replayed value is taken modulo its bound; a missing one is 0.
 	Choices []int `json:"choices,omitempty"`
 }
 

@@ -194,10 +194,10 @@ func (w *workload) consumer(ctx context.Context, proc int, final bool, until map
 	if final {
 		host = "f" + strconv.Itoa(proc)
 	}
-	cl, err := w.client(host,
+	cl, err := w.client(host, append(w.sc.readOpts(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}),
 		kgo.FetchMaxWait(w.sc.fetchWait()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
 	if err != nil {
 		w.c.fail("client", err.Error())
 		return false
@@ -245,10 +245,13 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
+// parseVal reads a record's value, a decimal number as the producers
+// write it; anything else is check.Unparseable (check.CorruptReads flags
+// it).
 func parseVal(b []byte) int64 {
 	v, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil {
-		return -1
+	if err != nil || v < 0 {
+		return check.Unparseable
 	}
 	return v
 }

@@ -11,7 +11,9 @@
 // and keeps the page cache; a machine crash also drops unsynced data, or
 // tears it (keeps a random prefix of the unsynced bytes, sometimes followed
 // by zeros), per seed. Faults: fsync failure, write failure, disk full,
-// slow I/O, a corrupted stored byte and, for the self-test, a lying fsync.
+// slow I/O, a corrupted stored byte, a bit flipped in the synced bytes of a
+// partition's segment file (silent media corruption) and, for the
+// self-test, a lying fsync.
 package simfs
 
 import (
@@ -48,6 +50,7 @@ const (
 	faultSetting
 	faultWipe
 	faultReadFail
+	faultBitFlip
 )
 
 // Disk is one node's durable storage; it outlives incarnations.

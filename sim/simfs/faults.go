@@ -1,7 +1,10 @@
 package simfs
 
 import (
+	"fmt"
+	"path"
 	"sort"
+	"strings"
 	"time"
 
 	jio "github.com/jocko/jocko/io"
@@ -139,4 +142,79 @@ func (fs *FS) DiskSpace(string) (jio.DiskSpace, error) {
 		return jio.DiskSpace{}, nil
 	}
 	return jio.DiskSpace{Total: d.capacity, Free: max(0, d.capacity-d.used)}, nil
+}
+
+// BitFlip is one bit FlipSyncedBit flipped.
+type BitFlip struct {
+	Path string // the segment file
+	Off  int    // the byte's position in it
+	Bit  uint8  // which bit of it (0: the least significant)
+}
+
+func (f BitFlip) String() string { return fmt.Sprintf("%s byte %d bit %d", f.Path, f.Off, f.Bit) }
+
+// FlipSyncedBit flips one bit of one synced byte of a partition's segment
+// file under root (root/<topic>-<partition>/*.log: not the metadata Raft's
+// files, not index files), as silent media corruption does: the byte is
+// wrong on disk, so it is wrong in what later reads return and in what
+// survives any crash (current and durable contents alike), and stays so
+// until the file is written over there. The byte is drawn from the file's
+// clean synced prefix, the bytes that are durable and have not been
+// written since the last sync (a dirty page would be written over the
+// flip at the next sync). Only files with such bytes are candidates.
+//
+// draw(n) gives each choice in [0, n): the file among the candidates
+// (sorted by path), the byte, the bit; nil draws from the disk's rng. It
+// reports false, flipping nothing, when no file qualifies. The flip is
+// recorded in the trace, naming file, position and bit.
+func (d *Disk) FlipSyncedBit(root string, draw func(n int) int) (BitFlip, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if draw == nil {
+		draw = d.rng.IntN
+	}
+	root = clean(root)
+	var files []string
+	for p, ino := range d.cur {
+		if !ino.dir && isSegmentFile(root, p) && cleanSynced(ino) > 0 {
+			files = append(files, p)
+		}
+	}
+	if len(files) == 0 {
+		return BitFlip{}, false
+	}
+	sort.Strings(files)
+	p := files[draw(len(files))]
+	ino := d.cur[p]
+	f := BitFlip{Path: p, Off: draw(cleanSynced(ino)), Bit: uint8(draw(8))}
+	ino.durable[f.Off] ^= 1 << f.Bit
+	ino.data[f.Off] ^= 1 << f.Bit
+	d.tr.Record(trace.FSFault, d.hid, faultBitFlip, trace.Str(f.String()))
+	return f, true
+}
+
+// cleanSynced is the length of ino's prefix that is durable and unchanged
+// since the last sync (below dirtyFrom, where no lost range lies either).
+func cleanSynced(ino *inode) int {
+	return max(0, min(len(ino.durable), len(ino.data), ino.dirtyFrom))
+}
+
+// isSegmentFile reports whether p is a partition log segment,
+// root/<topic>-<partition>/<name>.log.
+func isSegmentFile(root, p string) bool {
+	dir := path.Dir(p)
+	if path.Dir(dir) != root || path.Ext(p) != ".log" {
+		return false
+	}
+	name := path.Base(dir)
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 || i == len(name)-1 {
+		return false
+	}
+	for _, c := range name[i+1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -325,3 +325,89 @@ func TestCrashHookStaysWithItsIncarnation(t *testing.T) {
 		t.Fatal("a hook armed for the running incarnation did not fire in its Sync")
 	}
 }
+
+// TestFlipSyncedBit: the flip lands in the synced bytes of a partition
+// segment only (never an index, the Raft log, or unsynced bytes), shows in
+// reads at once and survives process and machine crashes, and the same
+// seed flips the same bit.
+func TestFlipSyncedBit(t *testing.T) {
+	const synced, tail = "0123456789abcdef", "+unsynced"
+	setup := func(seed uint64) (*Disk, afero.Fs) {
+		d := NewDisk("n1", seed, nil, "/data")
+		fs := d.Mount()
+		for _, dir := range []string{"/data/jepsen-0", "/data/jepsen-1", "/data/__meta/raft", "/data/x"} {
+			if err := fs.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(t, fs, "/data/jepsen-0/00000000000000000000.log", synced, true)
+		write(t, fs, "/data/jepsen-0/00000000000000000000.log", tail, false) // a dirty tail: not a candidate
+		write(t, fs, "/data/jepsen-0/00000000000000000000.index", synced, true)
+		write(t, fs, "/data/jepsen-1/00000000000000000000.log", "never synced", false)
+		write(t, fs, "/data/__meta/raft/00000000000000000000.log", synced, true)
+		write(t, fs, "/data/x/00000000000000000000.log", synced, true)
+		for _, dir := range []string{"/data/jepsen-0", "/data/jepsen-1", "/data/__meta/raft", "/data/x", "/data/__meta", "/data"} {
+			if err := jio.SyncDir(fs, dir); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d, fs
+	}
+	const seg = "/data/jepsen-0/00000000000000000000.log"
+	untouched := []string{"/data/jepsen-0/00000000000000000000.index", "/data/__meta/raft/00000000000000000000.log",
+		"/data/x/00000000000000000000.log"}
+	offs := map[int]bool{}
+	for seed := uint64(1); seed <= 40; seed++ {
+		d, fs := setup(seed)
+		f, ok := d.FlipSyncedBit("/data", nil)
+		if !ok || f.Path != seg || f.Off < 0 || f.Off >= len(synced) || f.Bit > 7 {
+			t.Fatalf("seed %d: flipped %v (ok %v), want a bit of the synced %d bytes of %s", seed, f, ok, len(synced), seg)
+		}
+		offs[f.Off] = true
+		want := []byte(synced + tail)
+		want[f.Off] ^= 1 << f.Bit
+		if got := read(t, fs, seg); got != string(want) {
+			t.Fatalf("seed %d: read after the flip %q, want %q", seed, got, want)
+		}
+		d.Crash(ProcessCrash)
+		if got := read(t, d.Mount(), seg); got != string(want) {
+			t.Fatalf("seed %d: after a process crash %q, want %q", seed, got, want)
+		}
+		d.Crash(MachineCrash)
+		fs = d.Mount()
+		if got := read(t, fs, seg); got != string(want[:len(synced)]) {
+			t.Fatalf("seed %d: after a machine crash %q, want %q", seed, got, want[:len(synced)])
+		}
+		for _, p := range untouched {
+			if got := read(t, fs, p); got != synced {
+				t.Fatalf("seed %d: %s changed to %q", seed, p, got)
+			}
+		}
+		// The same seed flips the same bit; a replayed draw picks it.
+		d2, _ := setup(seed)
+		if f2, _ := d2.FlipSyncedBit("/data", nil); f2 != f {
+			t.Fatalf("seed %d: flipped %v, then %v with the same seed", seed, f, f2)
+		}
+		d3, _ := setup(seed)
+		draws := []int{0, f.Off, int(f.Bit)}
+		if f3, _ := d3.FlipSyncedBit("/data", func(n int) int { v := draws[0]; draws = draws[1:]; return v % n }); f3 != f {
+			t.Fatalf("seed %d: drawn %v, replayed %v", seed, f, f3)
+		}
+	}
+	if len(offs) < 5 {
+		t.Fatalf("40 seeds flipped only offsets %v", offs)
+	}
+	// No synced segment byte: nothing flipped.
+	d := NewDisk("n1", 1, nil, "/data")
+	fs := d.Mount()
+	if err := fs.MkdirAll("/data/jepsen-0", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, fs, seg, "unsynced", false)
+	if f, ok := d.FlipSyncedBit("/data", nil); ok {
+		t.Fatalf("flipped %v with no synced segment byte", f)
+	}
+	if got := read(t, fs, seg); got != "unsynced" {
+		t.Fatalf("unsynced segment changed to %q", got)
+	}
+}
