@@ -30,6 +30,7 @@ var variants = []struct {
 	{"skip-truncation", "cluster-partition", "a follower does not truncate to its new leader's log", false},
 	{"stuck-isr", "cluster-partition", "a leader never proposes adding a caught-up follower back to the ISR", false},
 	{"ignore-lso", "txn-cluster", "read_committed fetches read past the last stable offset, with no aborted transactions", false},
+	{"skip-read-crc", "cluster-bitflip", "reads and the scrub skip the batch CRC check, so a flipped bit is served", false},
 }
 
 // TestSelfTest proves the simulator can fail: each broken variant must be

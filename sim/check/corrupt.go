@@ -50,7 +50,7 @@ func CorruptReads(h History) []Violation {
 				what = "a value that is not a decimal number"
 			}
 			out = append(out, Violation{"corrupt-read", op.Partition, fmt.Sprintf(
-				"a %s of process %d read %s at offset %d", op.Kind, op.Process, what, r.Offset)})
+				"a %s of process %d read at offset %d %s", op.Kind, op.Process, r.Offset, what)})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Partition < out[j].Partition })
