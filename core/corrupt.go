@@ -45,8 +45,10 @@ const scrubChunk = 64 << 10
 // corruptFrom is the lowest offset found corrupt and not yet repaired, and
 // whether there is one.
 func (p *partition) corruptFrom() (int64, bool) {
-	v := p.corrupt.Load()
-	return v - 1, v > 0
+	if ce := p.corrupt.Load(); ce != nil {
+		return ce.Offset, true
+	}
+	return 0, false
 }
 
 // noteCorrupt records a corrupt batch that a read or the scrub found (err
@@ -59,10 +61,10 @@ func (p *partition) noteCorrupt(err error) bool {
 	}
 	for {
 		cur := p.corrupt.Load()
-		if cur > 0 && cur-1 <= ce.Offset {
+		if cur != nil && cur.Offset <= ce.Offset {
 			return true
 		}
-		if p.corrupt.CompareAndSwap(cur, ce.Offset+1) {
+		if p.corrupt.CompareAndSwap(cur, ce) {
 			break
 		}
 	}
@@ -100,7 +102,11 @@ func (b *Broker) repairLoop(ctx context.Context) error {
 // repair takes one step of p's repair: leave the ISR, or, once out of it,
 // truncate and fetch again.
 func (b *Broker) repair(ctx context.Context, p *partition, warned map[*partition]int64) {
-	at, _ := p.corruptFrom()
+	ce := p.corrupt.Load()
+	if ce == nil {
+		return
+	}
+	at := ce.Offset
 	st := b.node.State()
 	t, ok := st.Topic(p.topic)
 	if !ok || int(p.index) >= len(t.Partitions) {
@@ -121,16 +127,17 @@ func (b *Broker) repair(ctx context.Context, p *partition, warned map[*partition
 	if ps.Leader == self {
 		return // cannot be: a leader is in its ISR
 	}
-	if at >= p.log.StartOffset() {
-		if err := p.truncateTo(at); err != nil {
-			return // the partition failed: offline until restart
-		}
+	// Cut at the bad batch's byte position: its header may be the flipped
+	// part, which a cut by offset would have to read.
+	end, err := p.truncateCorrupt(ce)
+	if err != nil {
+		return // the partition failed: offline until restart
 	}
-	p.corrupt.CompareAndSwap(at+1, 0)
+	p.corrupt.CompareAndSwap(ce, nil)
 	delete(warned, p)
 	b.repairs.Add(1)
 	b.log.Warn("corrupt replica truncated: fetching the rest from the leader again", "topic", p.topic, "partition", p.index,
-		"offset", at, "leader", ps.Leader)
+		"offset", at, "log_end", end, "leader", ps.Leader)
 	b.fetch.retruncate(p)
 }
 
@@ -182,6 +189,7 @@ func (b *Broker) scrubLoop(ctx context.Context) error {
 			continue
 		}
 		live := map[*partition]int64{}
+		scrubbed := false
 		for _, p := range parts {
 			if ctx.Err() != nil {
 				return nil
@@ -201,6 +209,7 @@ func (b *Broker) scrubLoop(ctx context.Context) error {
 				next = 0 // a pass done: the next one starts at the log start
 			}
 			live[p] = next
+			scrubbed = true
 			b.scrubbed.Add(uint64(n))
 			cost := max(n, scrubChunk)
 			if b.sleep(ctx, time.Duration(int64(cost)*int64(time.Second)/rate)) != nil {
@@ -208,6 +217,9 @@ func (b *Broker) scrubLoop(ctx context.Context) error {
 			}
 		}
 		cursor = live // partitions gone since are forgotten
+		if !scrubbed && b.sleep(ctx, repairTick) != nil {
+			return nil // every partition skipped: none to scrub for now
+		}
 	}
 	return nil
 }

@@ -67,9 +67,10 @@ type partition struct {
 
 	kick   chan struct{} // wakes the flusher; capacity 1, so kicks coalesce
 	failed atomic.Pointer[error]
-	// corrupt is 1 + the lowest offset a read or the scrub found corrupt
-	// and the repairer has not yet repaired; 0: none (corrupt.go).
-	corrupt atomic.Int64
+	// corrupt is the bad batch with the lowest offset that a read or the
+	// scrub found and the repairer has not yet repaired; nil: none
+	// (corrupt.go).
+	corrupt atomic.Pointer[storage.CorruptError]
 	// closed is why the partition was closed (shut): set before
 	// anything shuts down, so each waiter it wakes, and each request that
 	// comes late, answers with it.

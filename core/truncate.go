@@ -94,6 +94,28 @@ func (p *partition) truncateTo(offset int64) error {
 		p.fail(err)
 		return err
 	}
+	return p.truncatedLocked(offset, end, full)
+}
+
+// truncateCorrupt cuts the log at the bad batch ce names (corrupt.go) and
+// rebuilds the producer table as truncateTo does; it returns where the log
+// now ends.
+func (p *partition) truncateCorrupt(ce *storage.CorruptError) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	end := p.log.EndOffset()
+	full := ce.Offset < p.log.StartOffset()
+	offset, err := p.log.TruncateCorrupt(ce)
+	if err != nil {
+		p.fail(err)
+		return 0, err
+	}
+	return offset, p.truncatedLocked(offset, end, full)
+}
+
+// truncatedLocked brings the high watermark and the producer table down to
+// a log cut at offset that used to end at end; p.mu is held.
+func (p *partition) truncatedLocked(offset, end int64, full bool) error {
 	if p.highWatermark() > offset {
 		p.hw.Store(offset)
 	}

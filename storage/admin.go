@@ -116,6 +116,55 @@ func (l *Log) TruncateTo(offset int64) error {
 	return l.truncateEpochsEnd(offset)
 }
 
+// TruncateCorrupt cuts the log at the bad batch a read reported: at its
+// byte position in its segment, trusting no header from there on (a
+// flipped base offset, magic or length makes TruncateTo's lookup of the
+// offset fail). The intact batches before it are checked again as the
+// segment's tail is recovered, and the log ends where they end, which it
+// returns. A segment that is gone (retention, a truncation) leaves the log
+// as it is; a bad batch below the log start empties the log, which starts
+// over there. Like TruncateTo it makes the cut durable and drops the epoch
+// entries past the new end.
+func (l *Log) TruncateCorrupt(ce *CorruptError) (end int64, err error) {
+	l.adminMu.Lock()
+	defer l.adminMu.Unlock()
+	if err := l.lockAll(); err != nil {
+		return 0, err
+	}
+	defer l.unlockAll()
+	i := slices.IndexFunc(l.segs, func(s *segment) bool { return s.base == ce.Segment })
+	if i < 0 || ce.Offset >= l.end.Load() {
+		return l.end.Load(), nil
+	}
+	if err := l.finishAllSeals(); err != nil {
+		return 0, err
+	}
+	l.cuts.Add(1) // before any byte goes: readers in flight retry
+	if start := l.start.Load(); ce.Offset < start {
+		// The log start lies past the bad batch's start, maybe inside
+		// it: no intact prefix is readable. Start over at the log start.
+		if err := l.truncateFully(start); err != nil {
+			return 0, l.fail(err)
+		}
+		return start, nil
+	}
+	s := l.segs[i]
+	pos := min(max(ce.Pos, 0), s.size)
+	if err := l.cutAt(i, pos); err != nil {
+		return 0, l.fail(err)
+	}
+	end = s.next
+	s.txnFiles = true // a .txnopen of its sealed past goes at its next seal
+	txns, err := s.rescanTxns(s.txnStart)
+	if err != nil {
+		return 0, l.fail(err)
+	}
+	l.txns = txns
+	l.end.Store(end)
+	l.durable.Store(min(l.durable.Load(), end))
+	return end, l.truncateEpochsEnd(end)
+}
+
 // RestartAt empties the log and its epoch cache and restarts it at offset,
 // which must lie past its end: a follower that fell behind its leader's
 // log start (DeleteRecords, retention) has nothing the leader still holds,

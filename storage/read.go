@@ -152,9 +152,7 @@ func (v segView) locate(offset int64) (int64, batchHeader, error) {
 	rel := uint32(offset - v.s.base)
 	e, err := search(v.src, func(e indexEntry) bool { return e.rel <= rel })
 	if err == nil && int64(e.pos) >= max(v.size, 1) {
-		// The index cannot be trusted: nothing in the segment can.
-		err = &CorruptError{Offset: v.s.base, Segment: v.s.base, Pos: -1,
-			Err: fmt.Errorf("%w: index entry position %d past segment size %d", ErrCorrupt, e.pos, v.size)}
+		e = indexEntry{} // a bad index entry: walk from the segment's start
 	}
 	if err != nil {
 		return 0, batchHeader{}, err
@@ -246,17 +244,24 @@ func (s *segment) scanTo(e indexEntry, size, offset int64) (int64, batchHeader, 
 			err = fmt.Errorf("%w: batch at offset %d, expected %d", ErrCorrupt, h.baseOffset, want)
 		}
 		if errors.Is(err, ErrCorrupt) {
-			at := want
-			if pos == int64(e.pos) {
-				at = s.base // the index entry or the batch it points at: either may be the bad one
+			if pos == int64(e.pos) && e.pos != 0 {
+				// The index entry or the batch it points at is bad: walk
+				// from the segment's start, which names the bad batch.
+				return s.scanTo(indexEntry{}, size, offset)
 			}
-			return 0, h, &CorruptError{Offset: at, Segment: s.base, Pos: pos, Err: err}
+			return 0, h, &CorruptError{Offset: want, Segment: s.base, Pos: pos, Err: err}
 		}
 		if err != nil {
 			return 0, h, err
 		}
 		if h.nextOffset() > offset {
 			return pos, h, nil
+		}
+		if pos+h.size() > size {
+			// Its length field is wrong (outside the CRC): blame it, not
+			// whatever offset the walk would have looked for next.
+			return 0, h, &CorruptError{Offset: want, Segment: s.base, Pos: pos,
+				Err: fmt.Errorf("%w: batch of %d bytes runs past the segment's end %d", ErrCorrupt, h.size(), size)}
 		}
 		pos, want = pos+h.size(), h.nextOffset()
 	}

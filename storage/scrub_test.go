@@ -37,6 +37,9 @@ func TestScrubFindsAFlippedBit(t *testing.T) {
 		{"record bytes of the first batch", func(n int64) int64 { return n / 2 }, 0},
 		{"record bytes of the second batch", func(n int64) int64 { return n + n/2 }, 1},
 		{"the second batch's length field", func(n int64) int64 { return n + 8 }, 1},
+		{"the second batch's base offset", func(n int64) int64 { return n + 7 }, 1},
+		{"the second batch's magic", func(n int64) int64 { return n + 16 }, 1},
+		{"the first batch's base offset", func(n int64) int64 { return 7 }, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := afero.NewMemMapFs()
@@ -97,8 +100,8 @@ func TestScrubFindsAFlippedBit(t *testing.T) {
 			if corrupt != want {
 				t.Fatalf("scrub found corruption at %d, want %d", corrupt, want)
 			}
-			if err := l.TruncateTo(corrupt); err != nil {
-				t.Fatal(err)
+			if end, err := l.TruncateCorrupt(ce); err != nil || end != want {
+				t.Fatalf("TruncateCorrupt(%v) = %d, %v; want the log to end at %d", ce, end, err, want)
 			}
 			for from = 0; from < l.EndOffset(); {
 				next, _, err := l.Scrub(from, buf)
