@@ -184,7 +184,7 @@ func group(name, desc string, faults ...runner.Fault) runner.Scenario {
 
 // Default lists the scenarios `go test ./sim` runs when none is named.
 var Default = []string{"single-crash", "single-machine-crash", "disk-full", "slow-disk", "group-crash",
-	"cluster-crash", "cluster-partition", "cluster-5", "cluster-wipe", "disk-percent", "txn-cluster"}
+	"cluster-crash", "cluster-partition", "cluster-5", "cluster-wipe", "disk-percent", "txn-cluster", "cluster-bitflip"}
 
 // Get returns the scenario called name.
 func Get(name string) (runner.Scenario, bool) {
