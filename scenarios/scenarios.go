@@ -54,7 +54,8 @@ var all = []runner.Scenario{
 			{Kind: runner.ClockJump, Weight: 1, Min: time.Second, Max: 5 * time.Second},
 		}}),
 	clusterOf(runner.Scenario{Name: "cluster-partition", Brokers: 3,
-		Description: "three brokers, RF=3: the leader isolated, the controller cut from the brokers, one-way links, a bridge",
+		Description: "three brokers, RF=3: the leader isolated, the controller cut from the brokers, one-way links, a bridge, " +
+			"the leader or the controller paused (SIGSTOP: its timers stop too)",
 		Faults: []runner.Fault{
 			{Kind: runner.Isolate, Target: runner.Leader, Weight: 2, Min: time.Second, Max: 6 * time.Second},
 			{Kind: runner.BrokerPartition, Target: runner.Controller, Weight: 2, Min: time.Second, Max: 6 * time.Second},
@@ -65,6 +66,8 @@ var all = []runner.Scenario{
 			{Kind: runner.PartitionDrop, Target: runner.Leader, Weight: 1, Min: 500 * ms, Max: 3 * time.Second},
 			{Kind: runner.SwizzleClog, Target: runner.Leader, Weight: 2, Min: 500 * ms, Max: 4 * time.Second},
 			{Kind: runner.DelaySpike, Weight: 1, Min: 500 * ms, Max: 3 * time.Second},
+			{Kind: runner.Pause, Target: runner.Leader, Weight: 2, Min: time.Second, Max: 6 * time.Second},
+			{Kind: runner.Pause, Target: runner.Controller, Weight: 1, Min: time.Second, Max: 6 * time.Second},
 		}}),
 	clusterOf(runner.Scenario{Name: "cluster-5", Brokers: 5,
 		Description: "five brokers (five voters), RF=3: crashes of leaders and minorities, partitions, a slow disk, " +

@@ -22,6 +22,9 @@ type skewClock struct {
 	skew     time.Duration
 	driftPPM int64
 	jump     atomic.Int64 // ns a clock-jump fault added
+	// paused, while a pause fault lasts, is closed when it ends: every
+	// call of the broker into its clock waits for that (gate).
+	paused atomic.Pointer[chan struct{}]
 }
 
 // newSkewClock draws broker id's clock from the run's seed: skew within
@@ -43,6 +46,7 @@ func (c *skewClock) offset(real time.Time) time.Duration {
 }
 
 func (c *skewClock) Now() time.Time {
+	c.gate()
 	real := c.Clock.Now()
 	return real.Add(c.offset(real))
 }
@@ -52,5 +56,49 @@ func (c *skewClock) Until(t time.Time) time.Duration { return t.Sub(c.Now()) }
 
 // WithDeadline takes a deadline read off this clock.
 func (c *skewClock) WithDeadline(parent context.Context, d time.Time) (context.Context, context.CancelFunc) {
+	c.gate()
 	return c.Clock.WithDeadline(parent, d.Add(-c.offset(c.Clock.Now())))
+}
+
+// A pause fault stops the machine as SIGSTOP stops a process: the broker's
+// goroutines stop at their next call into its clock, disk or network (the
+// disk and the network hold them; this gate does the clock), and resume
+// when the pause ends, seeing the time jump. A timer that falls due during
+// the pause wakes its goroutine, which stops at its next such call (most
+// read the clock first thing); SIGCONT fires such timers at once, so the
+// difference is only in what a goroutine does before it touches the
+// machine. Pure computation (hashicorp/raft reads the time package
+// directly) runs on, as it would on another core.
+
+// pause closes the gate; resume opens it again.
+func (c *skewClock) pause() {
+	ch := make(chan struct{})
+	c.paused.CompareAndSwap(nil, &ch)
+}
+
+func (c *skewClock) resume() {
+	if ch := c.paused.Swap(nil); ch != nil {
+		close(*ch)
+	}
+}
+
+// gate waits while the machine is paused.
+func (c *skewClock) gate() {
+	if ch := c.paused.Load(); ch != nil {
+		<-*ch
+	}
+}
+
+func (c *skewClock) After(d time.Duration) <-chan time.Time { c.gate(); return c.Clock.After(d) }
+func (c *skewClock) AfterFunc(d time.Duration, f func()) *clock.Timer {
+	c.gate()
+	return c.Clock.AfterFunc(d, f)
+}
+func (c *skewClock) Sleep(d time.Duration)                 { c.gate(); c.Clock.Sleep(d); c.gate() }
+func (c *skewClock) Tick(d time.Duration) <-chan time.Time { c.gate(); return c.Clock.Tick(d) }
+func (c *skewClock) Ticker(d time.Duration) *clock.Ticker  { c.gate(); return c.Clock.Ticker(d) }
+func (c *skewClock) Timer(d time.Duration) *clock.Timer    { c.gate(); return c.Clock.Timer(d) }
+func (c *skewClock) WithTimeout(parent context.Context, t time.Duration) (context.Context, context.CancelFunc) {
+	c.gate()
+	return c.Clock.WithTimeout(parent, t)
 }

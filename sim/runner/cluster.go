@@ -29,12 +29,13 @@ type broker struct {
 	cancel context.CancelFunc
 	gen    int
 	up     bool
+	paused bool       // a pause fault stopped it (nemesis.go)
 	clock  *skewClock // the machine's wall clock, across incarnations
 }
 
 // cluster is the simulated brokers and the network between them and clients.
 type cluster struct {
-	mu      sync.Mutex // guards each broker's b, cancel, gen and up
+	mu      sync.Mutex // guards each broker's b, cancel, gen, up and paused
 	sc      Scenario
 	seed    uint64
 	net     *simnet.Net
@@ -280,6 +281,16 @@ func (c *cluster) crash(b *broker, kind simfs.CrashKind) {
 	b.disk.Crash(kind)
 	b.cancel()
 	b.up = false
+	c.resumeLocked(b)
+}
+
+// resumeLocked ends a pause of b as its process dies: the goroutines it
+// stopped go on into the dead disk and network, and the next incarnation
+// starts running. c.mu is held.
+func (c *cluster) resumeLocked(b *broker) {
+	b.paused = false
+	b.disk.Thaw()
+	b.clock.resume()
 }
 
 // crashSilent kills b's process without a word to its peers
@@ -294,6 +305,7 @@ func (c *cluster) crashSilent(b *broker) {
 	b.disk.Crash(simfs.ProcessCrash)
 	b.cancel()
 	b.up = false
+	c.resumeLocked(b)
 }
 
 // incarnationSeed derives the random seed of incarnation gen of broker id

@@ -18,9 +18,9 @@ const sampleEvery = 500 * time.Millisecond
 func (r *run) sample(b *broker) {
 	c := r.c
 	c.mu.Lock()
-	if !b.up {
+	if !b.up || b.paused {
 		c.mu.Unlock()
-		return
+		return // a paused broker answers nothing until it resumes
 	}
 	br, gen := b.b, b.gen
 	c.mu.Unlock()

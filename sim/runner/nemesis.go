@@ -169,8 +169,10 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *chooser) func() {
 		return crash(simfs.MachineCrash)
 	case TornCrash:
 		return crash(simfs.TornCrash)
-	case PartitionHold, Pause:
+	case PartitionHold:
 		return isolate(simnet.Hold, true)
+	case Pause:
+		return w.pause(b, isolate)
 	case PartitionDrop:
 		return isolate(simnet.Drop, true)
 	case OneWay:
@@ -517,5 +519,34 @@ func (w *workload) crashDuringSync(b *broker, k simfs.CrashKind) {
 	case <-t.C:
 		b.disk.CrashDuringNextSync(nil)
 		fire()
+	}
+}
+
+// pause stops b as SIGSTOP (or a long GC pause) would: its traffic held
+// both ways, and its clock and disk calls blocked where they start, so its
+// goroutines stop at their next call into the machine and its timers have
+// no effect until it resumes (see skewClock.gate). A broker that is down
+// is left alone; a crash resumes the machine (cluster.crash), so no later
+// incarnation starts paused.
+func (w *workload) pause(b *broker, isolate func(simnet.Mode, bool) func()) func() {
+	c := w.c
+	c.mu.Lock()
+	if !b.up {
+		c.mu.Unlock()
+		w.rec.tr.Logf("nemesis: %s is down: nothing to pause", b.name)
+		return func() {}
+	}
+	b.paused = true
+	b.clock.pause()
+	b.disk.Freeze()
+	c.mu.Unlock()
+	heal := isolate(simnet.Hold, true)
+	return func() {
+		c.mu.Lock()
+		b.paused = false
+		c.mu.Unlock()
+		b.disk.Thaw()
+		b.clock.resume()
+		heal()
 	}
 }

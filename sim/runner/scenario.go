@@ -27,7 +27,7 @@ const (
 	PartitionDrop FaultKind = "partition-drop" // clients <-/-> broker, connections reset
 	OneWay        FaultKind = "one-way"        // broker -> clients held only
 	Loss          FaultKind = "loss"           // each delivery may reset its connection
-	Pause         FaultKind = "pause"          // broker's traffic held both ways (GC-pause-like)
+	Pause         FaultKind = "pause"          // broker stopped as by SIGSTOP: traffic held, clock and disk calls blocked
 	SyncFail      FaultKind = "sync-fail"      // fsyncs fail (EIO); healed by a restart
 	WriteFail     FaultKind = "write-fail"     // writes fail (EIO); healed by a restart
 	DiskFull      FaultKind = "disk-full"      // writes fail with ENOSPC until space is freed

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jocko/jocko/sim/trace"
@@ -63,8 +64,11 @@ type Disk struct {
 	cur  map[string]*inode // entries as the running process sees them
 	dur  map[string]*inode // entries that survive a machine crash
 	inc  *incarnation
-	gen  int
-	used int64
+	// frozen, while a pause fault lasts, is closed when it ends: every
+	// file operation waits for it first (Freeze).
+	frozen atomic.Pointer[chan struct{}]
+	gen    int
+	used   int64
 
 	syncFail, writeFail, readFail float64
 	capacity                      int64 // 0: unlimited

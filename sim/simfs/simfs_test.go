@@ -411,3 +411,28 @@ func TestFlipSyncedBit(t *testing.T) {
 		t.Fatalf("unsynced segment changed to %q", got)
 	}
 }
+
+// TestFreezeStopsFileOperations: a frozen disk (a paused process) holds
+// every file operation where it starts, until Thaw.
+func TestFreezeStopsFileOperations(t *testing.T) {
+	d := NewDisk("n1", 1, nil, "/data")
+	fs := d.Mount()
+	write(t, fs, "/data/a", "x", true)
+	d.Freeze()
+	done := make(chan error, 1)
+	go func() { _, err := fs.Stat("/data/a"); done <- err }()
+	select {
+	case <-done:
+		t.Fatal("a file operation ran on a frozen disk")
+	case <-time.After(50 * time.Millisecond):
+	}
+	d.Thaw()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the operation did not go on after Thaw")
+	}
+}
