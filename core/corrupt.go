@@ -116,13 +116,23 @@ func (b *Broker) repair(ctx context.Context, p *partition, warned map[*partition
 	self := b.cfg.NodeID
 	if slices.Contains(ps.ISR, self) {
 		code := b.leaveISR(ctx, p, ps.LeaderEpoch, ps.PartitionEpoch, ps.ISR)
-		if code == kerr.NotEnoughReplicas.Code && warned[p] != at+1 {
+		if code != kerr.NotEnoughReplicas.Code {
+			return // the metadata will show the new ISR, or the next tick retries
+		}
+		if at < p.log.StartOffset() {
+			// DeleteRecords moved the log start past it: the mark goes
+			// (a read that still meets the batch marks it again).
+			p.corrupt.CompareAndSwap(ce, nil)
+			delete(warned, p)
+			return
+		}
+		if warned[p] != at+1 {
 			warned[p] = at + 1
-			b.log.Error("corrupt batch cannot be repaired: no other in-sync replica holds it; reads from this offset on fail with CORRUPT_MESSAGE "+
-				"until another replica catches up, or DeleteRecords moves the log start past it (losing the records in it)",
+			b.log.Error("corrupt batch cannot be repaired: no other in-sync replica holds it; reads from this offset on fail with CORRUPT_MESSAGE; "+
+				"DeleteRecords past it lets consumers skip it (its records are lost)",
 				"topic", p.topic, "partition", p.index, "offset", at, "isr", ps.ISR)
 		}
-		return // the metadata will show the new ISR
+		return
 	}
 	if ps.Leader == self {
 		return // cannot be: a leader is in its ISR

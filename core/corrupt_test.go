@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/jocko/jocko/cluster"
@@ -217,5 +218,34 @@ func TestCorruptOnlyReplicaAnswersCorruptMessage(t *testing.T) {
 	}
 	if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte("after")}).FirstErr(); err != nil {
 		t.Fatalf("produce after the corruption was found: %v", err)
+	}
+
+	// The way out the log names: DeleteRecords past the bad batch (one
+	// record: each send above is a batch of its own). The mark goes, and
+	// a new consumer reads everything after it.
+	adm := kadm.NewClient(prod)
+	resps, err := adm.DeleteRecords(ctx, kadm.Offsets{topic: {0: kadm.Offset{Topic: topic, Partition: 0, At: at + 1}}})
+	if err != nil || resps.Error() != nil {
+		t.Fatalf("DeleteRecords: %v %v", err, resps.Error())
+	}
+	waitFor(t, 10*time.Second, "the corruption mark cleared", func() bool {
+		_, marked := b.partition(topic, 0).corruptFrom()
+		return !marked
+	})
+	cons2, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons2.Close()
+	var after []int64
+	for len(after) < 200-int(at) {
+		fs := cons2.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("after DeleteRecords: consumed offsets %v", after)
+		}
+		fs.EachRecord(func(r *kgo.Record) { after = append(after, r.Offset) })
+	}
+	if after[0] != at+1 || after[len(after)-1] != 200 {
+		t.Fatalf("after DeleteRecords read offsets %d..%d, want %d..200", after[0], after[len(after)-1], at+1)
 	}
 }
