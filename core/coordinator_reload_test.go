@@ -224,7 +224,8 @@ func TestReplacedShardStopsBeforeSuccessorServes(t *testing.T) {
 	b := ct.b
 	// A coordinator of its own over t-0, so that the broker's reconcile
 	// does not touch it.
-	p := b.partition("t", 0)
+	var p *partition
+	waitFor(t, 10*time.Second, "t-0 open", func() bool { p = b.partition("t", 0); return p != nil })
 	c := newCoordinator(b)
 	c.begin(context.Background())
 	defer c.stopAll()
