@@ -17,6 +17,10 @@ import (
 // shutdownPoll is how often Shutdown heartbeats while it waits.
 const shutdownPoll = 100 * time.Millisecond
 
+// shutdownLinger is how long a broker that has handed its leaderships over
+// keeps serving before it stops (Shutdown).
+const shutdownLinger = time.Second
+
 // shutdownNoControllerMax is how long Shutdown keeps trying when no
 // controller answers (the last brokers of a cluster being stopped: the
 // metadata quorum is gone, and nobody could take the leaderships anyway).
@@ -40,6 +44,14 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		switch {
 		case err == nil && resp.ErrorCode == 0 && resp.ShouldShutdown:
 			b.log.Info("controlled shutdown: this broker leads nothing now")
+			if liveBrokers(b.node.State()) > 1 {
+				// Still serving, so that clients hear NOT_LEADER_OR_FOLLOWER
+				// and move to the new leaders before the connections are
+				// cut: a request cut unanswered as the first on its
+				// connection fails for good in franz-go (an immediate EOF
+				// looks like missing SASL to it, and it does not retry).
+				b.sleep(ctx, shutdownLinger)
+			}
 			return nil
 		case err == nil && resp.ErrorCode == kerr.StaleBrokerEpoch.Code:
 			return nil // a newer incarnation registered: nothing of ours to move
