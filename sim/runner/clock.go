@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"github.com/jocko/jocko/sim/gate"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -22,9 +23,9 @@ type skewClock struct {
 	skew     time.Duration
 	driftPPM int64
 	jump     atomic.Int64 // ns a clock-jump fault added
-	// paused, while a pause fault lasts, is closed when it ends: every
-	// call of the broker into its clock waits for that (gate).
-	paused atomic.Pointer[chan struct{}]
+	// paused, closed while a pause fault lasts, holds every call of the
+	// broker into its clock where it starts.
+	paused gate.Gate
 }
 
 // newSkewClock draws broker id's clock from the run's seed: skew within
@@ -71,23 +72,11 @@ func (c *skewClock) WithDeadline(parent context.Context, d time.Time) (context.C
 // directly) runs on, as it would on another core.
 
 // pause closes the gate; resume opens it again.
-func (c *skewClock) pause() {
-	ch := make(chan struct{})
-	c.paused.CompareAndSwap(nil, &ch)
-}
-
-func (c *skewClock) resume() {
-	if ch := c.paused.Swap(nil); ch != nil {
-		close(*ch)
-	}
-}
+func (c *skewClock) pause()  { c.paused.Close() }
+func (c *skewClock) resume() { c.paused.Open() }
 
 // gate waits while the machine is paused.
-func (c *skewClock) gate() {
-	if ch := c.paused.Load(); ch != nil {
-		<-*ch
-	}
-}
+func (c *skewClock) gate() { c.paused.Wait() }
 
 func (c *skewClock) After(d time.Duration) <-chan time.Time { c.gate(); return c.Clock.After(d) }
 func (c *skewClock) AfterFunc(d time.Duration, f func()) *clock.Timer {

@@ -17,12 +17,12 @@
 package simfs
 
 import (
+	"github.com/jocko/jocko/sim/gate"
 	"math/rand/v2"
 	"path"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jocko/jocko/sim/trace"
@@ -64,9 +64,9 @@ type Disk struct {
 	cur  map[string]*inode // entries as the running process sees them
 	dur  map[string]*inode // entries that survive a machine crash
 	inc  *incarnation
-	// frozen, while a pause fault lasts, is closed when it ends: every
-	// file operation waits for it first (Freeze).
-	frozen atomic.Pointer[chan struct{}]
+	// frozen, closed while a pause fault lasts, holds every file
+	// operation where it starts (Freeze).
+	frozen gate.Gate
 	gen    int
 	used   int64
 

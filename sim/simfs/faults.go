@@ -87,22 +87,13 @@ func (d *Disk) Corrupt() (string, int) {
 // sleep applies slow I/O; call without the lock held.
 // Freeze stops every file operation of the running process where it
 // starts, until Thaw (a pause fault: the process is stopped, SIGSTOP).
-func (d *Disk) Freeze() {
-	ch := make(chan struct{})
-	d.frozen.CompareAndSwap(nil, &ch)
-}
+func (d *Disk) Freeze() { d.frozen.Close() }
 
 // Thaw lets frozen file operations go on.
-func (d *Disk) Thaw() {
-	if ch := d.frozen.Swap(nil); ch != nil {
-		close(*ch)
-	}
-}
+func (d *Disk) Thaw() { d.frozen.Open() }
 
 func (d *Disk) sleep() {
-	if ch := d.frozen.Load(); ch != nil {
-		<-*ch
-	}
+	d.frozen.Wait()
 	d.mu.Lock()
 	s := d.slow
 	var extra time.Duration
