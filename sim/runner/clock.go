@@ -2,12 +2,13 @@ package runner
 
 import (
 	"context"
-	"github.com/jocko/jocko/sim/gate"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/jocko/jocko/sim/gate"
 )
 
 // skewClock is one simulated machine's wall clock: the virtual time, off

@@ -17,7 +17,6 @@
 package simfs
 
 import (
-	"github.com/jocko/jocko/sim/gate"
 	"math/rand/v2"
 	"path"
 	"sort"
@@ -25,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jocko/jocko/sim/gate"
 	"github.com/jocko/jocko/sim/trace"
 )
 
