@@ -188,7 +188,14 @@ func TestE2EIdempotentProduce(t *testing.T) {
 	b.kill9()
 	b.restart()
 	r = dialRaw(t, b.addr)
-	code, base = produceRaw(t, r, ver, "idem", noID, idemBatch(t, pid, 1, 1, 1))
+	// A restarted broker serves before the controller has made it the
+	// leader again: NOT_LEADER_FOR_PARTITION, which clients retry, as here.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		code, base = produceRaw(t, r, ver, "idem", noID, idemBatch(t, pid, 1, 1, 1))
+		if code != kerr.NotLeaderForPartition.Code || time.Now().After(deadline) {
+			break
+		}
+	}
 	wantProduce(t, "retry of the last batch after kill -9", code, base, 0, 8)
 	code, base = produceRaw(t, r, ver, "idem", noID, idemBatch(t, other, 0, 0, 2))
 	wantProduce(t, "retry of the other producer's batch after kill -9", code, base, 0, 6)
