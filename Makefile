@@ -60,9 +60,10 @@ bench-restart: ## GIB (default 2) GiB across 1,000 partitions, then restarts aft
 sim: ## the simulator's default seed set
 	$(GO) test ./sim
 
-sim-long: ## a long simulator run, then the 100-broker scenario
+sim-long: ## a long simulator run, then the 100-broker scenarios (the second crashes brokers for five virtual minutes)
 	$(GO) test ./sim -timeout 120m -seeds 500
 	$(GO) test ./sim -timeout 120m -run TestSim -scenario=cluster-100 -seeds=1 -wall 60m -v
+	$(GO) test ./sim -timeout 120m -run TestSim -scenario=cluster-100-crash-loop -seeds=1 -double-every=0 -swarm=false -wall 60m -v
 
 sim-swarm: ## FOR (default 1h) of runs with a scenario and a seed drawn at random, each seed with its own fault menu and settings
 	$(GO) test ./sim -run TestSwarmMode -swarm-for=$${FOR:-1h} -timeout 0 -v

@@ -106,6 +106,7 @@ var all = []runner.Scenario{
 			{Kind: runner.ProcessCrash, Target: runner.Leader, Weight: 1, Min: 50 * ms, Max: 3 * time.Second},
 			{Kind: runner.MachineCrash, Target: runner.Controller, Weight: 1, Min: 50 * ms, Max: 3 * time.Second},
 		}}),
+	crashLoop100(),
 	with("single-crash", "single broker, process crashes (page cache survives) and client partitions",
 		runner.Fault{Kind: runner.ProcessCrash, Weight: 4, Min: 50 * ms, Max: 2 * time.Second},
 		runner.Fault{Kind: runner.PartitionHold, Weight: 1, Min: 100 * ms, Max: 3 * time.Second},
@@ -237,6 +238,26 @@ func crashLoop(name, desc string, faults ...runner.Fault) runner.Scenario {
 	s := with(name, desc, faults...)
 	s.FaultGap = [2]time.Duration{100 * ms, 900 * ms}
 	s.Duration = 300 * time.Second
+	s.TimeLimit = 900 * time.Second
+	s.Linearize = false
+	return s
+}
+
+// crashLoop100 is cluster-100 run for five virtual minutes with a crash
+// (or two, overlapping) every half second: the memory a long run with
+// hundreds of dead incarnations across a hundred brokers leaves behind
+// (make sim-long; SIMULATION.md, Isolation of crashed nodes).
+func crashLoop100() runner.Scenario {
+	s := clusterOf(runner.Scenario{Name: "cluster-100-crash-loop", Brokers: 100, Partitions: 100, Duration: 300 * time.Second,
+		Description: "cluster-100 for five virtual minutes, brokers, leaders and the controller crashed about twice a second: " +
+			"what hundreds of dead incarnations cost (make sim-long)",
+		BrokerSettings: map[string]string{"replica.fetch.wait.max.ms": "5000"},
+		Faults: []runner.Fault{
+			{Kind: runner.ProcessCrash, Weight: 3, Min: 50 * ms, Max: time.Second},
+			{Kind: runner.ProcessCrash, Target: runner.Leader, Weight: 1, Min: 50 * ms, Max: time.Second},
+			{Kind: runner.MachineCrash, Target: runner.Controller, Weight: 1, Min: 50 * ms, Max: time.Second},
+		}})
+	s.FaultGap = [2]time.Duration{100 * ms, 900 * ms}
 	s.TimeLimit = 900 * time.Second
 	s.Linearize = false
 	return s
