@@ -103,17 +103,24 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err := l.cutAt(i, pos); err != nil {
 		return l.fail(err)
 	}
+	return l.cutDone(s, offset)
+}
+
+// cutDone brings the log's state to a cut (cutAt) that left s, now the
+// active segment, ending at end: its transactions, the end, the durable
+// end and the epoch cache.
+func (l *Log) cutDone(s *segment, end int64) error {
 	s.txnFiles = true // a .txnopen of its sealed past goes at its next seal
 	txns, err := s.rescanTxns(s.txnStart)
 	if err != nil {
 		return l.fail(err)
 	}
 	l.txns = txns
-	l.end.Store(offset)
-	l.durable.Store(min(l.durable.Load(), offset))
+	l.end.Store(end)
+	l.durable.Store(min(l.durable.Load(), end))
 	// After the durable cut: a crash in between leaves entries past the
 	// end, which Open drops.
-	return l.truncateEpochsEnd(offset)
+	return l.truncateEpochsEnd(end)
 }
 
 // TruncateCorrupt cuts the log at the bad batch a read reported: at its
@@ -154,15 +161,10 @@ func (l *Log) TruncateCorrupt(ce *CorruptError) (end int64, err error) {
 		return 0, l.fail(err)
 	}
 	end = s.next
-	s.txnFiles = true // a .txnopen of its sealed past goes at its next seal
-	txns, err := s.rescanTxns(s.txnStart)
-	if err != nil {
-		return 0, l.fail(err)
+	if err := l.cutDone(s, end); err != nil {
+		return 0, err
 	}
-	l.txns = txns
-	l.end.Store(end)
-	l.durable.Store(min(l.durable.Load(), end))
-	return end, l.truncateEpochsEnd(end)
+	return end, nil
 }
 
 // RestartAt empties the log and its epoch cache and restarts it at offset,
