@@ -193,7 +193,10 @@ func (b *Broker) scrubLoop(ctx context.Context) error {
 		rate := b.brokerInt(b.node.State(), "log.scrub.bytes.per.second")
 		parts := b.partitionsSnapshot()
 		if rate <= 0 || len(parts) == 0 {
-			if b.sleep(ctx, 5*time.Second) != nil {
+			// Off, or nothing open yet (a starting broker opens its
+			// partitions after the loop starts): look again soon, so a
+			// restarted broker scrubs within a tick of opening its logs.
+			if b.sleep(ctx, repairTick) != nil {
 				return nil
 			}
 			continue

@@ -249,3 +249,45 @@ func TestCorruptOnlyReplicaAnswersCorruptMessage(t *testing.T) {
 		t.Fatalf("after DeleteRecords read offsets %d..%d, want %d..200", after[0], after[len(after)-1], at+1)
 	}
 }
+
+// TestFollowerHWStaysAtOrBelowLogEnd: an fsync that was under way while a
+// follower's log was cut (the repairer truncating a corrupt copy) reports
+// the old end when it returns; the follower's high watermark must not
+// follow it past the new log end. Before followerAdvanceHW, it did (the
+// simulator's hw-above-end, cluster-bitflip seeds 11, 13 and 25).
+func TestFollowerHWStaysAtOrBelowLogEnd(t *testing.T) {
+	tc := startTestCluster(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b1, b2 := tc.brokers[0], tc.brokers[1]
+	const topic = "cut"
+	if err := b1.commit(ctx, cluster.CreateTopic{Name: topic, ID: [16]byte{0xf3}, Assignments: [][]int32{{1, 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(b1.Addr()), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	waitFor(t, 20*time.Second, "the first send", func() bool {
+		return prod.ProduceSync(ctx, &kgo.Record{Value: []byte("0")}).FirstErr() == nil
+	})
+	for i := 1; i < 100; i++ {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte(strconv.Itoa(i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var f *partition
+	waitFor(t, 20*time.Second, "the follower at the high watermark 100", func() bool {
+		f = b2.partition(topic, 0)
+		return f != nil && f.highWatermark() == 100
+	})
+	stale := f.log.EndOffset()
+	if err := f.truncateTo(40); err != nil {
+		t.Fatal(err)
+	}
+	f.leaderDurable(stale) // the flusher's sync of the old end returning
+	if hw, end := f.highWatermark(), f.log.EndOffset(); hw > end {
+		t.Fatalf("follower high watermark %d above its log end %d", hw, end)
+	}
+}

@@ -318,7 +318,7 @@ func (f *fetcher) apply(s followState, rp kmsg.FetchResponseTopicPartition) {
 		p.fail(err)
 		return
 	}
-	p.advanceHW(min(end, rp.HighWatermark))
+	p.followerAdvanceHW(min(end, rp.HighWatermark))
 	p.followLeaderStart(rp.LogStartOffset)
 }
 

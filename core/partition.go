@@ -181,6 +181,18 @@ func (p *partition) advanceHW(hw int64) {
 	}
 }
 
+// followerAdvanceHW moves a follower's high watermark up to hw (what its
+// leader reported, capped by what it has made durable), never past its
+// log end. It holds p.mu: a truncation holds it too and lowers the high
+// watermark before it cuts, so an end read before a cut (a sync that was
+// under way while the repairer truncated) cannot raise the high
+// watermark above the log end after it. Never called with repMu held.
+func (p *partition) followerAdvanceHW(hw int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.advanceHW(min(hw, p.log.EndOffset()))
+}
+
 func (p *partition) broadcast() {
 	p.notifyMu.Lock()
 	defer p.notifyMu.Unlock()

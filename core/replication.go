@@ -131,15 +131,16 @@ func (p *partition) leaderAppended(end int64) {
 func (p *partition) leaderDurable(end int64) {
 	now := p.b.env.Clock.Now().UnixMilli()
 	p.repMu.Lock()
-	defer p.repMu.Unlock()
 	if p.lead != nil {
 		p.applyLocked(p.lead.LocalDurable(end, now))
 		if buggify.Broken(buggify.AckBeforeISR) {
 			p.broadcast() // acks=all waiters look at the durable end (partition.waitHW)
 		}
+		p.repMu.Unlock()
 		return
 	}
-	p.advanceHW(min(end, p.leaderHW.Load()))
+	p.repMu.Unlock()
+	p.followerAdvanceHW(min(end, p.leaderHW.Load())) // takes mu: not under repMu (lock order)
 }
 
 // followerFetched records a follower's fetch at offset. It answers the

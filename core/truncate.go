@@ -88,6 +88,7 @@ func (p *partition) truncateTo(offset int64) error {
 		return nil
 	}
 	full := offset < p.log.StartOffset()
+	p.lowerHW(offset)
 	// At the end too: the log drops a leader-epoch entry this broker
 	// recorded as a leader but never wrote in.
 	if err := p.log.TruncateTo(offset); err != nil {
@@ -105,6 +106,7 @@ func (p *partition) truncateCorrupt(ce *storage.CorruptError) (int64, error) {
 	defer p.mu.Unlock()
 	end := p.log.EndOffset()
 	full := ce.Offset < p.log.StartOffset()
+	p.lowerHW(ce.Offset) // the cut is at or below the bad batch
 	offset, err := p.log.TruncateCorrupt(ce)
 	if err != nil {
 		p.fail(err)
@@ -113,12 +115,20 @@ func (p *partition) truncateCorrupt(ce *storage.CorruptError) (int64, error) {
 	return offset, p.truncatedLocked(offset, end, full)
 }
 
-// truncatedLocked brings the high watermark and the producer table down to
-// a log cut at offset that used to end at end; p.mu is held.
-func (p *partition) truncatedLocked(offset, end int64, full bool) error {
+// lowerHW brings the high watermark down to offset, before a cut there:
+// the cut's disk work takes time, and a reader between the cut and a later
+// lowering would see a high watermark above the log end. p.mu is held, so
+// no follower advance (followerAdvanceHW) interleaves.
+func (p *partition) lowerHW(offset int64) {
 	if p.highWatermark() > offset {
 		p.hw.Store(offset)
 	}
+}
+
+// truncatedLocked brings the high watermark and the producer table down to
+// a log cut at offset that used to end at end; p.mu is held.
+func (p *partition) truncatedLocked(offset, end int64, full bool) error {
+	p.lowerHW(offset)
 	if offset == end {
 		return nil
 	}

@@ -20,6 +20,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -99,6 +100,36 @@ func (l *Log) EndOffsetForEpoch(epoch int32) (foundEpoch int32, endOffset int64)
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	return endOffsetFor(l.epochs, epoch, l.end.Load())
+}
+
+// epochIndex is the index of the entry covering offset: the last one
+// starting at or below it, or the first when offset is below them all (a
+// batch that began before a log start the first entry was moved up to);
+// -1 for no entries.
+func epochIndex(entries []EpochEntry, offset int64) int {
+	if len(entries) == 0 {
+		return -1
+	}
+	above, _ := slices.BinarySearchFunc(entries, offset+1, func(e EpochEntry, t int64) int { return cmp.Compare(e.StartOffset, t) })
+	return max(above-1, 0)
+}
+
+// epochOf is the leader epoch the cache names for the batch at offset, and
+// whether there is one.
+func epochOf(entries []EpochEntry, offset int64) (int32, bool) {
+	i := epochIndex(entries, offset)
+	if i < 0 {
+		return 0, false
+	}
+	return entries[i].Epoch, true
+}
+
+// epochStartFor is where the entry covering offset starts (for messages).
+func epochStartFor(entries []EpochEntry, offset int64) int64 {
+	if i := epochIndex(entries, offset); i >= 0 {
+		return entries[i].StartOffset
+	}
+	return -1
 }
 
 func endOffsetFor(entries []EpochEntry, epoch int32, logEnd int64) (int32, int64) {

@@ -66,6 +66,7 @@ func (l *Log) readOnce(offset int64, maxBytes int, upTo int64, buf []byte, poole
 		return nil, false, nil
 	}
 	v, err := l.segmentFor(offset).view()
+	v.epochs = l.epochs // never changed in place: a snapshot, as true as v.size
 	cuts := l.cuts.Load()
 	l.mu.RUnlock()
 	if err != nil {
@@ -94,6 +95,9 @@ type segView struct {
 	size     int64
 	src      entrySource
 	closeSrc func()
+	// epochs is the log's leader-epoch cache when the view was taken:
+	// every batch below size carries the epoch it names for its offset.
+	epochs []EpochEntry
 }
 
 // view returns a view of s. The caller holds mu, and releases the view.
@@ -137,7 +141,7 @@ func (v segView) read(offset int64, maxBytes int, upTo int64, buf []byte, pooled
 	default:
 		buf = make([]byte, n)
 	}
-	p, err := s.checkRead(buf, pos, h.baseOffset, upTo)
+	p, err := s.checkRead(buf, pos, h.baseOffset, upTo, v.epochs)
 	if err != nil {
 		if fromPool {
 			readPool.put(buf)
@@ -161,8 +165,13 @@ func (v segView) locate(offset int64) (int64, batchHeader, error) {
 }
 
 // checkRead fills buf from pos and returns how many of its bytes are whole
-// batches, consecutive from offset next, below upTo, and intact.
-func (s *segment) checkRead(buf []byte, pos, next, upTo int64) (int64, error) {
+// batches, consecutive from offset next, below upTo, and intact: a header
+// that parses, the expected base offset, the CRC, and the leader epoch the
+// log's epoch cache (epochs; none: unchecked) names for that offset. The
+// epoch lies outside the CRC's cover, so the cache is what vouches for it:
+// a flip there would otherwise reach a follower, which would take a wrong
+// epoch into its own cache.
+func (s *segment) checkRead(buf []byte, pos, next, upTo int64, epochs []EpochEntry) (int64, error) {
 	if err := s.readAt(buf, pos); err != nil {
 		return 0, err
 	}
@@ -191,6 +200,10 @@ func (s *segment) checkRead(buf []byte, pos, next, upTo int64) (int64, error) {
 			if err := checkBatchCRC(buf[p : p+bh.size()]); err != nil {
 				return corrupt(err)
 			}
+		}
+		if want, ok := epochOf(epochs, bh.baseOffset); ok && bh.leaderEpoch != want {
+			return corrupt(fmt.Errorf("%w: batch leader epoch %d, the log's epoch cache says %d from offset %d on",
+				ErrCorrupt, bh.leaderEpoch, want, epochStartFor(epochs, bh.baseOffset)))
 		}
 		p, next = p+bh.size(), bh.nextOffset()
 	}

@@ -40,6 +40,9 @@ func TestScrubFindsAFlippedBit(t *testing.T) {
 		{"the second batch's base offset", func(n int64) int64 { return n + 7 }, 1},
 		{"the second batch's magic", func(n int64) int64 { return n + 16 }, 1},
 		{"the first batch's base offset", func(n int64) int64 { return 7 }, 0},
+		// Outside the CRC: the epoch cache vouches for it.
+		{"the second batch's leader epoch, high byte", func(n int64) int64 { return n + 12 }, 1},
+		{"the first batch's leader epoch, low byte", func(n int64) int64 { return 15 }, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := afero.NewMemMapFs()

@@ -303,9 +303,6 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *chooser) func() {
 			if t, p, ok := partitionOf(f.Path); ok {
 				w.rec.mu.Lock()
 				w.rec.mon.Corrupted(b.id, t, p) // its repair may lower its high watermark
-				if t == topic {
-					w.rec.flipped[[2]int32{b.id, p}] = true
-				}
 				w.rec.mu.Unlock()
 			}
 		} else {

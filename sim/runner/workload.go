@@ -30,17 +30,13 @@ type recorder struct {
 	g      check.GroupHistory
 	gReach map[int32]int64 // per partition: the highest offset the group consumed
 
-	// flipped are the (broker, partition) copies of the workload topic a
-	// bit-flip fault corrupted.
-	flipped map[[2]int32]bool
-
 	txn check.TxnHistory // the transactional workload (txn.go)
 	eos check.EOSHistory // the consume-transform-produce pipeline (eos.go)
 }
 
 func newRecorder(tr *trace.Trace, singleReplica bool) *recorder {
 	return &recorder{tr: tr, start: time.Now(), mon: check.NewMonitor(singleReplica),
-		g: check.GroupHistory{Members: map[int]bool{}}, gReach: map[int32]int64{}, flipped: map[[2]int32]bool{}}
+		g: check.GroupHistory{Members: map[int]bool{}}, gReach: map[int32]int64{}}
 }
 
 func now() int64 { return time.Now().UnixNano() }
