@@ -71,8 +71,14 @@ func (b *Broker) Inspect() []PartitionView {
 
 // Metadata returns this broker's copy of the cluster metadata (read-only)
 // and the controller's broker ID (-1 when none is known), for the
-// simulator's nemesis and checkers.
+// simulator's nemesis and checkers. Before the broker is ready (Run has
+// not yet made its metadata node) it is an empty state and -1.
 func (b *Broker) Metadata() (*cluster.State, int32) {
+	select {
+	case <-b.ready: // closed after b.node is set
+	default:
+		return cluster.NewState(), -1
+	}
 	id, ok := b.node.LeaderID()
 	if !ok {
 		id = -1

@@ -30,12 +30,13 @@ type broker struct {
 	gen    int
 	up     bool
 	paused bool       // a pause fault stopped it (nemesis.go)
+	wiped  bool       // its disk was wiped and its metadata has not caught up since (no second wipe meanwhile)
 	clock  *skewClock // the machine's wall clock, across incarnations
 }
 
 // cluster is the simulated brokers and the network between them and clients.
 type cluster struct {
-	mu      sync.Mutex // guards each broker's b, cancel, gen, up and paused
+	mu      sync.Mutex // guards each broker's b, cancel, gen, up, paused and wiped
 	sc      Scenario
 	seed    uint64
 	net     *simnet.Net

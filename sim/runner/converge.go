@@ -110,3 +110,38 @@ func (r *run) converged() string {
 	}
 	return ""
 }
+
+// awaitCaughtUp waits, up to wait, for wiped broker b to apply as much of
+// the metadata as the other live brokers had applied when it came up, and
+// then clears b.wiped (another disk may be wiped from then on). If it does
+// not catch up, b stays wiped: no further wipe runs, and the convergence
+// check reports the broker.
+func (c *cluster) awaitCaughtUp(b *broker, wait time.Duration) {
+	target := uint64(0)
+	c.mu.Lock()
+	br := b.b
+	up := b.up
+	for _, o := range c.brokers {
+		if o != b && o.up && o.b != nil {
+			st, _ := o.b.Metadata()
+			target = max(target, st.AppliedIndex)
+		}
+	}
+	c.mu.Unlock()
+	if !up || br == nil {
+		return // crashed again meanwhile: its next start is another heal's
+	}
+	for deadline := time.Now().Add(wait); ; {
+		if st, _ := br.Metadata(); st.AppliedIndex >= target {
+			c.mu.Lock()
+			b.wiped = false
+			c.mu.Unlock()
+			return
+		}
+		if time.Now().After(deadline) {
+			c.tr.Logf("%s: metadata not caught up to index %d after %v; no further disk wipes", b.name, target, wait)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

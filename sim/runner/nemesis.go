@@ -267,13 +267,29 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *chooser) func() {
 		return func() { c.net.HealAll(); c.start(b, 30*time.Second) }
 	case WipeDisk:
 		c.mu.Lock()
+		var behind *broker
+		for _, o := range c.brokers {
+			if o != b && o.wiped {
+				behind = o
+			}
+		}
 		up := b.up
+		if behind == nil {
+			b.wiped = true
+		}
 		c.mu.Unlock()
+		if behind != nil {
+			// Raft, like KRaft, assumes a majority of voters keeps its
+			// disk: two wiped voters of three lose the metadata, which
+			// no broker can promise to survive.
+			w.rec.tr.Logf("nemesis wipe-disk on %s skipped: %s was wiped and its metadata has not caught up yet", b.name, behind.name)
+			return func() {}
+		}
 		if up {
 			c.crash(b, simfs.MachineCrash)
 		}
 		b.disk.Wipe(dataDir)
-		return func() { c.start(b, 30*time.Second) }
+		return func() { c.start(b, 30*time.Second); c.awaitCaughtUp(b, 30*time.Second) }
 	case Reassign:
 		w.reassign(rng)
 		return func() {}
