@@ -86,6 +86,29 @@ func (b *Broker) Metadata() (*cluster.State, int32) {
 	return b.node.State(), id
 }
 
+// Voters returns the metadata group's voters as this broker's latest Raft
+// configuration has them, sorted, for the simulator's nemesis; nil before
+// the broker is ready or when Raft cannot say.
+func (b *Broker) Voters() []int32 {
+	select {
+	case <-b.ready: // closed after b.node is set
+	default:
+		return nil
+	}
+	servers, err := b.node.Servers()
+	if err != nil {
+		return nil
+	}
+	var out []int32
+	for id, s := range servers {
+		if s.Voter {
+			out = append(out, id)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
 // BatchSummary identifies one stored batch: replicas store the leader's
 // batches byte for byte, so equal prefixes have equal summaries (the CRC
 // covers the records).

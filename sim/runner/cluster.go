@@ -30,7 +30,7 @@ type broker struct {
 	gen    int
 	up     bool
 	paused bool       // a pause fault stopped it (nemesis.go)
-	wiped  bool       // its disk was wiped and its metadata has not caught up since (no second wipe meanwhile)
+	wiped  int        // its disk wipes whose heal has not seen it catch up yet (no other broker's wipe meanwhile)
 	clock  *skewClock // the machine's wall clock, across incarnations
 }
 

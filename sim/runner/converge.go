@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/jocko/jocko/core"
 )
 
 // convergeWithin bounds how long after the final read a healed cluster may
@@ -112,11 +114,16 @@ func (r *run) converged() string {
 }
 
 // awaitCaughtUp waits, up to wait, for wiped broker b to apply as much of
-// the metadata as the other live brokers had applied when it came up, and
-// then clears b.wiped (another disk may be wiped from then on). If it does
-// not catch up, b stays wiped: no further wipe runs, and the convergence
-// check reports the broker.
-func (c *cluster) awaitCaughtUp(b *broker, wait time.Duration) {
+// the metadata as the other live brokers had applied when it came up and,
+// if it was a voter (wasVoter), to be a voter again in the controller's
+// Raft configuration (the controller removes a voter that lost its disk
+// and adds it back once it has caught up: until then the group tolerates
+// one failure less). Then it takes its wipe off b.wiped: once none is
+// left, another broker's disk may be wiped. If b does not catch up, or
+// crashes again first, the count stays: no other broker is wiped for the
+// rest of the run (and the convergence check reports a broker that never
+// catches up).
+func (c *cluster) awaitCaughtUp(b *broker, wasVoter bool, wait time.Duration) {
 	target := uint64(0)
 	c.mu.Lock()
 	br := b.b
@@ -132,16 +139,43 @@ func (c *cluster) awaitCaughtUp(b *broker, wait time.Duration) {
 		return // crashed again meanwhile: its next start is another heal's
 	}
 	for deadline := time.Now().Add(wait); ; {
-		if st, _ := br.Metadata(); st.AppliedIndex >= target {
+		st, _ := br.Metadata()
+		voter := !wasVoter || c.isVoter(b.id)
+		if st.AppliedIndex >= target && voter {
 			c.mu.Lock()
-			b.wiped = false
+			b.wiped--
 			c.mu.Unlock()
 			return
 		}
 		if time.Now().After(deadline) {
-			c.tr.Logf("%s: metadata not caught up to index %d after %v; no further disk wipes", b.name, target, wait)
+			c.tr.Logf("%s: metadata not caught up (index %d of %d, voter again: %v) after %v; no further disk wipes",
+				b.name, st.AppliedIndex, target, voter, wait)
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// isVoter reports whether broker id is a voter in the Raft configuration
+// of the live broker that leads the metadata group (false when none does).
+// Raft is asked without c.mu held.
+func (c *cluster) isVoter(id int32) bool {
+	type live struct {
+		id int32
+		b  *core.Broker
+	}
+	var ls []live
+	c.mu.Lock()
+	for _, o := range c.brokers {
+		if o.up && o.b != nil {
+			ls = append(ls, live{o.id, o.b})
+		}
+	}
+	c.mu.Unlock()
+	for _, l := range ls {
+		if _, ctrl := l.b.Metadata(); ctrl == l.id {
+			return slices.Contains(l.b.Voters(), id)
+		}
+	}
+	return false
 }

@@ -266,16 +266,17 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *chooser) func() {
 		c.crash(b, simfs.ProcessCrash)
 		return func() { c.net.HealAll(); c.start(b, 30*time.Second) }
 	case WipeDisk:
+		wasVoter := c.isVoter(b.id)
 		c.mu.Lock()
 		var behind *broker
 		for _, o := range c.brokers {
-			if o != b && o.wiped {
+			if o != b && o.wiped > 0 {
 				behind = o
 			}
 		}
 		up := b.up
 		if behind == nil {
-			b.wiped = true
+			b.wiped++
 		}
 		c.mu.Unlock()
 		if behind != nil {
@@ -289,7 +290,7 @@ func (w *workload) inject(kind FaultKind, b *broker, rng *chooser) func() {
 			c.crash(b, simfs.MachineCrash)
 		}
 		b.disk.Wipe(dataDir)
-		return func() { c.start(b, 30*time.Second); c.awaitCaughtUp(b, 30*time.Second) }
+		return func() { c.start(b, 30*time.Second); c.awaitCaughtUp(b, wasVoter, 30*time.Second) }
 	case Reassign:
 		w.reassign(rng)
 		return func() {}
