@@ -74,28 +74,37 @@ func (b *Broker) Inspect() []PartitionView {
 // simulator's nemesis and checkers. Before the broker is ready (Run has
 // not yet made its metadata node) it is an empty state and -1.
 func (b *Broker) Metadata() (*cluster.State, int32) {
-	select {
-	case <-b.ready: // closed after b.node is set
-	default:
+	node := b.readyNode()
+	if node == nil {
 		return cluster.NewState(), -1
 	}
-	id, ok := b.node.LeaderID()
+	id, ok := node.LeaderID()
 	if !ok {
 		id = -1
 	}
-	return b.node.State(), id
+	return node.State(), id
+}
+
+// readyNode is the metadata node once the broker is ready, else nil (Run
+// sets b.node before it closes b.ready).
+func (b *Broker) readyNode() *cluster.Node {
+	select {
+	case <-b.ready:
+		return b.node
+	default:
+		return nil
+	}
 }
 
 // Voters returns the metadata group's voters as this broker's latest Raft
 // configuration has them, sorted, for the simulator's nemesis; nil before
 // the broker is ready or when Raft cannot say.
 func (b *Broker) Voters() []int32 {
-	select {
-	case <-b.ready: // closed after b.node is set
-	default:
+	node := b.readyNode()
+	if node == nil {
 		return nil
 	}
-	servers, err := b.node.Servers()
+	servers, err := node.Servers()
 	if err != nil {
 		return nil
 	}

@@ -114,24 +114,6 @@ func epochIndex(entries []EpochEntry, offset int64) int {
 	return max(above-1, 0)
 }
 
-// epochOf is the leader epoch the cache names for the batch at offset, and
-// whether there is one.
-func epochOf(entries []EpochEntry, offset int64) (int32, bool) {
-	i := epochIndex(entries, offset)
-	if i < 0 {
-		return 0, false
-	}
-	return entries[i].Epoch, true
-}
-
-// epochStartFor is where the entry covering offset starts (for messages).
-func epochStartFor(entries []EpochEntry, offset int64) int64 {
-	if i := epochIndex(entries, offset); i >= 0 {
-		return entries[i].StartOffset
-	}
-	return -1
-}
-
 func endOffsetFor(entries []EpochEntry, epoch int32, logEnd int64) (int32, int64) {
 	n := len(entries)
 	switch {

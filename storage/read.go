@@ -177,6 +177,7 @@ func (s *segment) checkRead(buf []byte, pos, next, upTo int64, epochs []EpochEnt
 	}
 	n, p := int64(len(buf)), int64(0)
 	skipCRC := buggify.Broken(buggify.SkipReadCRC)
+	ei := epochIndex(epochs, next) // the entry covering the batch at next; -1: unchecked
 	// corrupt answers the intact batches before a bad one; the bad one
 	// itself when it comes first (a read from it).
 	corrupt := func(err error) (int64, error) {
@@ -201,9 +202,14 @@ func (s *segment) checkRead(buf []byte, pos, next, upTo int64, epochs []EpochEnt
 				return corrupt(err)
 			}
 		}
-		if want, ok := epochOf(epochs, bh.baseOffset); ok && bh.leaderEpoch != want {
-			return corrupt(fmt.Errorf("%w: batch leader epoch %d, the log's epoch cache says %d from offset %d on",
-				ErrCorrupt, bh.leaderEpoch, want, epochStartFor(epochs, bh.baseOffset)))
+		if ei >= 0 {
+			for ei+1 < len(epochs) && epochs[ei+1].StartOffset <= bh.baseOffset {
+				ei++ // batches come in offset order: walk the cache along
+			}
+			if e := epochs[ei]; bh.leaderEpoch != e.Epoch {
+				return corrupt(fmt.Errorf("%w: batch leader epoch %d, the log's epoch cache says %d from offset %d on",
+					ErrCorrupt, bh.leaderEpoch, e.Epoch, e.StartOffset))
+			}
 		}
 		p, next = p+bh.size(), bh.nextOffset()
 	}
