@@ -1,16 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -26,9 +28,11 @@ import (
 // ack p99 within 2x the disk's fsync p99, p99.9 within 4x, i.e. rolls,
 // retention and big reads do not show in the tail.
 //
-// Three phases on one broker: "steady" (default segments: no roll, the
-// control), "rolls" (rolls and retention), then "rolls-reads", where a
-// reader also fetches the partition from its log start (whole segments)
+// First the floor (latency_floor.go): the same rate with no broker, a
+// minimal server on loopback that fsyncs and answers; then three phases on
+// one broker: "steady" (default segments: no roll, the control), "rolls"
+// (rolls and retention), then "rolls-reads", where a reader in another
+// process also fetches the partition from its log start (whole segments)
 // every latencyReadEvery.
 
 // latency benchmark constants.
@@ -43,9 +47,23 @@ const (
 // latencyPhase is one measured phase.
 type latencyPhase struct {
 	name    string
+	floor   bool // no broker: the machine's floor (latency_floor.go)
 	rolls   bool // small segments and retention
 	readers bool
 }
+
+// latencyPhases are the phases, in the order they run: the floor first, so
+// that the broker's phases can be set against it.
+var latencyPhases = []latencyPhase{
+	{name: "floor", floor: true},
+	{name: "steady"},
+	{name: "rolls", rolls: true},
+	{name: "rolls-reads", rolls: true, readers: true},
+}
+
+// latencyRecordOverhead is what a one-record batch adds to its value on
+// the wire and on disk: a batch header and a record header.
+const latencyRecordOverhead = 80
 
 // latencyResult is the -latency JSON line of a phase: the produce side as
 // result, with the disk's fsync figures and the goals next to it.
@@ -68,6 +86,10 @@ type latencyResult struct {
 	FsyncDuringP99ms  float64 `json:"fsync_during_p99_ms"`
 	FsyncDuringP999ms float64 `json:"fsync_during_p999_ms"`
 	Met               bool    `json:"met"` // p99 <= 2x and p99.9 <= 4x the fsync p99
+	// The broker's phases next to the floor measured in the same run:
+	// what the broker adds to the least an fsynced answer costs here.
+	P99OverFloor  float64 `json:"p99_over_floor_p99,omitempty"`
+	P999OverFloor float64 `json:"p999_over_floor_p999,omitempty"`
 }
 
 // runLatency runs the -latency benchmark against a Jocko it starts (or
@@ -92,18 +114,23 @@ func runLatency(ctx context.Context, cfg config, out io.Writer) error {
 		defer p.stop(0)
 		addr = p.addr
 	}
-	// One record a batch (no linger): a batch header and a record header
-	// of about 80 bytes on top of the value.
-	segBytes := int64(cfg.rate) * int64(cfg.valueLen+80)
+	// One record a batch (no linger): about a second of records a segment.
+	segBytes := int64(cfg.rate) * int64(cfg.valueLen+latencyRecordOverhead)
 	enc := json.NewEncoder(out)
-	for _, ph := range []latencyPhase{{"steady", false, false}, {"rolls", true, false}, {"rolls-reads", true, true}} {
+	var floor *latencyResult
+	for _, ph := range latencyPhases {
+		if !slices.Contains(cfg.latencyPhases, ph.name) {
+			continue
+		}
 		topic := fmt.Sprintf("latency-%s-%d", ph.name, time.Now().UnixNano())
 		seg := int64(0) // the broker's default
 		if ph.rolls {
 			seg = segBytes
 		}
-		if err := createLatencyTopic(ctx, addr, topic, seg); err != nil {
-			return err
+		if !ph.floor {
+			if err := createLatencyTopic(ctx, addr, topic, seg); err != nil {
+				return err
+			}
 		}
 		before, err := probeFsync(dir, latencyProbe)
 		if err != nil {
@@ -112,7 +139,12 @@ func runLatency(ctx context.Context, cfg config, out io.Writer) error {
 		pctx, stopProbe := context.WithCancel(ctx)
 		during := make(chan []time.Duration, 1)
 		go func() { during <- probePaced(pctx, dir, latencyProbeEvery) }()
-		r, err := latencyRun(ctx, cfg, addr, topic, seg, ph)
+		var r latencyResult
+		if ph.floor {
+			r, err = latencyFloor(ctx, cfg, dir)
+		} else {
+			r, err = latencyRun(ctx, cfg, addr, topic, seg, ph)
+		}
 		stopProbe()
 		ds := <-during
 		if err != nil {
@@ -130,9 +162,28 @@ func runLatency(ctx context.Context, cfg config, out io.Writer) error {
 		r.FsyncP50ms, r.FsyncP99ms, r.FsyncP999ms = quantileMs(fs, 0.5), quantileMs(fs, 0.99), quantileMs(fs, 0.999)
 		r.P99OverFsync, r.P999OverFsync = div(r.P99ms, r.FsyncP99ms), div(r.P999ms, r.FsyncP99ms)
 		r.Met = r.FsyncP99ms > 0 && r.P99ms <= 2*r.FsyncP99ms && r.P999ms <= 4*r.FsyncP99ms
+		if ph.floor {
+			floor = &r
+		} else if floor != nil {
+			r.P99OverFloor, r.P999OverFloor = div(r.P99ms, floor.P99ms), div(r.P999ms, floor.P999ms)
+		}
 		enc.Encode(r)
 	}
 	return nil
+}
+
+// latencyFloor measures the floor (latency_floor.go) at cfg.rate with
+// frames of a record's size on the wire.
+func latencyFloor(ctx context.Context, cfg config, dir string) (latencyResult, error) {
+	r := latencyResult{result: result{Target: "floor", Test: "produce-latency-floor", Partitions: 1, Rate: cfg.rate}}
+	start := time.Now()
+	lat, err := floorRun(ctx, dir, cfg.rate, cfg.valueLen+latencyRecordOverhead, cfg.latencyDuration)
+	if err != nil {
+		return r, fmt.Errorf("floor: %w", err)
+	}
+	fill(&r.result, int64(len(lat)), int64(len(lat)*cfg.valueLen), time.Since(start))
+	r.P50ms, r.P99ms, r.P999ms, r.MaxMs = quantileMs(lat, 0.5), quantileMs(lat, 0.99), quantileMs(lat, 0.999), quantileMs(lat, 1)
+	return r, nil
 }
 
 // createLatencyTopic creates a one-partition topic that rolls a segment
@@ -177,15 +228,12 @@ func latencyRun(ctx context.Context, cfg config, addr, topic string, segBytes in
 	if err != nil {
 		return r, err
 	}
-	rctx, stopReader := context.WithCancel(ctx)
-	var reads, readBytes atomic.Int64
-	var wg sync.WaitGroup
+	var reader *latencyReader
 	if ph.readers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			bigReads(rctx, addr, topic, &reads, &readBytes)
-		}()
+		if reader, err = startLatencyReader(ctx, addr, topic); err != nil {
+			return r, err
+		}
+		defer reader.stop()
 	}
 	total := max(1, int(float64(cfg.rate)*cfg.latencyDuration.Seconds()))
 	lat := make([]time.Duration, total)
@@ -203,8 +251,11 @@ func latencyRun(ctx context.Context, cfg config, addr, topic string, segBytes in
 		})
 	}
 	err = cl.Flush(ctx)
-	stopReader()
-	wg.Wait()
+	if reader != nil {
+		var rerr error
+		r.BigReads, r.BigReadMB, rerr = reader.stop()
+		err = errors.Join(err, rerr)
+	}
 	if err != nil {
 		return r, err
 	}
@@ -219,27 +270,90 @@ func latencyRun(ctx context.Context, cfg config, addr, topic string, segBytes in
 	slices.Sort(lat)
 	r.P50ms, r.P99ms, r.P999ms, r.MaxMs = quantileMs(lat, 0.5), quantileMs(lat, 0.99), quantileMs(lat, 0.999), quantileMs(lat, 1)
 	if segBytes > 0 {
-		r.SegmentsRolled = (end - startOffset) * int64(cfg.valueLen+80) / segBytes
+		r.SegmentsRolled = (end - startOffset) * int64(cfg.valueLen+latencyRecordOverhead) / segBytes
 	}
-	r.BigReads, r.BigReadMB = reads.Load(), round(float64(readBytes.Load())/1e6)
 	return r, nil
+}
+
+// latencyReader is the big reader of a rolls-reads phase, in a process of
+// its own (this program with -latency-reader), so that its allocations and
+// its goroutines weigh on the broker as a consumer's would and not on the
+// producer whose acks are being timed.
+type latencyReader struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   bytes.Buffer
+	done  bool
+}
+
+// startLatencyReader starts the reader of addr's topic.
+func startLatencyReader(ctx context.Context, addr, topic string) (*latencyReader, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	r := &latencyReader{cmd: exec.CommandContext(ctx, self, "-latency-reader", addr+","+topic)}
+	r.cmd.Stdout, r.cmd.Stderr = &r.out, os.Stderr
+	if r.stdin, err = r.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	if err := r.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("reader: %w", err)
+	}
+	return r, nil
+}
+
+// stop closes the reader's standard input, waits for it, and returns how
+// many reads it made and the MB (10^6 bytes) they returned. A second call
+// does nothing.
+func (r *latencyReader) stop() (reads int64, mb float64, err error) {
+	if r.done {
+		return 0, 0, nil
+	}
+	r.done = true
+	r.stdin.Close()
+	if err := r.cmd.Wait(); err != nil {
+		return 0, 0, fmt.Errorf("reader: %w", err)
+	}
+	var got struct{ Reads, Bytes int64 }
+	if err := json.Unmarshal(r.out.Bytes(), &got); err != nil {
+		return 0, 0, fmt.Errorf("reader: %q: %w", r.out.String(), err)
+	}
+	return got.Reads, round(float64(got.Bytes) / 1e6), nil
+}
+
+// runLatencyReader is the reader process: spec is ADDR,TOPIC; it reads
+// until stdin closes, then writes {"Reads":N,"Bytes":M} to out.
+func runLatencyReader(spec string, stdin io.Reader, out io.Writer) error {
+	addr, topic, ok := strings.Cut(spec, ",")
+	if !ok || addr == "" || topic == "" {
+		return fmt.Errorf("-latency-reader %q: want ADDR,TOPIC", spec)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	go func() {
+		io.Copy(io.Discard, stdin)
+		stop()
+	}()
+	var reads, n atomic.Int64
+	if err := bigReads(ctx, addr, topic, &reads, &n); err != nil {
+		return err
+	}
+	return json.NewEncoder(out).Encode(struct{ Reads, Bytes int64 }{reads.Load(), n.Load()})
 }
 
 // bigReads fetches topic's partition 0 from its log start every
 // latencyReadEvery, 64 MiB at most a request (a read stops at a segment's
 // end), until ctx ends.
-func bigReads(ctx context.Context, addr, topic string, reads, bytes *atomic.Int64) {
+func bigReads(ctx context.Context, addr, topic string, reads, bytes *atomic.Int64) error {
 	cl, err := newClient(addr)
 	if err != nil {
-		logf("reader: %v", err)
-		return
+		return err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	topics, err := adm.ListTopics(ctx, topic)
 	if err != nil {
-		logf("reader: %v", err)
-		return
+		return err
 	}
 	id := topics[topic].ID
 	t := time.NewTicker(latencyReadEvery)
@@ -247,7 +361,7 @@ func bigReads(ctx context.Context, addr, topic string, reads, bytes *atomic.Int6
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 		starts, err := adm.ListStartOffsets(ctx, topic)

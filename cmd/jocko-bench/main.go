@@ -40,6 +40,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -62,6 +63,7 @@ type config struct {
 
 	latency         bool          // the ack-latency benchmark instead (latency.go)
 	latencyDuration time.Duration // length of each of its phases
+	latencyPhases   []string      // which of its phases run
 }
 
 // result is one JSON line; latency fields are set only for produce-latency.
@@ -114,10 +116,26 @@ func main() {
 	flag.IntVar(&cfg.clusterParts, "cluster-partitions", 6, "partitions of the replication benchmark's topics")
 	flag.BoolVar(&cfg.latency, "latency", false, "run the ack-latency benchmark instead: -rate records/s, acks=all, one partition, a segment rolled and one deleted about every second, with and without big reads, next to the disk's fsync latency")
 	flag.DurationVar(&cfg.latencyDuration, "latency-duration", 20*time.Second, "length of each phase of the -latency benchmark")
+	phases := flag.String("latency-phases", "floor,steady,rolls,rolls-reads", "phases of the -latency benchmark to run, comma-separated")
+	reader := flag.String("latency-reader", "", "internal: be the -latency benchmark's big reader of ADDR,TOPIC until standard input closes")
 	conns := connsFlags()
 	brokerArgs := flag.String("broker-args", "", "extra flags for every broker of the replication benchmark, space-separated (e.g. \"--replica.fetch.max.bytes 4194304\")")
 	flag.Parse()
 	cfg.brokerArgs = strings.Fields(*brokerArgs)
+	cfg.latencyPhases = strings.Split(*phases, ",")
+	for _, name := range cfg.latencyPhases {
+		if !slices.ContainsFunc(latencyPhases, func(ph latencyPhase) bool { return ph.name == name }) {
+			fmt.Fprintf(os.Stderr, "jocko-bench: -latency-phases: no phase %q (the phases: floor, steady, rolls, rolls-reads)\n", name)
+			os.Exit(2)
+		}
+	}
+	if *reader != "" {
+		if err := runLatencyReader(*reader, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "jocko-bench: reader:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg.parts = []int{1, 8}
 	cfg.valueLen = 1024
 	if cfg.target != "jocko" && cfg.target != "kfake" && cfg.target != "both" {
