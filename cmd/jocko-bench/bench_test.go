@@ -111,3 +111,25 @@ func TestFsyncProbeAndQuantiles(t *testing.T) {
 		t.Fatalf("quantiles %v %v %v %v", p50, p99, p999, top)
 	}
 }
+
+// TestSummarizeConns checks the summary compares medians over the rounds:
+// one outlying round does not decide the goal either way.
+func TestSummarizeConns(t *testing.T) {
+	ph := func(tput, p99 float64) connsPhase { return connsPhase{RecordsPerS: tput, P99ms: p99} }
+	phases := map[string][]connsPhase{
+		"baseline": {ph(100, 10), ph(40, 30), ph(110, 11)},
+		"idle":     {ph(95, 11), ph(100, 10), ph(30, 50)},
+		"hostile":  {ph(50, 10), ph(60, 10), ph(120, 9)},
+	}
+	s := summarizeConns(phases, 200)
+	if s.Rounds != 3 || s.Throughput["idle"] != 0.95 || s.P99["idle"] != 1 || !s.GoalIdleRSS {
+		t.Fatalf("summary %+v", s)
+	}
+	if s.Throughput["hostile"] != 0.6 || s.GoalWithin {
+		t.Fatalf("hostile's median throughput is 60%% of the baseline's, so the goal is missed: %+v", s)
+	}
+	phases["hostile"] = []connsPhase{ph(90, 10), ph(95, 12), ph(20, 90)}
+	if s := summarizeConns(phases, 1500); !s.GoalWithin || s.GoalIdleRSS {
+		t.Fatalf("every median within 20%%, RSS over 1 GiB: %+v", s)
+	}
+}
