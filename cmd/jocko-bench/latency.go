@@ -90,6 +90,10 @@ type latencyResult struct {
 	// what the broker adds to the least an fsynced answer costs here.
 	P99OverFloor  float64 `json:"p99_over_floor_p99,omitempty"`
 	P999OverFloor float64 `json:"p999_over_floor_p999,omitempty"`
+	// The broker's own Produce request durations in the phase
+	// (latency_broker.go): its share of the client's figures.
+	BrokerP99ms  float64 `json:"broker_p99_ms,omitempty"`
+	BrokerP999ms float64 `json:"broker_p999_ms,omitempty"`
 }
 
 // runLatency runs the -latency benchmark against a Jocko it starts (or
@@ -101,13 +105,16 @@ func runLatency(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	addr := cfg.brokers
+	addr, metrics := cfg.brokers, cfg.brokerMetrics
 	if addr == "" {
 		bin, err := buildJocko(ctx, dir, cfg.jockoBin)
 		if err != nil {
 			return err
 		}
-		p, err := launchJocko(ctx, bin, filepath.Join(dir, "data"), "--log.retention.check.interval.ms", "1000")
+		if metrics, err = freeLoopbackAddr(); err != nil {
+			return err
+		}
+		p, err := launchJocko(ctx, bin, filepath.Join(dir, "data"), "--log.retention.check.interval.ms", "1000", "--metrics-listen", metrics)
 		if err != nil {
 			return err
 		}
@@ -140,10 +147,23 @@ func runLatency(ctx context.Context, cfg config, out io.Writer) error {
 		during := make(chan []time.Duration, 1)
 		go func() { during <- probePaced(pctx, dir, latencyProbeEvery) }()
 		var r latencyResult
+		var hist produceHistogram
 		if ph.floor {
 			r, err = latencyFloor(ctx, cfg, dir)
 		} else {
+			if metrics != "" {
+				if hist, err = scrapeProduce(ctx, metrics); err != nil {
+					stopProbe()
+					return err
+				}
+			}
 			r, err = latencyRun(ctx, cfg, addr, topic, seg, ph)
+			if err == nil && hist != nil {
+				var after produceHistogram
+				if after, err = scrapeProduce(ctx, metrics); err == nil {
+					r.BrokerP99ms, r.BrokerP999ms = after.quantileMs(hist, 0.99), after.quantileMs(hist, 0.999)
+				}
+			}
 		}
 		stopProbe()
 		ds := <-during

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -80,5 +82,41 @@ func TestLatencyReaderSpec(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "want ADDR,TOPIC") {
 			t.Errorf("spec %q: err %v, want a usage error", spec, err)
 		}
+	}
+}
+
+// TestProduceHistogramQuantile parses two scrapes and interpolates inside
+// the bucket that holds the quantile, as histogram_quantile does.
+func TestProduceHistogramQuantile(t *testing.T) {
+	scrape := func(counts ...int) produceHistogram {
+		var b strings.Builder
+		b.WriteString("# HELP jocko_request_duration_seconds x\n")
+		b.WriteString(`jocko_request_duration_seconds_bucket{api="Fetch",le="0.001"} 99` + "\n")
+		for i, le := range []string{"0.001", "0.002", "0.004", "+Inf"} {
+			fmt.Fprintf(&b, "jocko_request_duration_seconds_bucket{api=\"Produce\",le=%q} %d\n", le, counts[i])
+		}
+		h, err := parseProduceHistogram(bufio.NewScanner(strings.NewReader(b.String())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	before := scrape(10, 10, 10, 10)
+	after := scrape(910, 1010, 1010, 1010) // 900 at <=1 ms, 100 in (1, 2] ms
+	if got := after.quantileMs(before, 0.5); got != 0.556 {
+		t.Errorf("p50 %v ms, want 0.556 (500 of 900 into the first bucket)", got)
+	}
+	if got := after.quantileMs(before, 0.99); got != 1.9 {
+		t.Errorf("p99 %v ms, want 1.9 (90 of 100 into the (1, 2] ms bucket)", got)
+	}
+	if got := before.quantileMs(before, 0.99); got != 0 {
+		t.Errorf("no requests between the scrapes: %v, want 0", got)
+	}
+	over := scrape(910, 1010, 1010, 2010) // half past the last bound
+	if got := over.quantileMs(before, 0.99); got != 4 {
+		t.Errorf("a quantile in +Inf: %v, want the last bound, 4", got)
+	}
+	if _, err := parseProduceHistogram(bufio.NewScanner(strings.NewReader("go_goroutines 4\n"))); err == nil {
+		t.Error("a scrape with no Produce histogram parsed")
 	}
 }

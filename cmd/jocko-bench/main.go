@@ -64,6 +64,7 @@ type config struct {
 	latency         bool          // the ack-latency benchmark instead (latency.go)
 	latencyDuration time.Duration // length of each of its phases
 	latencyPhases   []string      // which of its phases run
+	brokerMetrics   string        // -brokers' /metrics HOST:PORT, if known
 }
 
 // result is one JSON line; latency fields are set only for produce-latency.
@@ -116,6 +117,7 @@ func main() {
 	flag.IntVar(&cfg.clusterParts, "cluster-partitions", 6, "partitions of the replication benchmark's topics")
 	flag.BoolVar(&cfg.latency, "latency", false, "run the ack-latency benchmark instead: -rate records/s, acks=all, one partition, a segment rolled and one deleted about every second, with and without big reads, next to the disk's fsync latency")
 	flag.DurationVar(&cfg.latencyDuration, "latency-duration", 20*time.Second, "length of each phase of the -latency benchmark")
+	flag.StringVar(&cfg.brokerMetrics, "broker-metrics", "", "HOST:PORT of the -brokers Jocko's /metrics, for the -latency benchmark's broker-side figures (default: none)")
 	phases := flag.String("latency-phases", "floor,steady,rolls,rolls-reads", "phases of the -latency benchmark to run, comma-separated")
 	reader := flag.String("latency-reader", "", "internal: be the -latency benchmark's big reader of ADDR,TOPIC until standard input closes")
 	conns := connsFlags()
