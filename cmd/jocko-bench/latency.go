@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,7 +153,7 @@ func runLatency(ctx context.Context, cfg config, out io.Writer) error {
 			r, err = latencyFloor(ctx, cfg, dir)
 		} else {
 			if metrics != "" {
-				if hist, err = scrapeProduce(ctx, metrics); err != nil {
+				if hist, err = scrapeProduce(ctx, metrics); err != nil { // empty before the first Produce
 					stopProbe()
 					return err
 				}
@@ -160,9 +161,10 @@ func runLatency(ctx context.Context, cfg config, out io.Writer) error {
 			r, err = latencyRun(ctx, cfg, addr, topic, seg, ph)
 			if err == nil && hist != nil {
 				var after produceHistogram
-				if after, err = scrapeProduce(ctx, metrics); err == nil {
-					r.BrokerP99ms, r.BrokerP999ms = after.quantileMs(hist, 0.99), after.quantileMs(hist, 0.999)
+				if after, err = scrapeProduce(ctx, metrics); err == nil && after[math.Inf(1)] <= hist[math.Inf(1)] {
+					err = fmt.Errorf("metrics at %s: no Produce requests counted in the phase", metrics)
 				}
+				r.BrokerP99ms, r.BrokerP999ms = after.quantileMs(hist, 0.99), after.quantileMs(hist, 0.999)
 			}
 		}
 		stopProbe()

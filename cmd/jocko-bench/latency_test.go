@@ -116,7 +116,14 @@ func TestProduceHistogramQuantile(t *testing.T) {
 	if got := over.quantileMs(before, 0.99); got != 4 {
 		t.Errorf("a quantile in +Inf: %v, want the last bound, 4", got)
 	}
-	if _, err := parseProduceHistogram(bufio.NewScanner(strings.NewReader("go_goroutines 4\n"))); err == nil {
-		t.Error("a scrape with no Produce histogram parsed")
+	none, err := parseProduceHistogram(bufio.NewScanner(strings.NewReader("go_goroutines 4\n")))
+	if err != nil || len(none) != 0 {
+		t.Fatalf("before any Produce: %v, %v; want an empty histogram", none, err)
+	}
+	if got := after.quantileMs(none, 0.99); got != 1.899 {
+		t.Errorf("p99 over an empty first scrape %v ms, want 1.899 (1010 requests, 910 at <=1 ms)", got)
+	}
+	if _, err := parseProduceHistogram(bufio.NewScanner(strings.NewReader(`jocko_request_duration_seconds_bucket{api="Produce",le="x"} 1` + "\n"))); err == nil {
+		t.Error("a bad bound parsed")
 	}
 }
