@@ -48,7 +48,7 @@ bench: ## produce/consume benchmark against Jocko and kfake, then bench-cluster,
 bench-cluster: ## acks=all produce at RF=3 on 3 brokers next to RF=1 on 1, with disk bytes/s
 	$(GO) run ./cmd/jocko-bench -cluster
 
-bench-latency: ## acks=all ack p99/p99.9 at 2,000 records/s while segments roll, retention deletes and big reads run, next to the disk's fsync p99
+bench-latency: ## acks=all ack p99/p99.9 at 2,000 records/s while segments roll, retention deletes and big reads run, next to the disk's fsync p99, a no-broker floor and the broker's own figures
 	$(GO) run ./cmd/jocko-bench -latency
 
 bench-conns: ## 100 producers alone, beside 10,000 idle connections, then beside slow and non-reading ones, with the broker's RSS
