@@ -148,24 +148,10 @@ func runLatency(ctx context.Context, cfg config, out io.Writer) error {
 		during := make(chan []time.Duration, 1)
 		go func() { during <- probePaced(pctx, dir, latencyProbeEvery) }()
 		var r latencyResult
-		var hist produceHistogram
 		if ph.floor {
 			r, err = latencyFloor(ctx, cfg, dir)
 		} else {
-			if metrics != "" {
-				if hist, err = scrapeProduce(ctx, metrics); err != nil { // empty before the first Produce
-					stopProbe()
-					return err
-				}
-			}
-			r, err = latencyRun(ctx, cfg, addr, topic, seg, ph)
-			if err == nil && hist != nil {
-				var after produceHistogram
-				if after, err = scrapeProduce(ctx, metrics); err == nil && after[math.Inf(1)] <= hist[math.Inf(1)] {
-					err = fmt.Errorf("metrics at %s: no Produce requests counted in the phase", metrics)
-				}
-				r.BrokerP99ms, r.BrokerP999ms = after.quantileMs(hist, 0.99), after.quantileMs(hist, 0.999)
-			}
+			r, err = latencyRun(ctx, cfg, addr, metrics, topic, seg, ph)
 		}
 		stopProbe()
 		ds := <-during
@@ -232,7 +218,9 @@ func createLatencyTopic(ctx context.Context, addr, topic string, segBytes int64)
 // latencyRun produces at cfg.rate for cfg.latencyDuration after a warm-up
 // and measures each record from its Produce call to its acknowledgement;
 // with ph.readers, a reader fetches the partition from its start meanwhile.
-func latencyRun(ctx context.Context, cfg config, addr, topic string, segBytes int64, ph latencyPhase) (latencyResult, error) {
+// With metrics (the broker's /metrics HOST:PORT), it also takes the
+// broker's own Produce figures over the same span.
+func latencyRun(ctx context.Context, cfg config, addr, metrics, topic string, segBytes int64, ph latencyPhase) (latencyResult, error) {
 	r := latencyResult{result: result{Target: "jocko", Test: "produce-latency-" + ph.name, Partitions: 1, Rate: cfg.rate}, SegmentBytes: segBytes}
 	cl, err := newClient(addr, kgo.ProducerLinger(0))
 	if err != nil {
@@ -249,6 +237,12 @@ func latencyRun(ctx context.Context, cfg config, addr, topic string, segBytes in
 	startOffset, err := endOffset(ctx, cl, topic)
 	if err != nil {
 		return r, err
+	}
+	var hist produceHistogram // the broker's, once the warm-up is over
+	if metrics != "" {
+		if hist, err = scrapeProduce(ctx, metrics); err != nil {
+			return r, err
+		}
 	}
 	var reader *latencyReader
 	if ph.readers {
@@ -273,6 +267,13 @@ func latencyRun(ctx context.Context, cfg config, addr, topic string, segBytes in
 		})
 	}
 	err = cl.Flush(ctx)
+	if err == nil && hist != nil {
+		var after produceHistogram
+		if after, err = scrapeProduce(ctx, metrics); err == nil && after[math.Inf(1)] <= hist[math.Inf(1)] {
+			err = fmt.Errorf("metrics at %s: no Produce requests counted in the phase", metrics)
+		}
+		r.BrokerP99ms, r.BrokerP999ms = after.quantileMs(hist, 0.99), after.quantileMs(hist, 0.999)
+	}
 	if reader != nil {
 		var rerr error
 		r.BigReads, r.BigReadMB, rerr = reader.stop()
