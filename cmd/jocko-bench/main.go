@@ -115,7 +115,7 @@ func main() {
 	flag.BoolVar(&cfg.cluster, "cluster", false, "run the replication benchmark instead: acks=all produce at RF=1 on one broker, then RF=3 on three")
 	flag.IntVar(&cfg.clusterMB, "cluster-mb", 2000, "payload MB (10^6 bytes) produced per replication run")
 	flag.IntVar(&cfg.clusterParts, "cluster-partitions", 6, "partitions of the replication benchmark's topics")
-	flag.BoolVar(&cfg.latency, "latency", false, "run the ack-latency benchmark instead: -rate records/s, acks=all, one partition, a segment rolled and one deleted about every second, with and without big reads, next to the disk's fsync latency")
+	flag.BoolVar(&cfg.latency, "latency", false, "run the ack-latency benchmark instead: a no-broker floor (loopback, write, group-commit fsync), then -rate records/s, acks=all, one partition, a segment rolled and one deleted about every second, with and without big reads, next to the disk's fsync latency and the broker's own figures")
 	flag.DurationVar(&cfg.latencyDuration, "latency-duration", 20*time.Second, "length of each phase of the -latency benchmark")
 	flag.StringVar(&cfg.brokerMetrics, "broker-metrics", "", "HOST:PORT of the -brokers Jocko's /metrics, for the -latency benchmark's broker-side figures (default: none)")
 	phases := flag.String("latency-phases", "floor,steady,rolls,rolls-reads", "phases of the -latency benchmark to run, comma-separated")
