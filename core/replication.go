@@ -69,6 +69,15 @@ func (p *partition) roleFromMetadata(ps cluster.Partition) {
 	}, now)
 	p.applyLocked(p.lead.LocalDurable(p.durableForHW(), now))
 	p.applyLocked(p.lead.SetIneligible(p.b.ineligibleReplicas(ps.Replicas), now))
+	if p.config().durable() && p.log.DurableEnd() < end {
+		// Records the follower appended and had not fsynced yet (its
+		// fetcher stops between the append and the fsync): the flusher
+		// makes them durable and leaderDurable moves the high watermark
+		// over them. Otherwise only the next append would, and a
+		// partition nothing appends to until it has loaded (the
+		// coordinators' wait for the high watermark) would wait for good.
+		p.kickFlusher()
+	}
 }
 
 // ineligibleReplicas are the replicas whose brokers are fenced or not
@@ -246,6 +255,7 @@ func (p *partition) alterPartition(ctx context.Context, lead *replica.Leader, pr
 		p.applyLocked(lead.ISRRejected(prop, now))
 		return
 	}
+
 	if len(prop.Removed) > 0 {
 		p.b.isrShrinks.Add(1)
 	}
