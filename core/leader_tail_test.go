@@ -66,3 +66,60 @@ func TestNewLeaderCommitsItsUnsyncedTail(t *testing.T) {
 		return p.highWatermark() == end+1 && p.log.DurableEnd() == end+1
 	})
 }
+
+// TestNewLeaderTakesTheHighWatermarkItStartsWith: a follower that becomes
+// leader alone in the ISR, over a tail it had already fsynced, starts with
+// the high watermark at its log end (replica.NewLeader moves it there); the
+// partition must serve that high watermark at once, not the follower's old
+// one. Found by the simulator (txn-cluster seed 143): the leader state said
+// 81 and the partition 80, no later report moved the leader state further,
+// and the __transaction_state coordinator waited for 81 for good.
+func TestNewLeaderTakesTheHighWatermarkItStartsWith(t *testing.T) {
+	tc := startTestCluster(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b := tc.brokers[0]
+	const topic = "start-hw"
+	if err := b.commit(ctx, cluster.CreateTopic{Name: topic, ID: [16]byte{0xa8}, Assignments: [][]int32{{1}}}); err != nil {
+		t.Fatal(err)
+	}
+	prod, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	waitFor(t, 20*time.Second, "the first send", func() bool {
+		return prod.ProduceSync(ctx, &kgo.Record{Value: []byte("0")}).FirstErr() == nil
+	})
+	p := b.partition(topic, 0)
+	end := p.log.EndOffset()
+	epoch := p.leaderEpoch.Load()
+	waitFor(t, 10*time.Second, "the high watermark at the log end", func() bool { return p.highWatermark() == end })
+
+	// A follower for a moment, which appends a replicated batch and
+	// fsyncs it; its high watermark stays where it was.
+	p.roleFromMetadata(cluster.Partition{Replicas: []int32{1, 2}, ISR: []int32{1, 2}, Leader: 2, LeaderEpoch: epoch + 1, PartitionEpoch: 10})
+	batch, err := wire.AppendBatch(nil, wire.Batch{BaseOffset: end, PartitionLeaderEpoch: epoch + 1, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
+		Records: []wire.Record{{Value: []byte("replicated")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	_, err = p.log.AppendReplica(batch)
+	p.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.log.Sync(end + 1); err != nil {
+		t.Fatal(err)
+	}
+	if hw := p.highWatermark(); hw != end {
+		t.Fatalf("follower high watermark %d, want %d", hw, end)
+	}
+
+	// Leader again, alone in the ISR, its whole log durable.
+	p.roleFromMetadata(cluster.Partition{Replicas: []int32{1, 2}, ISR: []int32{1}, Leader: 1, LeaderEpoch: epoch + 2, PartitionEpoch: 11})
+	if hw := p.highWatermark(); hw != end+1 {
+		t.Fatalf("new leader's high watermark %d, want %d (its log end, all of it durable, and it alone in the ISR)", hw, end+1)
+	}
+}

@@ -67,6 +67,10 @@ func (p *partition) roleFromMetadata(ps cluster.Partition) {
 		Replicas: ps.Replicas, ISR: ps.ISR,
 		LogEnd: end, DurableEnd: min(p.log.DurableEnd(), end), HW: p.highWatermark(),
 	}, now)
+	// NewLeader may already have moved the high watermark (an ISR of
+	// the leader alone, over a tail it had fsynced as a follower); a
+	// later report that moves it no further says nothing, so take it now.
+	p.advanceHW(p.lead.HW())
 	p.applyLocked(p.lead.LocalDurable(p.durableForHW(), now))
 	p.applyLocked(p.lead.SetIneligible(p.b.ineligibleReplicas(ps.Replicas), now))
 	if p.config().durable() && p.log.DurableEnd() < end {
