@@ -259,7 +259,6 @@ func (p *partition) alterPartition(ctx context.Context, lead *replica.Leader, pr
 		p.applyLocked(lead.ISRRejected(prop, now))
 		return
 	}
-
 	if len(prop.Removed) > 0 {
 		p.b.isrShrinks.Add(1)
 	}
